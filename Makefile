@@ -1,0 +1,64 @@
+# Telltale: `make dev` runs the whole system locally, `make test` tests it. Both set themselves up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAM_VENV := .venv-sam
+# The deployed runtime and architecture (template.yaml: Runtime python3.13, Architectures arm64).
+LAMBDA_PYTHON := 3.13
+LAMBDA_PLATFORM := manylinux2014_aarch64
+
+.PHONY: dev test lint typecheck validate package unit integration e2e bench clean system-deps install
+
+$(STAMP): requirements/dev.txt layers/common/requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements/dev.txt
+	$(BIN)/pip install -q -e . -e clients/ 2>/dev/null || $(BIN)/pip install -q -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	bash scripts/system-deps.sh
+
+dev: $(STAMP)
+	$(BIN)/telltale dev
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy layers/common/python/telltale local/telltale_local functions
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q aws-sam-cli
+	touch $@
+
+validate: $(SAM_VENV)/.installed
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
+
+# Deployable artifacts without Docker: the layer's dependencies as wheels for the Lambda platform.
+package: $(STAMP)
+	rm -rf build/package && mkdir -p build/package/layer/python build/package/functions
+	$(BIN)/pip install -q --no-cache-dir --platform $(LAMBDA_PLATFORM) --python-version $(LAMBDA_PYTHON) \
+		--implementation cp --only-binary=:all: --target build/package/layer/python -r layers/common/requirements.txt
+	cp -R layers/common/python/telltale build/package/layer/python/
+	find build/package -name __pycache__ -prune -exec rm -rf {} +
+	cd build/package/layer && zip -qr ../layer.zip python
+	for d in functions/*/; do n=$$(basename $$d); (cd functions && zip -qr ../build/package/functions/$$n.zip $$n -x '*/__pycache__/*'); done
+	@echo "built build/package/layer.zip and build/package/functions/*.zip for python$(LAMBDA_PYTHON) on $(LAMBDA_PLATFORM)"
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+test: $(STAMP) system-deps lint typecheck validate package
+	$(BIN)/pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache

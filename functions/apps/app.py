@@ -1,0 +1,49 @@
+"""Apps of a tenant: the scope of secrets and saved queries, and the prefix of its internal tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.logging import correlation_paths
+from pydantic import BaseModel, Field
+
+from telltale import tenancy
+from telltale.http import current_auth, logger, make_resolver, parse_body, success
+
+router = APIGatewayHttpRouter()
+
+
+class AppCreate(BaseModel):
+    slug: str = Field(pattern=tenancy.APP_SLUG_RE.pattern,
+                      description="Lowercase letters, digits and '_', starting with a letter; the table prefix")
+    name: str = Field(min_length=1, max_length=200)
+
+
+@router.get("/api/apps/", summary="List the tenant's apps", tags=["Apps"])
+def list_apps():
+    auth = current_auth(router)
+    rows = tenancy.list_apps(auth.tenant_id)
+    return success(rows, total=len(rows))
+
+
+@router.post("/api/apps/", summary="Create an app", tags=["Apps"])
+def create_app():
+    auth = current_auth(router)
+    body = parse_body(router, AppCreate)
+    return success(tenancy.create_app(auth.tenant_id, body.slug, body.name), message="App created successfully",
+                   status=201)
+
+
+@router.get("/api/me", summary="Who the token says you are", tags=["Apps"])
+def me():
+    return success(current_auth(router).model_dump())
+
+
+app = make_resolver()
+app.include_router(router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

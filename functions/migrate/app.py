@@ -1,0 +1,15 @@
+"""Applies the platform's SQL migrations and seeds the secret types. Idempotent: run after every deploy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telltale import migrate, secret_types
+from telltale.http import logger
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    applied = migrate.apply_all()
+    secret_types.seed()
+    logger.info("migrations applied", extra={"applied": applied})
+    return {"applied": applied}

@@ -1,0 +1,150 @@
+"""Platform database access (pg8000).
+
+One connection per thread, kept across invocations (Lambda reuses the process; the local gateway runs
+handlers on several threads). A connection that broke is replaced on the next call, and a read that
+failed because the connection broke is retried once on a fresh one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from telltale.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    import pg8000.native
+
+_local = threading.local()
+
+
+def _password(settings: Settings) -> str | None:
+    if settings.db_password is not None or not settings.db_secret_arn:
+        return settings.db_password
+    from telltale.secrets import read_secret_json
+
+    return str(read_secret_json(settings.db_secret_arn)["password"])
+
+
+def connect(settings: Settings | None = None) -> pg8000.native.Connection:
+    """A new connection to the platform database; callers normally use :func:`connection`."""
+    import pg8000.native
+
+    settings = settings or get_settings()
+    ssl_context = None
+    if settings.db_ssl:
+        import ssl
+
+        ssl_context = ssl.create_default_context()
+    conn = pg8000.native.Connection(
+        user=settings.db_user,
+        password=_password(settings),
+        host=settings.db_host,
+        port=settings.db_port,
+        database=settings.db_name,
+        timeout=settings.db_connect_timeout_s,
+        ssl_context=ssl_context,
+        application_name=f"telltale-{settings.stage}",
+    )
+    # The socket timeout above is for connecting; queries get their own statement timeouts.
+    conn._usock.settimeout(None)
+    return conn
+
+
+def connection() -> pg8000.native.Connection:
+    conn = getattr(_local, "conn", None)
+    if conn is None:
+        conn = connect()
+        _local.conn = conn
+    return conn
+
+
+def reset() -> None:
+    """Drop this thread's connection (after a failure, or when settings changed)."""
+    conn = getattr(_local, "conn", None)
+    _local.conn = None
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - the connection is already unusable
+            pass
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    import pg8000.exceptions
+
+    if isinstance(exc, pg8000.exceptions.InterfaceError | OSError | ConnectionError):
+        return True
+    if isinstance(exc, pg8000.exceptions.DatabaseError) and exc.args and isinstance(exc.args[0], dict):
+        # 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now
+        return str(exc.args[0].get("C", "")).startswith("57P")
+    return False
+
+
+def _rows(conn: pg8000.native.Connection, result: list[list[Any]] | None) -> list[dict[str, Any]]:
+    if not result or not conn.columns:
+        return []
+    names = [c["name"] for c in conn.columns]
+    return [dict(zip(names, row, strict=True)) for row in result]
+
+
+def query(sql: str, **params: Any) -> list[dict[str, Any]]:
+    """Run one statement outside an explicit transaction and return its rows as dicts.
+
+    Retried once on a fresh connection if the connection broke (safe: a single statement in autocommit
+    either happened or did not, and callers write idempotent statements).
+    """
+    in_tx = getattr(_local, "in_tx", False)
+    for attempt in (1, 2):
+        conn = connection()
+        try:
+            return _rows(conn, conn.run(sql, **params))
+        except Exception as exc:
+            if not _is_connection_failure(exc) or in_tx or attempt == 2:
+                if _is_connection_failure(exc):
+                    reset()
+                raise
+            reset()
+    raise AssertionError("unreachable")
+
+
+def query_one(sql: str, **params: Any) -> dict[str, Any] | None:
+    rows = query(sql, **params)
+    return rows[0] if rows else None
+
+
+@contextmanager
+def transaction() -> Iterator[pg8000.native.Connection]:
+    """BEGIN ... COMMIT on this thread's connection; ROLLBACK on any error."""
+    conn = connection()
+    if getattr(_local, "in_tx", False):
+        yield conn
+        return
+    _local.in_tx = True
+    try:
+        conn.run("BEGIN")
+        try:
+            yield conn
+        except BaseException as exc:
+            try:
+                conn.run("ROLLBACK")
+            except Exception:  # noqa: BLE001 - the original error matters more
+                reset()
+            if _is_connection_failure(exc):
+                reset()
+            raise
+        conn.run("COMMIT")
+    except Exception as exc:
+        if _is_connection_failure(exc):
+            reset()
+        raise
+    finally:
+        _local.in_tx = False
+
+
+def jsonb(value: Any) -> str:
+    """Serialise a value for a ``CAST(:x AS jsonb)`` parameter."""
+    return json.dumps(value, default=str)

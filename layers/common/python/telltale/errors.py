@@ -1,0 +1,95 @@
+"""Typed errors. Every error a client can cause is one of these; the resolver maps them to replies.
+
+Messages say what to fix and never carry secret values, passwords or stack traces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TelltaleError(Exception):
+    status_code = 500
+    code = "InternalError"
+
+    def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None,
+                 details: dict[str, Any] | None = None, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+        self.details = details
+        if status_code is not None:
+            self.status_code = status_code
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": "error", "code": self.code, "message": self.message}
+        if self.errors:
+            body["errors"] = self.errors
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class ValidationError(TelltaleError):
+    status_code = 400
+    code = "ValidationError"
+
+
+class Unauthorized(TelltaleError):
+    status_code = 401
+    code = "Unauthorized"
+
+
+class Forbidden(TelltaleError):
+    status_code = 403
+    code = "Forbidden"
+
+
+class NotFound(TelltaleError):
+    status_code = 404
+    code = "NotFound"
+
+
+class Conflict(TelltaleError):
+    status_code = 409
+    code = "Conflict"
+
+
+class PayloadTooLarge(TelltaleError):
+    status_code = 413
+    code = "PayloadTooLarge"
+
+
+class ServiceUnavailable(TelltaleError):
+    status_code = 503
+    code = "ServiceUnavailable"
+
+
+# The saved-query surface's error codes (spec 000).
+class QueryValidationError(TelltaleError):
+    status_code = 400
+    code = "QueryValidationError"
+
+
+class QueryExecutionError(TelltaleError):
+    status_code = 422
+    code = "QueryExecutionError"
+
+
+class SecretResolutionError(TelltaleError):
+    status_code = 400
+    code = "SecretResolutionError"
+
+
+class ConnectorError(TelltaleError):
+    status_code = 502
+    code = "ConnectorError"
+
+
+def pydantic_errors(exc: Any) -> dict[str, list[str]]:
+    """Field-level messages from a pydantic ValidationError, keyed by dotted field path."""
+    out: dict[str, list[str]] = {}
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        out.setdefault(loc, []).append(err.get("msg", "invalid value"))
+    return out

@@ -1,0 +1,178 @@
+"""HTTP plumbing shared by every API function: the resolver, the error mapping, envelopes and paging.
+
+One exception handler maps every :class:`TelltaleError` (and request-validation failures) to a JSON
+reply, so routes just raise.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol, TypeVar
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError as PydanticValidationError
+
+from telltale import auth as _auth
+from telltale.errors import TelltaleError, ValidationError, pydantic_errors
+
+logger = Logger(service="telltale")
+
+M = TypeVar("M", bound=BaseModel)
+
+JSON = "application/json"
+
+
+class HasEvent(Protocol):
+    """A Powertools resolver or router: anything with the current event."""
+
+    @property
+    def current_event(self) -> Any: ...
+
+
+def to_json(value: Any) -> Any:
+    """JSON for the types our rows hold: ISO 8601 times (UTC as "Z"), exact decimals as numbers."""
+    import datetime as dt
+    import decimal
+    import uuid
+
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None and value.utcoffset() == dt.timedelta(0):
+            return value.replace(tzinfo=None).isoformat() + "Z"
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return str(value)
+
+
+def dumps(body: Any) -> str:
+    return json.dumps(body, default=to_json)
+
+
+def json_response(status: int, body: Any) -> Response:
+    return Response(status_code=status, content_type=JSON, body=dumps(body))
+
+
+def error_response(exc: TelltaleError) -> Response:
+    return json_response(exc.status_code, exc.to_body())
+
+
+def _request_validation_errors(exc: RequestValidationError) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in {"body", "query", "path", "header"}:
+            loc = loc[1:] if loc[0] == "body" else loc
+        out.setdefault(".".join(loc) or "body", []).append(err.get("msg", "invalid value"))
+    return out
+
+
+def make_resolver(*, with_auth: bool = True) -> APIGatewayHttpResolver:
+    """A Powertools HTTP API resolver with validation, the error mapping and the tenant check."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(TelltaleError)
+    def _telltale_error(exc: TelltaleError) -> Response:
+        if exc.status_code >= 500:
+            logger.error("request failed", extra={"code": exc.code, "error": exc.message})
+        else:
+            logger.info("request rejected", extra={"code": exc.code, "status": exc.status_code})
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _request_invalid(exc: RequestValidationError) -> Response:
+        return error_response(
+            ValidationError("the request is invalid; see errors for each field", errors=_request_validation_errors(exc))
+        )
+
+    @app.exception_handler(PydanticValidationError)
+    def _model_invalid(exc: PydanticValidationError) -> Response:
+        return error_response(ValidationError("the request is invalid; see errors for each field",
+                                              errors=pydantic_errors(exc)))
+
+    @app.not_found
+    def _not_found(exc: NotFoundError) -> Response:
+        return json_response(404, {"status": "error", "code": "NotFound", "message": "no such route"})
+
+    return app
+
+
+def current_auth(app: HasEvent) -> _auth.AuthContext:
+    """The caller of the request being handled (401 without verified claims, 403 on a tenant mismatch)."""
+    return _auth.from_event(app.current_event.raw_event)
+
+
+def json_body(app: HasEvent) -> Any:
+    raw = app.current_event.body
+    if raw in (None, ""):
+        return None
+    try:
+        return json.loads(raw if isinstance(raw, str) else raw.decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"the body is not valid JSON: {exc}") from None
+
+
+def parse_body(app: HasEvent, model: type[M]) -> M:
+    """The request body as ``model``; a 400 with field-level errors when it does not fit."""
+    body = json_body(app)
+    if body is None:
+        raise ValidationError("a JSON body is required")
+    try:
+        return model.model_validate(body)
+    except PydanticValidationError as exc:
+        raise ValidationError("the request body is invalid; see errors for each field",
+                              errors=pydantic_errors(exc)) from None
+
+
+def success(data: Any = None, *, message: str = "Data retrieved successfully", status: int = 200,
+            total: int | None = None, **extra: Any) -> Response:
+    """The ``{status, message, data, total}`` envelope of spec 000 (and the platform's own APIs)."""
+    body: dict[str, Any] = {"status": "success", "message": message}
+    if data is not None:
+        body["data"] = data
+    if total is not None:
+        body["total"] = total
+    body.update(extra)
+    return json_response(status, body)
+
+
+class Page(BaseModel):
+    page: int = 1
+    page_size: int = 20
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+def page_params(app: HasEvent, *, default_size: int = 20, max_size: int = 100) -> Page:
+    """``page`` and ``page_size`` from the query string, validated with messages that say the limits."""
+    q = app.current_event.query_string_parameters or {}
+    errors: dict[str, list[str]] = {}
+    values: dict[str, int] = {}
+    for name, default, lo, hi in (("page", 1, 1, 1_000_000), ("page_size", default_size, 1, max_size)):
+        raw = q.get(name)
+        if raw is None:
+            values[name] = default
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            errors[name] = [f"must be an integer between {lo} and {hi}"]
+            continue
+        if not lo <= value <= hi:
+            errors[name] = [f"must be between {lo} and {hi}"]
+        values[name] = value
+    if errors:
+        raise ValidationError("invalid paging parameters", errors=errors)
+    return Page(**values)

@@ -1,0 +1,140 @@
+"""The secrets API's logic: typed connection secrets per tenant and app.
+
+The value goes to Secrets Manager; ``platform.secrets`` holds the metadata (key, type, where). Nothing
+here returns a value to a caller except :func:`resolve_value`, which the query engine uses server-side.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from telltale import db, secrets
+from telltale.auth import AuthContext
+from telltale.errors import Conflict, NotFound, SecretResolutionError
+from telltale.secret_types import validate_value
+from telltale.tenancy import get_app
+
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
+_META_COLUMNS = "key, type_slug, description, created_by, created_at, updated_at"
+
+
+class SecretCreate(BaseModel):
+    key: str = Field(pattern=KEY_PATTERN, description="Unique per app: letters, digits, '_', '.', '-'")
+    type_slug: str = Field(description="One of the types listed at .../secrets/types/")
+    value: dict[str, Any] = Field(description="The connection settings; validated against the type's fields")
+    description: str = Field(default="", max_length=1000)
+
+
+class SecretUpdate(BaseModel):
+    value: dict[str, Any]
+    description: str | None = Field(default=None, max_length=1000)
+
+
+def list_types() -> list[dict[str, Any]]:
+    return db.query("SELECT slug, name, description, fields FROM platform.secret_types ORDER BY slug")
+
+
+def list_secrets(auth: AuthContext, app_slug: str, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    get_app(auth.tenant_id, app_slug)
+    rows = db.query(
+        f"SELECT {_META_COLUMNS}, count(*) OVER () AS _total FROM platform.secrets"
+        " WHERE tenant_id = :t AND app_slug = :a ORDER BY key LIMIT :l OFFSET :o",
+        t=auth.tenant_id, a=app_slug, l=limit, o=offset,
+    )
+    total = rows[0].pop("_total") if rows else _count(auth, app_slug)
+    for r in rows[1:]:
+        r.pop("_total")
+    return rows, int(total)
+
+
+def _count(auth: AuthContext, app_slug: str) -> int:
+    row = db.query_one("SELECT count(*) AS n FROM platform.secrets WHERE tenant_id = :t AND app_slug = :a",
+                       t=auth.tenant_id, a=app_slug)
+    return int(row["n"]) if row else 0
+
+
+def get_meta(auth: AuthContext, app_slug: str, key: str) -> dict[str, Any]:
+    row = db.query_one(
+        f"SELECT {_META_COLUMNS}, secret_name FROM platform.secrets"
+        " WHERE tenant_id = :t AND app_slug = :a AND key = :k",
+        t=auth.tenant_id, a=app_slug, k=key,
+    )
+    if row is None:
+        raise NotFound(f"secret '{key}' not found in app '{app_slug}'")
+    row.pop("secret_name")
+    return row
+
+
+def create(auth: AuthContext, app_slug: str, body: SecretCreate) -> dict[str, Any]:
+    get_app(auth.tenant_id, app_slug)
+    value = validate_value(body.type_slug, body.value)
+    if db.query_one("SELECT 1 FROM platform.secret_types WHERE slug = :s", s=body.type_slug) is None:
+        raise SecretResolutionError("Secret type not found: run the tenant seeder (telltale migrate)")
+    name = secrets.secret_name(auth.tenant_id, app_slug, body.key)
+    # Claim the key first so that two concurrent creates cannot both write the secret.
+    with db.transaction() as tx:
+        claimed = tx.run(
+            "INSERT INTO platform.secrets (tenant_id, app_slug, key, type_slug, secret_name, secret_arn,"
+            " description, created_by) VALUES (:t, :a, :k, :ty, :n, '', :d, :u) ON CONFLICT DO NOTHING"
+            " RETURNING key",
+            t=auth.tenant_id, a=app_slug, k=body.key, ty=body.type_slug, n=name, d=body.description,
+            u=auth.user_id,
+        )
+        if not claimed:
+            raise Conflict(f"a secret with key '{body.key}' already exists in app '{app_slug}'; "
+                           "choose another key or update it with PUT")
+        arn = secrets.put_secret_json(name, value, tags={"tenant": auth.tenant_id, "app": app_slug})
+        tx.run("UPDATE platform.secrets SET secret_arn = :arn WHERE tenant_id = :t AND app_slug = :a AND key = :k",
+               arn=arn, t=auth.tenant_id, a=app_slug, k=body.key)
+    return get_meta(auth, app_slug, body.key)
+
+
+def update(auth: AuthContext, app_slug: str, key: str, body: SecretUpdate) -> dict[str, Any]:
+    meta = db.query_one(
+        "SELECT type_slug, secret_name FROM platform.secrets WHERE tenant_id = :t AND app_slug = :a AND key = :k",
+        t=auth.tenant_id, a=app_slug, k=key,
+    )
+    if meta is None:
+        raise NotFound(f"secret '{key}' not found in app '{app_slug}'")
+    value = validate_value(meta["type_slug"], body.value)
+    secrets.put_secret_json(meta["secret_name"], value)
+    db.query(
+        "UPDATE platform.secrets SET updated_at = now(), description = COALESCE(:d, description)"
+        " WHERE tenant_id = :t AND app_slug = :a AND key = :k",
+        d=body.description, t=auth.tenant_id, a=app_slug, k=key,
+    )
+    return get_meta(auth, app_slug, key)
+
+
+def delete(auth: AuthContext, app_slug: str, key: str) -> None:
+    rows = db.query(
+        "DELETE FROM platform.secrets WHERE tenant_id = :t AND app_slug = :a AND key = :k RETURNING secret_name",
+        t=auth.tenant_id, a=app_slug, k=key,
+    )
+    if not rows:
+        raise NotFound(f"secret '{key}' not found in app '{app_slug}'")
+    secrets.delete_secret(rows[0]["secret_name"])
+
+
+def resolve_value(tenant_id: str, app_slug: str, key: str) -> tuple[str, dict[str, Any]]:
+    """(type slug, value) of a secret, for server-side use only; SecretResolutionError if absent."""
+    meta = db.query_one(
+        "SELECT s.type_slug, s.secret_name, t.slug AS known_type FROM platform.secrets s"
+        " LEFT JOIN platform.secret_types t ON t.slug = s.type_slug"
+        " WHERE s.tenant_id = :t AND s.app_slug = :a AND s.key = :k",
+        t=tenant_id, a=app_slug, k=key,
+    )
+    if meta is None:
+        raise SecretResolutionError(f"Secret not found: '{key}' does not exist in app '{app_slug}'; create it first",
+                                    status_code=404)
+    if meta["known_type"] is None:
+        raise SecretResolutionError("Secret type not found: run the tenant seeder or contact your admin")
+    try:
+        value = secrets.read_secret_json(meta["secret_name"])
+    except NotFound:
+        raise SecretResolutionError(f"Secret not found: the value of '{key}' is missing from the secret store",
+                                    status_code=404) from None
+    return str(meta["type_slug"]), value

@@ -1,0 +1,72 @@
+"""Tenants and apps: where each tenant's data lives.
+
+A tenant's application data lives in its own schema, ``tenant_<id>`` ('-' becomes '_'; tenant ids
+never contain '_', so two ids never share a schema). App ``shop``'s logical table ``orders`` is the
+physical table ``shop_orders`` in that schema.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from telltale import db
+from telltale.errors import NotFound
+
+APP_SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def schema_for(tenant_id: str) -> str:
+    return "tenant_" + tenant_id.replace("-", "_")
+
+
+def reader_role_for(tenant_id: str) -> str:
+    """The database role that can read only this tenant's schema (used by internal queries)."""
+    return schema_for(tenant_id) + "_reader"
+
+
+def physical_table(app_slug: str, logical: str) -> str:
+    return f"{app_slug}_{logical}"
+
+
+def ensure_tenant(tenant_id: str) -> None:
+    db.query(
+        "INSERT INTO platform.tenants (id, schema_name) VALUES (:id, :schema) ON CONFLICT (id) DO NOTHING",
+        id=tenant_id, schema=schema_for(tenant_id),
+    )
+
+
+def get_app(tenant_id: str, app_slug: str) -> dict[str, Any]:
+    row = db.query_one(
+        "SELECT slug, name, created_at FROM platform.apps WHERE tenant_id = :t AND slug = :s",
+        t=tenant_id, s=app_slug,
+    )
+    if row is None:
+        raise NotFound(f"app '{app_slug}' not found for this tenant; create it with POST /api/apps/")
+    return row
+
+
+def list_apps(tenant_id: str) -> list[dict[str, Any]]:
+    return db.query(
+        "SELECT slug, name, created_at FROM platform.apps WHERE tenant_id = :t ORDER BY slug", t=tenant_id
+    )
+
+
+def create_app(tenant_id: str, slug: str, name: str) -> dict[str, Any]:
+    """Create an app (and the tenant and its schema on first use); 409 if the slug is taken."""
+    from telltale.errors import Conflict
+
+    with db.transaction() as tx:
+        tx.run(
+            "INSERT INTO platform.tenants (id, schema_name) VALUES (:id, :schema) ON CONFLICT (id) DO NOTHING",
+            id=tenant_id, schema=schema_for(tenant_id),
+        )
+        tx.run(f'CREATE SCHEMA IF NOT EXISTS "{schema_for(tenant_id)}"')
+        rows = tx.run(
+            "INSERT INTO platform.apps (tenant_id, slug, name) VALUES (:t, :s, :n)"
+            " ON CONFLICT DO NOTHING RETURNING slug, name, created_at",
+            t=tenant_id, s=slug, n=name,
+        )
+    if not rows:
+        raise Conflict(f"an app with slug '{slug}' already exists; choose another slug")
+    return {"slug": rows[0][0], "name": rows[0][1], "created_at": rows[0][2]}

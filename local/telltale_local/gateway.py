@@ -1,0 +1,119 @@
+"""The local API gateway: the template's HTTP API on 127.0.0.1, with the deployed authorizer's rules.
+
+For each request it finds the route in ``template.yaml``, checks the bearer token as the JWT authorizer
+would (401 with API Gateway's own body when it fails), builds the payload 2.0 event and invokes the
+function's real handler in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from telltale_local import runtime, tokens
+from telltale_local.template import Route, Template
+
+log = logging.getLogger("telltale.gateway")
+MAX_BODY = 10 * 1024 * 1024  # API Gateway HTTP API's payload limit
+
+
+class Gateway:
+    def __init__(self, template: Template, rt: runtime.Runtime, public_key: bytes, *,
+                 issuer: str = tokens.LOCAL_ISSUER, audience: str = tokens.LOCAL_AUDIENCE) -> None:
+        self.template = template
+        self.runtime = rt
+        self.public_key = public_key
+        self.issuer = issuer
+        self.audience = audience
+        self.routes = template.routes
+
+    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
+        """(route, path parameters, whether the path exists under another method)."""
+        path_exists = False
+        for route in self.routes:
+            m = route.pattern.match(path)
+            if not m:
+                continue
+            if route.method in (method, "ANY"):
+                return route, m.groupdict(), True
+            path_exists = True
+        return None, {}, path_exists
+
+    def authorize(self, headers: dict[str, str]) -> dict[str, str] | None:
+        value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        try:
+            claims = tokens.verify(self.public_key, token.strip(), issuer=self.issuer, audience=self.audience)
+        except tokens.TokenRejected:
+            return None
+        return tokens.as_authorizer_claims(claims)
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes,
+               source_ip: str = "127.0.0.1") -> tuple[int, dict[str, str], list[str], bytes]:
+        path, _, query = raw_path.partition("?")
+        route, params, path_exists = self.match(method, path)
+        if route is None:
+            if path_exists:
+                return 404, {"content-type": "application/json"}, [], b'{"message":"Not Found"}'
+            return 404, {"content-type": "application/json"}, [], b'{"message":"Not Found"}'
+        claims = None
+        if not route.public:
+            claims = self.authorize(headers)
+            if claims is None:
+                return 401, {"content-type": "application/json", "www-authenticate": "Bearer"}, [], \
+                    b'{"message":"Unauthorized"}'
+        event = runtime.http_event(route, method, path, query, headers, body, params, claims, source_ip)
+        fn = self.template.functions[route.function]
+        try:
+            result = self.runtime.invoke(fn, event)
+        except Exception:  # noqa: BLE001 - a crashing handler is a 500, as in Lambda
+            traceback.print_exc(file=sys.stderr)
+            return 500, {"content-type": "application/json"}, [], b'{"message":"Internal Server Error"}'
+        return runtime.http_response(result)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "telltale-local"
+    protocol_version = "HTTP/1.1"
+    gateway: Gateway
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        log.info("%s %s", self.address_string(), format % args)
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_BODY:
+            self._reply(413, {"content-type": "application/json"}, [], b'{"message":"Request Entity Too Large"}')
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        headers = {k: v for k, v in self.headers.items()}
+        status, out_headers, cookies, payload = self.gateway.handle(self.command, self.path, headers, body,
+                                                                     self.client_address[0])
+        self._reply(status, out_headers, cookies, payload)
+
+    def _reply(self, status: int, headers: dict[str, str], cookies: list[str], payload: bytes) -> None:
+        self.send_response(status)
+        for k, v in headers.items():
+            if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(k, v)
+        for c in cookies:
+            self.send_header("set-cookie", c)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
+
+
+def serve(gateway: Gateway, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHTTPServer:
+    handler = type("GatewayHandler", (_Handler,), {"gateway": gateway})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
