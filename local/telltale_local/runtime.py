@@ -49,7 +49,7 @@ class Runtime:
     def handler_for(self, fn: Function) -> Callable[[dict[str, Any], Any], Any]:
         with self._lock:
             if fn.logical_id not in self._handlers:
-                module_name = f"telltale_function_{fn.name}"
+                module_name = f"telltale_function_{fn.name}_{fn.module_path.stem}"
                 module = sys.modules.get(module_name)
                 if module is None:
                     spec = importlib.util.spec_from_file_location(module_name, fn.module_path)

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from telltale.config import get_settings
 from telltale.errors import Forbidden, Unauthorized
 
-TENANT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+TENANT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 TENANT_HEADER = "x-tenant-uuid"
 
 
@@ -51,7 +51,7 @@ def from_claims(claims: dict[str, Any]) -> AuthContext:
     if not tenant:
         raise Forbidden("the token carries no tenant; ask for a token issued for a tenant")
     if not TENANT_ID_RE.match(tenant):
-        raise Forbidden("the token's tenant id must be lowercase letters, digits and '-' (at most 63)")
+        raise Forbidden("the token's tenant id must be letters, digits and '-' (at most 63)")
     user_id = str(claims.get("sub") or "")
     if not user_id:
         raise Unauthorized("the token carries no subject")

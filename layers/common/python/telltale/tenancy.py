@@ -1,7 +1,8 @@
 """Tenants and apps: where each tenant's data lives.
 
 A tenant's application data lives in its own schema, ``tenant_<id>`` ('-' becomes '_'; tenant ids
-never contain '_', so two ids never share a schema). App ``shop``'s logical table ``orders`` is the
+never contain '_'). Ids with capitals or longer than 40 characters get a hash suffix, so that two ids
+never share a schema and every name fits PostgreSQL's 63-character limit. App ``shop``'s logical table ``orders`` is the
 physical table ``shop_orders`` in that schema.
 """
 
@@ -17,7 +18,12 @@ APP_SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 def schema_for(tenant_id: str) -> str:
-    return "tenant_" + tenant_id.replace("-", "_")
+    base = tenant_id.lower().replace("-", "_")
+    if base != tenant_id.replace("-", "_") or len(base) > 40:
+        import hashlib
+
+        base = base[:40] + "_" + hashlib.sha256(tenant_id.encode()).hexdigest()[:8]
+    return "tenant_" + base
 
 
 def reader_role_for(tenant_id: str) -> str:

@@ -1,0 +1,93 @@
+"""The gateway's JWT rules (as the deployed authorizer's) and the tenant rules in the handlers."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROUTE = "/api/apps/shop/secrets/types/"
+
+
+def _status(api, token: str | None, **headers: str) -> int:
+    h = dict(headers)
+    if token is not None:
+        h["Authorization"] = f"Bearer {token}"
+    return api.request("GET", ROUTE, tenant=None, headers=h).status_code
+
+
+def test_missing_token_is_401(api):
+    r = api.request("GET", ROUTE, tenant=None)
+    assert r.status_code == 401
+    assert r.json() == {"message": "Unauthorized"}
+
+
+@pytest.mark.parametrize("change", ["signature", "issuer", "audience", "expired", "garbage", "no-sub"])
+def test_invalid_tokens_are_401(api, change):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from telltale_local import tokens
+
+    data_dir = api.stack.data_dir
+    if change == "signature":
+        other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        claims = jwt.decode(api.token(), options={"verify_signature": False})
+        token = jwt.encode(claims, other, algorithm="RS256")
+    elif change == "issuer":
+        token = tokens.mint(data_dir, tenant="demo", issuer="https://evil.example")
+    elif change == "audience":
+        token = tokens.mint(data_dir, tenant="demo", audience="someone-else")
+    elif change == "expired":
+        token = tokens.mint(data_dir, tenant="demo", ttl_seconds=-3600)
+    elif change == "no-sub":
+        private, _ = tokens.ensure_keys(data_dir)
+        now = int(time.time())
+        token = jwt.encode({"iss": tokens.LOCAL_ISSUER, "aud": tokens.LOCAL_AUDIENCE, "exp": now + 60,
+                            "tenant_id": "demo"}, private, algorithm="RS256")
+    else:
+        token = "not.a.jwt"
+    assert _status(api, token) == 401
+
+
+def test_none_algorithm_is_401(api):
+    claims = jwt.decode(api.token(), options={"verify_signature": False})
+    token = jwt.encode(claims, key=None, algorithm="none")  # type: ignore[arg-type]
+    assert _status(api, token) == 401
+
+
+def test_valid_token_is_200_and_reply_never_echoes_it(api):
+    token = api.token()
+    r = api.request("GET", ROUTE, tenant=None, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200
+    assert token not in r.text
+    assert token.split(".")[1] not in r.text
+
+
+def test_tenant_header_must_match_the_token(api):
+    assert _status(api, api.token("demo"), **{"x-tenant-uuid": "other"}) == 403
+    assert _status(api, api.token("demo"), **{"x-tenant-uuid": "demo"}) == 200
+
+
+def test_token_without_tenant_is_403(api):
+    from telltale_local import tokens
+
+    token = tokens.mint(api.stack.data_dir, tenant="")
+    assert _status(api, token) == 403
+
+
+def test_unknown_route_is_404(api):
+    assert api.get("/api/nothing-here").status_code == 404
+
+
+def test_swagger_ui_and_openapi_are_served(api):
+    r = api.request("GET", "/swagger", tenant=None)
+    assert r.status_code == 200 and "swagger-ui" in r.text.lower()
+    spec = api.request("GET", "/swagger?format=json", tenant=None)
+    assert spec.status_code == 200
+    paths = spec.json()["paths"]
+    assert "/api/apps/{app_slug}/secrets/" in paths
+    assert "/api/apps/{app_slug}/secrets/types/" in paths

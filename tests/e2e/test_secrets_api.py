@@ -1,0 +1,107 @@
+"""The secrets API over HTTP (spec 000, steps 1 and 2), and the auth rules in front of it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+TYPES = {"analytics-postgres", "analytics-mysql", "analytics-redshift", "analytics-elasticsearch",
+         "analytics-clickhouse"}
+PG_VALUE = {"host": "db.example.com", "port": 5432, "database": "analytics_db", "username": "readonly_user",
+            "password": "secure_password"}
+
+
+def test_secret_types_are_seeded(api):
+    r = api.get("/api/apps/shop/secrets/types/")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "success"
+    assert {t["slug"] for t in body["data"]} == TYPES
+    pg = next(t for t in body["data"] if t["slug"] == "analytics-postgres")
+    fields = {f["name"]: f for f in pg["fields"]}
+    assert {n for n, f in fields.items() if f["required"]} == {"host", "port", "database", "username", "password"}
+    es = next(t for t in body["data"] if t["slug"] == "analytics-elasticsearch")
+    es_fields = {f["name"]: f for f in es["fields"]}
+    assert es_fields["port"]["default"] == 9200 and not es_fields["port"]["required"]
+    assert es_fields["max_result_rows"]["default"] == 10000
+
+
+def test_secret_round_trip_never_returns_the_value(api):
+    key = f"pg-{uuid.uuid4().hex[:8]}"
+    r = api.post("/api/apps/shop/secrets/", json={"key": key, "type_slug": "analytics-postgres", "value": PG_VALUE})
+    assert r.status_code == 201, r.text
+    assert "secure_password" not in r.text
+    assert r.json()["data"]["key"] == key
+
+    listed = api.get("/api/apps/shop/secrets/")
+    assert listed.status_code == 200
+    assert key in {s["key"] for s in listed.json()["data"]}
+    assert "secure_password" not in listed.text and "readonly_user" not in listed.text
+
+    got = api.get(f"/api/apps/shop/secrets/{key}/")
+    assert got.status_code == 200
+    assert got.json()["data"]["type_slug"] == "analytics-postgres"
+    assert "secure_password" not in got.text and "value" not in got.json()["data"]
+
+    # The value really is in Secrets Manager, under the tenant's and app's name.
+    from telltale import secret_service
+
+    type_slug, value = secret_service.resolve_value("demo", "shop", key)
+    assert type_slug == "analytics-postgres" and value["password"] == "secure_password"
+    assert value["ssl"] is False  # the type's default was filled in
+
+    dup = api.post("/api/apps/shop/secrets/", json={"key": key, "type_slug": "analytics-postgres", "value": PG_VALUE})
+    assert dup.status_code == 409
+    assert key in dup.json()["message"]
+
+    assert api.delete(f"/api/apps/shop/secrets/{key}/").status_code == 200
+    assert api.get(f"/api/apps/shop/secrets/{key}/").status_code == 404
+    assert api.delete(f"/api/apps/shop/secrets/{key}/").status_code == 404
+
+
+def test_unknown_type_lists_the_known_ones(api):
+    r = api.post("/api/apps/shop/secrets/", json={"key": "k1", "type_slug": "postgres", "value": PG_VALUE})
+    assert r.status_code == 400
+    for slug in TYPES:
+        assert slug in r.json()["message"]
+
+
+def test_value_is_validated_against_the_type(api):
+    r = api.post("/api/apps/shop/secrets/", json={"key": "bad", "type_slug": "analytics-clickhouse",
+                                                  "value": {"host": "ch", "port": "not-a-port", "secret": 1}})
+    assert r.status_code == 400
+    errors = r.json()["errors"]
+    assert "value.port" in errors and "value.database" in errors and "value.username" in errors
+    assert "value.secret" in errors  # unknown fields are named, not silently stored
+    assert api.get("/api/apps/shop/secrets/bad/").status_code == 404  # nothing half-written
+
+
+def test_secrets_are_per_tenant(api):
+    key = f"iso-{uuid.uuid4().hex[:8]}"
+    assert api.post("/api/apps/shop/secrets/", json={"key": key, "type_slug": "analytics-postgres",
+                                                     "value": PG_VALUE}).status_code == 201
+    assert api.get(f"/api/apps/shop/secrets/{key}/", tenant="other").status_code == 404
+    assert key not in {s["key"] for s in api.get("/api/apps/shop/secrets/", tenant="other").json()["data"]}
+    # The other tenant can use the same key for its own secret.
+    assert api.post("/api/apps/shop/secrets/", tenant="other",
+                    json={"key": key, "type_slug": "analytics-postgres", "value": PG_VALUE}).status_code == 201
+
+
+def test_unknown_app_is_404(api):
+    r = api.get("/api/apps/nope/secrets/")
+    assert r.status_code == 404 and "nope" in r.json()["message"]
+
+
+def test_missing_body_and_bad_json_are_400(api):
+    assert api.post("/api/apps/shop/secrets/").status_code == 400
+    r = api.post("/api/apps/shop/secrets/", data="{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "JSON" in r.json()["message"]
+
+
+def test_paging_is_validated(api):
+    r = api.get("/api/apps/shop/secrets/?page=0&page_size=1000")
+    assert r.status_code == 400
+    assert set(r.json()["errors"]) == {"page", "page_size"}
