@@ -92,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = self.rfile.read(length) if length else b""
-        headers = {k: v for k, v in self.headers.items()}
+        headers = dict(self.headers.items())
         status, out_headers, cookies, payload = self.gateway.handle(self.command, self.path, headers, body,
                                                                      self.client_address[0])
         self._reply(status, out_headers, cookies, payload)

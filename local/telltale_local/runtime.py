@@ -12,9 +12,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from telltale_local.template import Function, Route, Template
 
@@ -162,8 +163,8 @@ def http_response(result: Any) -> tuple[int, dict[str, str], list[str], bytes]:
     import json
 
     if not isinstance(result, dict) or "statusCode" not in result:
-        body = result if isinstance(result, str) else json.dumps(result)
-        return 200, {"content-type": "application/json"}, [], body.encode()
+        text = result if isinstance(result, str) else json.dumps(result)
+        return 200, {"content-type": "application/json"}, [], text.encode()
     headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
     for k, vs in (result.get("multiValueHeaders") or {}).items():
         headers[k.lower()] = ",".join(str(v) for v in vs)

@@ -130,6 +130,7 @@ class LocalStack:
     def start(self) -> None:
         self.start_backends()
         from telltale.localqueue import LocalQueue
+
         from telltale_local import gateway, workers
 
         _, public_key = tokens.ensure_keys(self.data_dir)
@@ -168,7 +169,7 @@ class LocalStack:
         if self.moto is not None:
             try:
                 self._snapshot_secrets()
-            except Exception:  # noqa: BLE001 - stopping matters more than the snapshot
+            except Exception:
                 log.exception("could not save the local secrets")
             self.moto.stop()
         from telltale import db
@@ -221,7 +222,7 @@ class LocalStack:
         while not self._snapshot_stop.wait(15.0):
             try:
                 self._snapshot_secrets()
-            except Exception:  # noqa: BLE001 - try again next time
+            except Exception:
                 log.exception("could not save the local secrets")
 
 

@@ -52,7 +52,8 @@ class TokenRejected(Exception):
     pass
 
 
-def verify(public_key: bytes, token: str, *, issuer: str = LOCAL_ISSUER, audience: str = LOCAL_AUDIENCE) -> dict[str, Any]:
+def verify(public_key: bytes, token: str, *, issuer: str = LOCAL_ISSUER,
+           audience: str = LOCAL_AUDIENCE) -> dict[str, Any]:
     try:
         claims: dict[str, Any] = jwt.decode(
             token, public_key, algorithms=["RS256"], audience=audience, issuer=issuer,

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telltale.localqueue import LocalQueue, dlq_name
+
 from telltale_local import runtime
 from telltale_local.template import Function, Template
 
@@ -42,7 +42,7 @@ class QueuePoller(threading.Thread):
             return 0
         try:
             result = self.rt.invoke(self.fn, runtime.sqs_event(name, messages))
-        except Exception:  # noqa: BLE001 - as in Lambda: the whole batch is retried
+        except Exception:
             log.exception("%s failed a batch of %d; it will be retried", self.fn.logical_id, len(messages))
             self._retry_later(messages)
             return len(messages)
@@ -65,7 +65,7 @@ class QueuePoller(threading.Thread):
             try:
                 if self.poll_once() == 0:
                     self.stop_event.wait(0.2)
-            except Exception:  # noqa: BLE001 - keep polling; the queue keeps the messages
+            except Exception:
                 log.exception("poller for %s hit an error", self.source["queue"])
                 self.stop_event.wait(1.0)
 
@@ -158,7 +158,7 @@ class Scheduler(threading.Thread):
             try:
                 self.rt.invoke(fn, event)
                 ran.append(key)
-            except Exception:  # noqa: BLE001 - a failed run is logged; the next one still comes
+            except Exception:
                 log.exception("scheduled run of %s failed", key)
         return ran
 

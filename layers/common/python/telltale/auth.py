@@ -58,7 +58,8 @@ def from_claims(claims: dict[str, Any]) -> AuthContext:
     return AuthContext(
         tenant_id=tenant,
         user_id=user_id,
-        username=str(claims.get("username") or claims.get("preferred_username") or claims.get("cognito:username") or ""),
+        username=str(claims.get("username") or claims.get("preferred_username")
+                     or claims.get("cognito:username") or ""),
         email=str(claims.get("email") or ""),
         first_name=str(claims.get("given_name") or ""),
         last_name=str(claims.get("family_name") or ""),

@@ -17,7 +17,8 @@ def client(service: str) -> Any:
             import boto3
 
             settings = get_settings()
-            _clients[service] = boto3.session.Session().client(
+            session: Any = boto3.session.Session()
+            _clients[service] = session.client(
                 service, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
             )
         return _clients[service]

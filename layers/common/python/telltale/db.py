@@ -7,6 +7,7 @@ failed because the connection broke is retried once on a fresh one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -67,10 +68,8 @@ def reset() -> None:
     conn = getattr(_local, "conn", None)
     _local.conn = None
     if conn is not None:
-        try:
+        with contextlib.suppress(Exception):  # the connection is already unusable
             conn.close()
-        except Exception:  # noqa: BLE001 - the connection is already unusable
-            pass
 
 
 def _is_connection_failure(exc: BaseException) -> bool:

@@ -53,7 +53,7 @@ def apply_all(directory: Path = MIGRATIONS_DIR) -> list[str]:
             " version text PRIMARY KEY, checksum text NOT NULL,"
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        applied = {v: c for v, c in conn.run("SELECT version, checksum FROM platform.schema_migrations")}
+        applied = dict(conn.run("SELECT version, checksum FROM platform.schema_migrations"))
         done: list[str] = []
         for migration in discover(directory):
             if migration.version in applied:

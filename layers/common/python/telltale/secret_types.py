@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
 
 from telltale import db
 from telltale.errors import ValidationError, pydantic_errors
@@ -21,7 +22,8 @@ class _SecretValue(BaseModel):
 
 class SqlConnection(_SecretValue):
     host: str = Field(min_length=1, description="Database host")
-    port: int = Field(ge=1, le=65535, description="Database port (5432 for PostgreSQL, 3306 for MySQL, 5439 for Redshift)")
+    port: int = Field(ge=1, le=65535,
+                      description="Database port (5432 for PostgreSQL, 3306 for MySQL, 5439 for Redshift)")
     database: str = Field(min_length=1, description="Database name")
     username: str = Field(min_length=1, description="Database username")
     password: str = Field(description="Database password", json_schema_extra={"secret": True})

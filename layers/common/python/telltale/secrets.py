@@ -6,6 +6,7 @@ deletes go straight to Secrets Manager and drop the cached copy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -65,10 +66,8 @@ def put_secret_json(name: str, value: dict[str, Any], *, tags: dict[str, str] | 
 
 def delete_secret(name: str) -> None:
     sm = aws.client("secretsmanager")
-    try:
+    with contextlib.suppress(sm.exceptions.ResourceNotFoundException):
         sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
-    except sm.exceptions.ResourceNotFoundException:
-        pass
     _forget(name)
 
 

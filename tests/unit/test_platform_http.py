@@ -1,0 +1,88 @@
+"""The reply envelopes and the single error mapping, through a real Powertools resolver."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel
+
+from telltale.errors import Conflict, QueryValidationError
+from telltale.http import dumps, make_resolver, page_params, parse_body, success
+
+router = APIGatewayHttpRouter()
+
+
+class Body(BaseModel):
+    name: str
+    size: int
+
+
+@router.post("/things")
+def create():
+    body = parse_body(router, Body)
+    if body.name == "taken":
+        raise Conflict("name taken; choose another")
+    return success({"name": body.name}, message="created", status=201)
+
+
+@router.get("/things")
+def things():
+    page = page_params(router)
+    return success([1, 2], total=2, page=page.page)
+
+
+@router.get("/boom")
+def boom():
+    raise QueryValidationError("DROP is not allowed", errors={"query_text": ["DROP is not allowed"]})
+
+
+app = make_resolver()
+app.include_router(router)
+
+
+def _call(method, path, body=None, query=None):
+    event = {"version": "2.0", "routeKey": f"{method} {path}", "rawPath": path, "rawQueryString": "",
+             "headers": {"content-type": "application/json"}, "queryStringParameters": query,
+             "requestContext": {"http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
+                                "stage": "$default"},
+             "body": None if body is None else json.dumps(body), "isBase64Encoded": False}
+    out = app.resolve(event, None)
+    return out["statusCode"], json.loads(out["body"])
+
+
+def test_success_envelope():
+    status, body = _call("POST", "/things", {"name": "a", "size": 1})
+    assert status == 201 and body == {"status": "success", "message": "created", "data": {"name": "a"}}
+    status, body = _call("GET", "/things", query={"page": "2"})
+    assert status == 200 and body["total"] == 2 and body["page"] == 2
+
+
+def test_field_errors_for_a_bad_body():
+    status, body = _call("POST", "/things", {"name": 1})
+    assert status == 400 and body["status"] == "error" and body["code"] == "ValidationError"
+    assert set(body["errors"]) == {"name", "size"}
+
+
+def test_typed_errors_keep_their_status_and_code():
+    assert _call("POST", "/things", {"name": "taken", "size": 1})[0] == 409
+    status, body = _call("GET", "/boom")
+    assert status == 400 and body["code"] == "QueryValidationError" and body["errors"]["query_text"]
+
+
+def test_bad_paging_is_named():
+    status, body = _call("GET", "/things", query={"page": "x", "page_size": "0"})
+    assert status == 400 and set(body["errors"]) == {"page", "page_size"}
+
+
+def test_unknown_route_is_a_json_404():
+    status, body = _call("GET", "/nope")
+    assert status == 404 and body["status"] == "error"
+
+
+def test_json_of_database_types():
+    out = json.loads(dumps({"t": dt.datetime(2024, 1, 15, 10, 30, tzinfo=dt.UTC), "d": dt.date(2024, 1, 2),
+                            "n": decimal.Decimal("12.50"), "i": decimal.Decimal("3")}))
+    assert out == {"t": "2024-01-15T10:30:00Z", "d": "2024-01-02", "n": 12.5, "i": 3}
