@@ -5,9 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAM_VENV := .venv-sam
-# The deployed runtime and architecture (template.yaml: Runtime python3.13, Architectures arm64).
-LAMBDA_PYTHON := 3.13
-LAMBDA_PLATFORM := manylinux2014_aarch64
 
 .PHONY: dev test lint typecheck validate package unit integration e2e bench clean system-deps install
 
@@ -42,14 +39,7 @@ validate: $(SAM_VENV)/.installed
 
 # Deployable artifacts without Docker: the layer's dependencies as wheels for the Lambda platform.
 package: $(STAMP)
-	rm -rf build/package && mkdir -p build/package/layer/python build/package/functions
-	$(BIN)/pip install -q --no-cache-dir --platform $(LAMBDA_PLATFORM) --python-version $(LAMBDA_PYTHON) \
-		--implementation cp --only-binary=:all: --target build/package/layer/python -r layers/common/requirements.txt
-	cp -R layers/common/python/telltale build/package/layer/python/
-	find build/package -name __pycache__ -prune -exec rm -rf {} +
-	cd build/package/layer && zip -qr ../layer.zip python
-	for d in functions/*/; do n=$$(basename $$d); (cd functions && zip -qr ../build/package/functions/$$n.zip $$n -x '*/__pycache__/*'); done
-	@echo "built build/package/layer.zip and build/package/functions/*.zip for python$(LAMBDA_PYTHON) on $(LAMBDA_PLATFORM)"
+	$(BIN)/python scripts/package.py
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q

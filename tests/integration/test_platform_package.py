@@ -1,0 +1,93 @@
+"""The deployable layer built without Docker (``make package``) holds every dependency, for the Lambda's
+platform: each requirement and each of their requirements (markers evaluated for the target), and no
+native extension built for another machine."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "build" / "package"
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def built() -> Path:
+    sources = [ROOT / "layers" / "common" / "requirements.txt", ROOT / "template.yaml"]
+    target = OUT / "target.txt"
+    if not target.exists() or any(s.stat().st_mtime > target.stat().st_mtime for s in sources):
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "package.py"), "--out", str(OUT)], check=True)
+    return OUT
+
+
+def _target_env(built: Path) -> dict[str, str]:
+    version = built.joinpath("target.txt").read_text().split()[0].removeprefix("python")
+    env = dict(default_environment())
+    env.update({"python_version": version, "python_full_version": version + ".0", "sys_platform": "linux",
+                "platform_system": "Linux", "platform_machine": "aarch64", "implementation_name": "cpython",
+                "platform_python_implementation": "CPython", "os_name": "posix"})
+    return env
+
+
+def test_every_dependency_is_in_the_layer(built: Path):
+    site = built / "layer" / "python"
+    dists = {canonicalize_name(d.metadata["Name"]): d for d in metadata.distributions(path=[str(site)])}
+    env = _target_env(built)
+    wanted = []
+    for line in (ROOT / "layers" / "common" / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            wanted.append(Requirement(line))
+    missing = []
+    seen = set()
+    while wanted:
+        req = wanted.pop()
+        name = canonicalize_name(req.name)
+        if req.marker and not req.marker.evaluate(env):
+            continue
+        if name not in dists:
+            missing.append(str(req))
+            continue
+        assert req.specifier.contains(dists[name].version, prereleases=True), f"{name} {dists[name].version} !{req}"
+        key = (name, tuple(sorted(req.extras)))
+        if key in seen:
+            continue
+        seen.add(key)
+        for sub in dists[name].requires or []:
+            r = Requirement(sub)
+            extra_env = [dict(env, extra=e) for e in (req.extras or {""})]
+            if r.marker is None or any(r.marker.evaluate(e) for e in extra_env):
+                wanted.append(Requirement(str(r).split(";")[0]))
+    assert not missing, f"missing from the layer: {missing}"
+    assert (site / "telltale" / "migrations" / "0001_platform.sql").exists()
+
+
+def test_native_extensions_are_for_the_lambda_platform(built: Path):
+    site = built / "layer" / "python"
+    version = built.joinpath("target.txt").read_text().split()[0].removeprefix("python").replace(".", "")
+    so_files = list(site.rglob("*.so"))
+    assert so_files, "expected native extensions (pydantic-core at least)"
+    for so in so_files:
+        tag = re.search(r"\.cpython-(\d+)-([a-z0-9_]+)-linux-gnu\.so$", so.name)
+        if tag:
+            assert tag.group(1) == version and tag.group(2) == "aarch64", so.name
+        header = so.read_bytes()[:20]
+        assert header[:4] == b"\x7fELF"
+        machine = int.from_bytes(header[18:20], "little")
+        assert machine == 183, f"{so.name} is not an aarch64 binary (e_machine={machine})"  # 183 = EM_AARCH64
+
+
+def test_every_function_has_an_artifact(built: Path):
+    functions = {p.name for p in (ROOT / "functions").iterdir() if (p / "app.py").exists()}
+    zips = {p.stem for p in (built / "functions").glob("*.zip")}
+    assert functions <= zips
