@@ -48,7 +48,7 @@ test: $(STAMP) system-deps lint typecheck validate package
 	$(BIN)/pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	for b in benchmarks/*.py; do [ "$$(basename $$b)" = harness.py ] || { echo "== $$b"; $(BIN)/python $$b; }; done
 
 clean:
 	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache

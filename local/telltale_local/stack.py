@@ -17,7 +17,7 @@ from telltale_local import template as template_mod
 from telltale_local import tokens
 from telltale_local.pg import EmbeddedPostgres, free_port
 
-log = logging.getLogger("telltale.stack")
+log = logging.getLogger("telltale_local.stack")
 DEFAULT_DATA_DIR = template_mod.ROOT / ".telltale"
 
 

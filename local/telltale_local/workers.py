@@ -19,7 +19,7 @@ from telltale.localqueue import LocalQueue, dlq_name
 from telltale_local import runtime
 from telltale_local.template import Function, Template
 
-log = logging.getLogger("telltale.workers")
+log = logging.getLogger("telltale_local.workers")
 
 
 class QueuePoller(threading.Thread):

@@ -1,0 +1,38 @@
+"""Side-by-side measurement helpers for the benchmarks: runs interleaved A, B, A, B ... and ratios of
+medians, so a drift in the machine's speed hits both sides alike. Never part of the test pass/fail."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+
+
+def time_process(argv: Sequence[str], env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def interleaved(a: Callable[[], float], b: Callable[[], float], runs: int = 9,
+                warmup: int = 1) -> tuple[list[float], list[float]]:
+    for _ in range(warmup):
+        a()
+        b()
+    xs, ys = [], []
+    for _ in range(runs):
+        xs.append(a())
+        ys.append(b())
+    return xs, ys
+
+
+def ratio_row(name: str, xs: list[float], ys: list[float], unit: str = "ms", scale: float = 1000.0) -> str:
+    mx, my = statistics.median(xs), statistics.median(ys)
+    return f"{name:<40} {mx * scale:9.1f} {unit} vs {my * scale:9.1f} {unit}   ratio {mx / my:5.2f}x"
+
+
+def percentile(values: list[float], p: float) -> float:
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, round(p / 100 * (len(s) - 1))))
+    return s[k]
