@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import interleaved, ratio_row, time_process  # noqa: E402
+from harness import interleaved, ratio_row, time_process
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "layers" / "common" / "python"

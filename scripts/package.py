@@ -21,9 +21,8 @@ PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 def runtime_of_template() -> tuple[str, str]:
     """(python version, architecture) declared in template.yaml's Globals."""
     sys.path.insert(0, str(ROOT / "local"))
-    from telltale_local.template import TEMPLATE, _CfnLoader
-
     import yaml
+    from telltale_local.template import TEMPLATE, _CfnLoader
 
     glob = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)["Globals"]["Function"]  # noqa: S506
     return glob["Runtime"].removeprefix("python"), glob["Architectures"][0]
