@@ -18,6 +18,7 @@ sys.path[:0] = [str(ROOT / "local"), str(ROOT / "layers" / "common" / "python")]
 
 def main() -> int:
     import requests
+
     from telltale_local import runtime, tokens
     from telltale_local.stack import LocalStack
 

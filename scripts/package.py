@@ -22,6 +22,7 @@ def runtime_of_template() -> tuple[str, str]:
     """(python version, architecture) declared in template.yaml's Globals."""
     sys.path.insert(0, str(ROOT / "local"))
     import yaml
+
     from telltale_local.template import TEMPLATE, _CfnLoader
 
     glob = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)["Globals"]["Function"]  # noqa: S506

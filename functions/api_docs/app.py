@@ -13,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
+
 from telltale.http import make_resolver
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent

@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, Field
+
 from telltale import tenancy
 from telltale.http import current_auth, logger, make_resolver, parse_body, success
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
+
 from telltale import secret_service as service
 from telltale.http import current_auth, logger, make_resolver, page_params, parse_body, success
 from telltale.tenancy import get_app

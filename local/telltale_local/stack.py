@@ -131,7 +131,6 @@ class LocalStack:
     def start(self) -> None:
         self.start_backends()
         from telltale.localqueue import LocalQueue
-
         from telltale_local import gateway, workers
 
         _, public_key = tokens.ensure_keys(self.data_dir)

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telltale.localqueue import LocalQueue, dlq_name
-
 from telltale_local import runtime
 from telltale_local.template import Function, Template
 

@@ -29,6 +29,7 @@ def test_missing_token_is_401(api):
 def test_invalid_tokens_are_401(api, change):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
+
     from telltale_local import tokens
 
     data_dir = api.stack.data_dir

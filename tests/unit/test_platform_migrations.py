@@ -10,7 +10,7 @@ def test_migrations_are_numbered_and_ordered():
     assert found, "no migrations found"
     versions = [m.version for m in found]
     assert versions == sorted(versions)
-    assert len(set(v[:4] for v in versions)) == len(versions), "two migrations share a number"
+    assert len({v[:4] for v in versions}) == len(versions), "two migrations share a number"
     for v in versions:
         assert re.match(r"^\d{4}_[a-z0-9_]+$", v), v
 

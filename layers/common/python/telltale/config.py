@@ -41,6 +41,15 @@ class Settings(BaseModel):
     local_queue_path: str | None = None
 
     event_store: Literal["postgres", "clickhouse"] = "postgres"
+    # The ClickHouse event store (used when event_store is "clickhouse", or for the tenants listed in
+    # clickhouse_tenants: tenants that outgrew one PostgreSQL move there one at a time).
+    clickhouse_host: str | None = None
+    clickhouse_port: int = 8123
+    clickhouse_user: str = "default"
+    clickhouse_password: str = ""
+    clickhouse_database: str = "telltale_events"
+    clickhouse_secure: bool = False
+    clickhouse_tenants: str = ""
 
     log_level: str = "INFO"
     max_page_size: int = Field(default=100, ge=1)
