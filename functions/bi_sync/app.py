@@ -1,0 +1,78 @@
+"""BI sync and query-log mining (spec 001), the connectors' sync jobs and BiQuery rows, and the scheduled
+sync of every connector (an EventBridge schedule invokes the same handler)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.logging import correlation_paths
+
+from telltale.errors import ValidationError
+from telltale.http import current_auth, json_response, logger, make_resolver, page_params
+from telltale.usage import catalog, store, sync
+
+router = APIGatewayHttpRouter()
+TAGS = ["Usage analytics: BI sync"]
+RESOURCE_TYPES = ("saved_query", "chart", "dashboard_chart", "query_log")
+
+
+@router.post("/connectors/<connector_id>/bi-sync", summary="Run a full BI scrape; returns the SyncJob", tags=TAGS)
+def bi_sync(connector_id: str):
+    auth = current_auth(router)
+    return json_response(200, sync.bi_sync(auth.tenant_id, connector_id))
+
+
+@router.post("/connectors/<connector_id>/query-log-mining",
+             summary="Mine a warehouse's query log (snowflake, bigquery, postgres) from where it stopped", tags=TAGS)
+def query_log_mining(connector_id: str):
+    auth = current_auth(router)
+    job, rows = sync.mine(auth.tenant_id, connector_id)
+    return json_response(200, {"rows_upserted": rows, "job_id": job["id"], "status": job["status"],
+                               "items_failed": job["items_failed"], "errors": job["errors"]})
+
+
+@router.get("/connectors/<connector_id>/sync-jobs", summary="The connector's sync jobs, newest first", tags=TAGS)
+def list_sync_jobs(connector_id: str):
+    auth = current_auth(router)
+    page = page_params(router)
+    catalog.get_connector(auth, connector_id)
+    items, total = store.list_jobs(auth.tenant_id, connector_id, limit=page.page_size, offset=page.offset)
+    return json_response(200, {"items": items, "total": total, "page": page.page, "page_size": page.page_size})
+
+
+@router.get("/sync-jobs/<job_id>", summary="One sync job", tags=TAGS)
+def get_sync_job(job_id: str):
+    auth = current_auth(router)
+    return json_response(200, store.get_job(auth.tenant_id, job_id))
+
+
+@router.get("/connectors/<connector_id>/bi-queries", summary="The connector's BiQuery rows (paged)", tags=TAGS)
+def list_bi_queries(connector_id: str):
+    auth = current_auth(router)
+    page = page_params(router, default_size=50, max_size=500)
+    catalog.get_connector(auth, connector_id)
+    rt = (router.current_event.query_string_parameters or {}).get("resource_type")
+    if rt is not None and rt not in RESOURCE_TYPES:
+        raise ValidationError("invalid filter",
+                              errors={"resource_type": [f"must be one of {', '.join(RESOURCE_TYPES)}"]})
+    items, total = store.list_bi_queries(auth.tenant_id, connector_id, limit=page.page_size, offset=page.offset,
+                                         resource_type=rt)
+    return json_response(200, {"items": items, "total": total, "page": page.page, "page_size": page.page_size})
+
+
+app = make_resolver()
+app.include_router(router)
+
+
+def _is_schedule(event: dict[str, Any]) -> bool:
+    return event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event"
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if _is_schedule(event):
+        result = sync.scheduled_sync_all()
+        logger.info("scheduled sync done", extra=result)
+        return result
+    return app.resolve(event, context)

@@ -1,0 +1,402 @@
+"""Connectors, spaces and data products: the things usage is collected from and attributed to.
+
+Connector credentials go to Secrets Manager under ``<prefix>/<tenant>/connectors/<id>`` and never come back
+out: replies carry the connector's type, name and non-secret config only.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from telltale import db, secrets
+from telltale.auth import AuthContext
+from telltale.config import get_settings
+from telltale.errors import Conflict, NotFound, ValidationError
+
+BI_TYPES = ("superset", "metabase", "looker", "tableau", "power_bi")
+WAREHOUSE_TYPES = ("snowflake", "bigquery", "postgres")
+ConnectorType = Literal["superset", "metabase", "looker", "tableau", "power_bi", "snowflake", "bigquery", "postgres"]
+
+# Per type: required config keys, and the accepted credential sets (any one of them, all keys required).
+_URL = "base_url"
+CONNECTOR_TYPES: dict[str, dict[str, Any]] = {
+    "superset": {"config": [_URL], "credentials": [["username", "password"]],
+                 "doc": "config.base_url; credentials.username, credentials.password (optional provider: db|ldap)"},
+    "metabase": {"config": [_URL], "credentials": [["api_key"], ["username", "password"]],
+                 "doc": "config.base_url; credentials.api_key, or credentials.username + credentials.password"},
+    "looker": {"config": [_URL], "credentials": [["client_id", "client_secret"]],
+               "doc": "config.base_url (the API host, without /api/4.0); credentials.client_id, client_secret"},
+    "tableau": {"config": [_URL], "credentials": [["pat_name", "pat_secret"], ["username", "password"]],
+                "doc": "config.base_url, config.site (content URL, '' = default site), optional api_version; "
+                       "credentials.pat_name + pat_secret, or username + password"},
+    "power_bi": {"config": [], "credentials": [["client_id", "client_secret"]],
+                 "doc": "config.azure_tenant_id or config.token_url, optional base_url; "
+                        "credentials.client_id + client_secret (Entra ID client credentials)"},
+    "snowflake": {"config": [], "credentials": [["token"]],
+                  "doc": "config.account or config.base_url, optional warehouse/role; credentials.token "
+                         "(OAuth or programmatic access token; optional token_type)"},
+    "bigquery": {"config": ["project"], "credentials": [["access_token"]],
+                 "doc": "config.project, optional region (default us) and base_url; credentials.access_token"},
+    "postgres": {"config": ["host", "database"], "credentials": [["user"]],
+                 "doc": "config.host, config.port (5432), config.database; credentials.user, credentials.password"},
+}
+
+SLUG_RE = r"^[a-z0-9][a-z0-9-]{0,62}$"
+TABLE_RE = re.compile(r'^[A-Za-z_][\w$-]*(\.[A-Za-z_][\w$-]*){0,2}$')
+
+_CONNECTOR_COLS = "id, name, type, config, created_by, created_at, updated_at"
+
+
+class ConnectorCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    type: ConnectorType = Field(description="; ".join(f"{k}: {v['doc']}" for k, v in CONNECTOR_TYPES.items()))
+    config: dict[str, Any] = Field(default_factory=dict, description="Non-secret settings (returned as is)")
+    credentials: dict[str, Any] = Field(default_factory=dict, description="Secret settings (never returned)")
+
+
+class ConnectorUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    config: dict[str, Any] | None = None
+    credentials: dict[str, Any] | None = None
+
+
+class SpaceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slug: str = Field(pattern=SLUG_RE, description="lower-case letters, digits and '-'")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+
+
+class SpaceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+def _check_tables(tables: list[str]) -> list[str]:
+    bad = [t for t in tables if not TABLE_RE.match(t.strip())]
+    if bad:
+        raise ValueError(f"table names must look like schema.table: {', '.join(bad[:5])}")
+    seen: dict[str, None] = {t.strip(): None for t in tables}
+    return list(seen)
+
+
+class ProductCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    tables: list[str] = Field(default_factory=list, max_length=500,
+                              description="schema.table names the product owns (matched case-insensitively, "
+                                          "with or without schema)")
+
+    @field_validator("tables")
+    @classmethod
+    def _tables(cls, v: list[str]) -> list[str]:
+        return _check_tables(v)
+
+
+class ProductUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    tables: list[str] | None = Field(default=None, max_length=500)
+
+    @field_validator("tables")
+    @classmethod
+    def _tables(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else _check_tables(v)
+
+
+# ---------------------------------------------------------------- connectors
+
+def secret_name_for(tenant_id: str, connector_id: str) -> str:
+    return f"{get_settings().secrets_prefix}/{tenant_id}/connectors/{connector_id}"
+
+
+def _validate_connector(ctype: str, config: dict[str, Any], credentials: dict[str, Any]) -> None:
+    spec = CONNECTOR_TYPES[ctype]
+    errors: dict[str, list[str]] = {}
+    for key in spec["config"]:
+        if config.get(key) in (None, ""):
+            errors.setdefault(f"config.{key}", []).append(f"required for type {ctype}")
+    url = config.get(_URL)
+    if url is not None:
+        parsed = urlparse(str(url))
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            errors.setdefault(f"config.{_URL}", []).append("must be an http(s) URL")
+    if ctype == "power_bi" and not (config.get("azure_tenant_id") or config.get("token_url")):
+        errors.setdefault("config.azure_tenant_id", []).append("azure_tenant_id or token_url is required")
+    if ctype == "snowflake" and not (config.get("account") or config.get(_URL)):
+        errors.setdefault("config.account", []).append("account or base_url is required")
+    if ctype == "postgres" and "port" in config:
+        try:
+            if not 0 < int(config["port"]) < 65536:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors.setdefault("config.port", []).append("must be a port number")
+    if not any(all(credentials.get(k) not in (None, "") for k in keys) for keys in spec["credentials"]):
+        options = " or ".join("+".join(keys) for keys in spec["credentials"])
+        errors.setdefault("credentials", []).append(f"type {ctype} needs {options}")
+    if any(not isinstance(v, str | int | float | bool) for v in credentials.values()):
+        errors.setdefault("credentials", []).append("credential values must be strings or numbers")
+    if errors:
+        raise ValidationError("the connector is invalid; see errors for each field", errors=errors)
+
+
+def _connector_out(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    row["is_bi"] = row["type"] in BI_TYPES
+    return row
+
+
+def create_connector(auth: AuthContext, body: ConnectorCreate) -> dict[str, Any]:
+    _validate_connector(body.type, body.config, body.credentials)
+    cid = str(uuid.uuid4())
+    name = secret_name_for(auth.tenant_id, cid)
+    with db.transaction() as tx:
+        rows = tx.run(
+            "INSERT INTO usage.connectors (id, tenant_id, name, type, config, secret_name, created_by)"
+            " VALUES (CAST(:id AS uuid), :t, :n, :ty, CAST(:c AS jsonb), :s, :u) ON CONFLICT DO NOTHING RETURNING id",
+            id=cid, t=auth.tenant_id, n=body.name, ty=body.type, c=db.jsonb(body.config), s=name, u=auth.user_id,
+        )
+        if not rows:
+            raise Conflict(f"a connector named '{body.name}' already exists; choose another name")
+        secrets.put_secret_json(name, body.credentials, tags={"tenant": auth.tenant_id, "kind": "connector"})
+    return get_connector(auth, cid)
+
+
+def _connector_row(tenant_id: str, connector_id: str, cols: str) -> dict[str, Any]:
+    try:
+        uuid.UUID(connector_id)
+    except ValueError:
+        raise NotFound(f"connector '{connector_id}' not found") from None
+    row = db.query_one(f"SELECT {cols} FROM usage.connectors WHERE tenant_id = :t AND id = CAST(:id AS uuid)",
+                       t=tenant_id, id=connector_id)
+    if row is None:
+        raise NotFound(f"connector '{connector_id}' not found")
+    return row
+
+
+def get_connector(auth: AuthContext, connector_id: str) -> dict[str, Any]:
+    return _connector_out(_connector_row(auth.tenant_id, connector_id, _CONNECTOR_COLS))
+
+
+def load_connector(tenant_id: str, connector_id: str) -> dict[str, Any]:
+    """Server-side: the connector with its credentials and mining state (never sent to a client)."""
+    row = _connector_row(tenant_id, connector_id, _CONNECTOR_COLS + ", tenant_id, secret_name, mining_state")
+    try:
+        row["credentials"] = secrets.read_secret_json(row["secret_name"])
+    except NotFound:
+        row["credentials"] = {}
+    return row
+
+
+def list_connectors(auth: AuthContext, *, limit: int, offset: int, type_: str | None = None) -> tuple[list[Any], int]:
+    rows = db.query(
+        f"SELECT {_CONNECTOR_COLS}, count(*) OVER () AS _total FROM usage.connectors WHERE tenant_id = :t"
+        " AND (CAST(:ty AS text) IS NULL OR type = :ty) ORDER BY name LIMIT :l OFFSET :o",
+        t=auth.tenant_id, ty=type_, l=limit, o=offset,
+    )
+    total = int(rows[0]["_total"]) if rows else 0
+    for r in rows:
+        r.pop("_total")
+    return [_connector_out(r) for r in rows], total
+
+
+def update_connector(auth: AuthContext, connector_id: str, body: ConnectorUpdate) -> dict[str, Any]:
+    current = load_connector(auth.tenant_id, connector_id)
+    config = body.config if body.config is not None else current["config"]
+    credentials = body.credentials if body.credentials is not None else current["credentials"]
+    _validate_connector(current["type"], config, credentials)
+    try:
+        db.query(
+            "UPDATE usage.connectors SET name = COALESCE(:n, name), config = CAST(:c AS jsonb), updated_at = now()"
+            " WHERE tenant_id = :t AND id = CAST(:id AS uuid)",
+            n=body.name, c=db.jsonb(config), t=auth.tenant_id, id=connector_id,
+        )
+    except Exception as exc:
+        if "unique" in str(exc).lower() or "23505" in str(exc):
+            raise Conflict(f"a connector named '{body.name}' already exists; choose another name") from None
+        raise
+    if body.credentials is not None:
+        secrets.put_secret_json(current["secret_name"], credentials)
+    return get_connector(auth, connector_id)
+
+
+def delete_connector(auth: AuthContext, connector_id: str) -> None:
+    row = _connector_row(auth.tenant_id, connector_id, "secret_name")
+    db.query("DELETE FROM usage.connectors WHERE tenant_id = :t AND id = CAST(:id AS uuid)",
+             t=auth.tenant_id, id=connector_id)
+    secrets.delete_secret(row["secret_name"])
+
+
+# ---------------------------------------------------------------- spaces
+
+_SPACE_COLS = "id, slug, name, description, created_at, updated_at"
+
+
+def create_space(auth: AuthContext, body: SpaceCreate) -> dict[str, Any]:
+    rows = db.query(
+        f"INSERT INTO usage.spaces (tenant_id, slug, name, description) VALUES (:t, :s, :n, :d)"
+        f" ON CONFLICT DO NOTHING RETURNING {_SPACE_COLS}",
+        t=auth.tenant_id, s=body.slug, n=body.name, d=body.description,
+    )
+    if not rows:
+        raise Conflict(f"a space with slug '{body.slug}' already exists; choose another slug")
+    return rows[0]
+
+
+def get_space(tenant_id: str, slug: str) -> dict[str, Any]:
+    row = db.query_one(f"SELECT {_SPACE_COLS} FROM usage.spaces WHERE tenant_id = :t AND slug = :s",
+                       t=tenant_id, s=slug)
+    if row is None:
+        raise NotFound(f"space '{slug}' not found")
+    return row
+
+
+def list_spaces(auth: AuthContext, *, limit: int, offset: int) -> tuple[list[Any], int]:
+    rows = db.query(
+        f"SELECT {_SPACE_COLS}, (SELECT count(*) FROM usage.products p WHERE p.space_id = s.id) AS product_count,"
+        " count(*) OVER () AS _total FROM usage.spaces s WHERE tenant_id = :t ORDER BY slug LIMIT :l OFFSET :o",
+        t=auth.tenant_id, l=limit, o=offset,
+    )
+    total = int(rows[0]["_total"]) if rows else 0
+    for r in rows:
+        r.pop("_total")
+    return rows, total
+
+
+def update_space(auth: AuthContext, slug: str, body: SpaceUpdate) -> dict[str, Any]:
+    rows = db.query(
+        f"UPDATE usage.spaces SET name = COALESCE(:n, name), description = COALESCE(:d, description),"
+        f" updated_at = now() WHERE tenant_id = :t AND slug = :s RETURNING {_SPACE_COLS}",
+        n=body.name, d=body.description, t=auth.tenant_id, s=slug,
+    )
+    if not rows:
+        raise NotFound(f"space '{slug}' not found")
+    return rows[0]
+
+
+def delete_space(auth: AuthContext, slug: str) -> None:
+    if not db.query("DELETE FROM usage.spaces WHERE tenant_id = :t AND slug = :s RETURNING id",
+                    t=auth.tenant_id, s=slug):
+        raise NotFound(f"space '{slug}' not found")
+
+
+# ---------------------------------------------------------------- products
+
+_PRODUCT_COLS = "p.id, p.name, p.description, p.tables, p.created_at, p.updated_at"
+
+
+def split_table(name: str) -> tuple[str, str]:
+    """(schema, table), lower-cased, for matching: 'Sales.Orders' -> ('sales', 'orders'); 'x' -> ('', 'x');
+    'db.sales.orders' -> ('sales', 'orders')."""
+    parts = name.strip().lower().split(".")
+    return (parts[-2] if len(parts) > 1 else ""), parts[-1]
+
+
+def _write_product_tables(tx: Any, tenant_id: str, product_id: str, tables: list[str]) -> None:
+    tx.run("DELETE FROM usage.product_tables WHERE product_id = CAST(:p AS uuid)", p=product_id)
+    pairs = sorted({split_table(t) for t in tables})
+    if pairs:
+        tx.run(
+            "INSERT INTO usage.product_tables (product_id, tenant_id, sch, tbl)"
+            " SELECT CAST(:p AS uuid), :t, x.sch, x.tbl FROM jsonb_to_recordset(CAST(:rows AS jsonb))"
+            " AS x(sch text, tbl text) ON CONFLICT DO NOTHING",
+            p=product_id, t=tenant_id, rows=db.jsonb([{"sch": s, "tbl": t} for s, t in pairs]),
+        )
+
+
+def _product_out(row: dict[str, Any], space_slug: str) -> dict[str, Any]:
+    row = dict(row)
+    row["space"] = space_slug
+    return row
+
+
+def create_product(auth: AuthContext, slug: str, body: ProductCreate) -> dict[str, Any]:
+    space = get_space(auth.tenant_id, slug)
+    with db.transaction() as tx:
+        rows = tx.run(
+            "INSERT INTO usage.products (tenant_id, space_id, name, description, tables)"
+            " VALUES (:t, :sp, :n, :d, CAST(:tb AS text[])) ON CONFLICT DO NOTHING RETURNING id",
+            t=auth.tenant_id, sp=space["id"], n=body.name, d=body.description, tb=body.tables,
+        )
+        if not rows:
+            raise Conflict(f"a product named '{body.name}' already exists in space '{slug}'")
+        pid = str(rows[0][0])
+        _write_product_tables(tx, auth.tenant_id, pid, body.tables)
+    return get_product(auth, slug, pid)
+
+
+def _product_row(tenant_id: str, slug: str, product_id: str) -> dict[str, Any]:
+    try:
+        uuid.UUID(product_id)
+    except ValueError:
+        raise NotFound(f"product '{product_id}' not found in space '{slug}'") from None
+    space = get_space(tenant_id, slug)
+    row = db.query_one(
+        f"SELECT {_PRODUCT_COLS}, s.query_count_30d, s.unique_users_30d, s.last_queried_at, s.popularity_score,"
+        " s.top_columns, s.updated_at AS usage_updated_at"
+        " FROM usage.products p LEFT JOIN usage.product_usage_stats s ON s.product_id = p.id"
+        " WHERE p.tenant_id = :t AND p.space_id = :sp AND p.id = CAST(:id AS uuid)",
+        t=tenant_id, sp=space["id"], id=product_id,
+    )
+    if row is None:
+        raise NotFound(f"product '{product_id}' not found in space '{slug}'")
+    return row
+
+
+def get_product(auth: AuthContext, slug: str, product_id: str) -> dict[str, Any]:
+    row = _product_row(auth.tenant_id, slug, product_id)
+    usage_keys = ("query_count_30d", "unique_users_30d", "last_queried_at", "popularity_score", "top_columns",
+                  "usage_updated_at")
+    usage = {k: row.pop(k) for k in usage_keys}
+    out = _product_out(row, slug)
+    out["usage"] = None if usage["usage_updated_at"] is None else {
+        **{k: usage[k] for k in usage_keys[:-1]}, "updated_at": usage["usage_updated_at"]}
+    return out
+
+
+def list_products(auth: AuthContext, slug: str, *, limit: int, offset: int) -> tuple[list[Any], int]:
+    space = get_space(auth.tenant_id, slug)
+    rows = db.query(
+        f"SELECT {_PRODUCT_COLS}, count(*) OVER () AS _total FROM usage.products p"
+        " WHERE p.tenant_id = :t AND p.space_id = :sp ORDER BY p.name LIMIT :l OFFSET :o",
+        t=auth.tenant_id, sp=space["id"], l=limit, o=offset,
+    )
+    total = int(rows[0]["_total"]) if rows else 0
+    for r in rows:
+        r.pop("_total")
+    return [_product_out(r, slug) for r in rows], total
+
+
+def update_product(auth: AuthContext, slug: str, product_id: str, body: ProductUpdate) -> dict[str, Any]:
+    current = _product_row(auth.tenant_id, slug, product_id)
+    with db.transaction() as tx:
+        try:
+            tx.run(
+                "UPDATE usage.products SET name = COALESCE(:n, name), description = COALESCE(:d, description),"
+                " tables = COALESCE(CAST(:tb AS text[]), tables), updated_at = now()"
+                " WHERE tenant_id = :t AND id = CAST(:id AS uuid)",
+                n=body.name, d=body.description, tb=body.tables, t=auth.tenant_id, id=product_id,
+            )
+        except Exception as exc:
+            if "23505" in str(exc):
+                raise Conflict(f"a product named '{body.name}' already exists in space '{slug}'") from None
+            raise
+        if body.tables is not None:
+            _write_product_tables(tx, auth.tenant_id, str(current["id"]), body.tables)
+    return get_product(auth, slug, product_id)
+
+
+def delete_product(auth: AuthContext, slug: str, product_id: str) -> None:
+    _product_row(auth.tenant_id, slug, product_id)
+    db.query("DELETE FROM usage.products WHERE tenant_id = :t AND id = CAST(:id AS uuid)",
+             t=auth.tenant_id, id=product_id)

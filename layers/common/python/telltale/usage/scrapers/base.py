@@ -1,0 +1,181 @@
+"""What every scraper shares: the records it yields, an HTTP client with retries and re-authentication,
+and time parsing for the formats the tools use."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from telltale.errors import ConnectorError
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+@dataclass
+class BiRecord:
+    """One saved query, chart or dashboard tile as the tool describes it (SQL not yet anonymized)."""
+
+    resource_type: str
+    resource_id: str
+    title: str | None = None
+    sql: str | None = None
+    dialect: str | None = None
+    default_schema: str | None = None
+    # Tables the tool itself names (dataset metadata, MBQL table ids, Catalog lineage), beside any parsed SQL.
+    tables: list[str] = field(default_factory=list)
+    executed_by: str | None = None
+    executed_at: datetime | None = None
+    execution_count: int = 1
+    dashboard_id: str | None = None
+    dashboard_title: str | None = None
+    dashboard_url: str | None = None
+
+
+@dataclass
+class ItemError:
+    """An item the tool returned that could not be read; counted as failed, the sync goes on."""
+
+    resource: str
+    message: str
+
+
+class Scraper(Protocol):
+    def scrape(self) -> Iterator[BiRecord | ItemError]: ...
+
+
+def item_error(resource: str, exc: BaseException) -> ItemError:
+    kind = type(exc).__name__
+    return ItemError(resource, f"{resource}: malformed item ({kind}: {str(exc)[:200]})")
+
+
+class HttpClient:
+    """requests with the rules every tool needs: retries with exponential backoff (and Retry-After) on 429 and
+    5xx and connection errors, and one re-login when the session expired (401)."""
+
+    def __init__(self, base_url: str, config: dict[str, Any], *, login: Callable[[HttpClient], None] | None = None,
+                 tool: str = "the BI tool") -> None:
+        import requests
+
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json"})
+        self.timeout = float(config.get("timeout_s", 30))
+        self.max_retries = int(config.get("max_retries", 4))
+        self.backoff = float(config.get("retry_backoff_s", 1.0))
+        self.max_wait = float(config.get("max_retry_wait_s", 60))
+        self.verify = bool(config.get("verify_tls", True))
+        self.login = login
+        self.tool = tool
+        self.logged_in = False
+        self.retries = 0
+        self.relogins = 0
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.base_url + path
+
+    def ensure_login(self) -> None:
+        if self.login is not None and not self.logged_in:
+            self.login(self)
+            self.logged_in = True
+
+    def request(self, method: str, path: str, *, auth: bool = True, **kw: Any) -> Any:
+        """The response (status < 400); ConnectorError when the tool keeps failing or refuses."""
+        import requests
+
+        if auth:
+            self.ensure_login()
+        relogged = False
+        attempt = 0
+        while True:
+            try:
+                resp = self.session.request(method, self.url(path), timeout=self.timeout, verify=self.verify, **kw)
+            except requests.RequestException as exc:
+                if attempt >= self.max_retries:
+                    raise ConnectorError(f"{self.tool} is unreachable: {type(exc).__name__}") from None
+                self._sleep(attempt, None)
+                attempt += 1
+                continue
+            if resp.status_code == 401 and auth and self.login is not None and not relogged:
+                # The session or token expired mid-scrape: log in again once and repeat the call.
+                relogged = True
+                self.relogins += 1
+                self.logged_in = False
+                self.ensure_login()
+                continue
+            if resp.status_code in RETRY_STATUSES and attempt < self.max_retries:
+                self._sleep(attempt, resp.headers.get("Retry-After"))
+                attempt += 1
+                continue
+            if resp.status_code >= 400:
+                raise ConnectorError(f"{self.tool} answered {resp.status_code} to {method} {path.split('?')[0]}",
+                                     details={"status": resp.status_code})
+            return resp
+
+    def json(self, method: str, path: str, **kw: Any) -> Any:
+        resp = self.request(method, path, **kw)
+        try:
+            return resp.json()
+        except ValueError:
+            raise ConnectorError(f"{self.tool} did not answer JSON to {path.split('?')[0]}") from None
+
+    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+        self.retries += 1
+        wait = self.backoff * (2 ** attempt) * (0.5 + random.random() / 2)
+        if retry_after:
+            with contextlib.suppress(ValueError):
+                wait = max(wait, float(retry_after))
+        time.sleep(min(wait, self.max_wait))
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO 8601 (with Z, +00:00, +0000 or no zone = UTC), epoch milliseconds (Superset) or seconds (BigQuery)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
+        n = float(value)
+        return datetime.fromtimestamp(n / 1000 if n > 1e11 else n, UTC)
+    if not isinstance(value, str):
+        raise ValueError(f"not a time: {value!r}")
+    s = value.strip().replace("Z", "+00:00")
+    if len(s) > 5 and s[-5] in "+-" and s[-4:].isdigit() and s[-3] != ":":
+        s = s[:-2] + ":" + s[-2:]
+    dt = datetime.fromisoformat(s.replace(" ", "T", 1) if "T" not in s and " " in s else s)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def loads_maybe(value: Any) -> Any:
+    """Tools send some JSON as strings (Superset params, position_json); malformed ones raise ValueError."""
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def person(*values: Any) -> str | None:
+    """The first usable identity among email, username or a {first_name, last_name} record."""
+    for v in values:
+        if isinstance(v, dict):
+            email = v.get("email") or v.get("emailAddress")
+            if email:
+                return str(email)
+            name = " ".join(str(v[k]) for k in ("first_name", "last_name") if v.get(k))
+            if name:
+                return name
+            if v.get("username"):
+                return str(v["username"])
+        elif isinstance(v, str | int) and str(v):
+            return str(v)
+    return None

@@ -1,0 +1,142 @@
+"""BiQuery rows and sync jobs in the database.
+
+BiQuery rows are written in batches with one INSERT ... ON CONFLICT per batch (one row per connector +
+resource_type + resource_id, updated in place). A sync job row records status, counts and errors.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from telltale import db
+from telltale.errors import NotFound
+
+MAX_JOB_ERRORS = 50
+
+JOB_COLS = ("id, connector_id, kind, trigger, status, started_at, finished_at, items_seen, items_upserted,"
+            " items_failed, errors")
+BI_QUERY_COLS = ("id, connector_id, resource_type, resource_id, title, sql_text, parse_failed, referenced_tables,"
+                 " referenced_columns, executed_by, executed_at, execution_count, dashboard_id, dashboard_title,"
+                 " dashboard_url, created_at, updated_at")
+
+
+@dataclass
+class BiQueryRow:
+    resource_type: str
+    resource_id: str
+    title: str | None = None
+    sql_text: str | None = None
+    sql_hash: str | None = None
+    parse_failed: bool = False
+    referenced_tables: list[str] = field(default_factory=list)
+    referenced_columns: list[str] = field(default_factory=list)
+    executed_by: str | None = None
+    executed_at: datetime | None = None
+    execution_count: int = 1
+    dashboard_id: str | None = None
+    dashboard_title: str | None = None
+    dashboard_url: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["executed_at"] = self.executed_at.isoformat() if self.executed_at else None
+        return d
+
+
+def upsert_bi_queries(tenant_id: str, connector_id: str, rows: list[BiQueryRow]) -> int:
+    """Insert or update a batch of rows; returns how many were written."""
+    if not rows:
+        return 0
+    # The same resource twice in one batch would make ON CONFLICT fail; the last one wins.
+    unique = {(r.resource_type, r.resource_id): r for r in rows}
+    result = db.query(
+        """
+        INSERT INTO usage.bi_queries AS q (tenant_id, connector_id, resource_type, resource_id, title, sql_text,
+            sql_hash, parse_failed, referenced_tables, referenced_columns, executed_by, executed_at,
+            execution_count, dashboard_id, dashboard_title, dashboard_url)
+        SELECT :t, CAST(:c AS uuid), x.resource_type, x.resource_id, x.title, x.sql_text, x.sql_hash,
+               COALESCE(x.parse_failed, false),
+               ARRAY(SELECT jsonb_array_elements_text(x.referenced_tables)),
+               ARRAY(SELECT jsonb_array_elements_text(x.referenced_columns)),
+               x.executed_by, x.executed_at, COALESCE(x.execution_count, 1), x.dashboard_id, x.dashboard_title,
+               x.dashboard_url
+        FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(resource_type text, resource_id text, title text,
+            sql_text text, sql_hash text, parse_failed boolean, referenced_tables jsonb, referenced_columns jsonb,
+            executed_by text, executed_at timestamptz, execution_count bigint, dashboard_id text,
+            dashboard_title text, dashboard_url text)
+        ON CONFLICT (connector_id, resource_type, resource_id) DO UPDATE SET
+            title = EXCLUDED.title, sql_text = EXCLUDED.sql_text, sql_hash = EXCLUDED.sql_hash,
+            parse_failed = EXCLUDED.parse_failed, referenced_tables = EXCLUDED.referenced_tables,
+            referenced_columns = EXCLUDED.referenced_columns,
+            executed_by = COALESCE(EXCLUDED.executed_by, q.executed_by),
+            executed_at = COALESCE(EXCLUDED.executed_at, q.executed_at),
+            execution_count = EXCLUDED.execution_count, dashboard_id = EXCLUDED.dashboard_id,
+            dashboard_title = EXCLUDED.dashboard_title, dashboard_url = EXCLUDED.dashboard_url,
+            updated_at = now(), last_seen_at = now()
+        RETURNING 1 AS n
+        """,
+        t=tenant_id, c=connector_id, rows=db.jsonb([r.as_json() for r in unique.values()]),
+    )
+    return len(result)
+
+
+def list_bi_queries(tenant_id: str, connector_id: str, *, limit: int, offset: int,
+                    resource_type: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    rows = db.query(
+        f"SELECT {BI_QUERY_COLS}, count(*) OVER () AS _total FROM usage.bi_queries"
+        " WHERE tenant_id = :t AND connector_id = CAST(:c AS uuid)"
+        " AND (CAST(:rt AS text) IS NULL OR resource_type = :rt)"
+        " ORDER BY resource_type, resource_id LIMIT :l OFFSET :o",
+        t=tenant_id, c=connector_id, rt=resource_type, l=limit, o=offset,
+    )
+    total = int(rows[0]["_total"]) if rows else 0
+    for r in rows:
+        r.pop("_total")
+    return rows, total
+
+
+# ---------------------------------------------------------------- sync jobs
+
+def start_job(tenant_id: str, connector_id: str, kind: str, trigger: str) -> str:
+    row = db.query_one(
+        "INSERT INTO usage.sync_jobs (tenant_id, connector_id, kind, trigger) VALUES (:t, CAST(:c AS uuid), :k, :tr)"
+        " RETURNING id",
+        t=tenant_id, c=connector_id, k=kind, tr=trigger,
+    )
+    assert row is not None
+    return str(row["id"])
+
+
+def finish_job(job_id: str, *, status: str, seen: int, upserted: int, failed: int, errors: list[str]) -> None:
+    db.query(
+        "UPDATE usage.sync_jobs SET status = :s, finished_at = now(), items_seen = :seen, items_upserted = :up,"
+        " items_failed = :f, errors = CAST(:e AS jsonb) WHERE id = CAST(:id AS uuid)",
+        s=status, seen=seen, up=upserted, f=failed, e=db.jsonb(errors[:MAX_JOB_ERRORS]), id=job_id,
+    )
+
+
+def get_job(tenant_id: str, job_id: str) -> dict[str, Any]:
+    try:
+        uuid.UUID(job_id)
+    except ValueError:
+        raise NotFound(f"sync job '{job_id}' not found") from None
+    row = db.query_one(f"SELECT {JOB_COLS} FROM usage.sync_jobs WHERE tenant_id = :t AND id = CAST(:id AS uuid)",
+                       t=tenant_id, id=job_id)
+    if row is None:
+        raise NotFound(f"sync job '{job_id}' not found")
+    return row
+
+
+def list_jobs(tenant_id: str, connector_id: str, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    rows = db.query(
+        f"SELECT {JOB_COLS}, count(*) OVER () AS _total FROM usage.sync_jobs"
+        " WHERE tenant_id = :t AND connector_id = CAST(:c AS uuid) ORDER BY started_at DESC, id LIMIT :l OFFSET :o",
+        t=tenant_id, c=connector_id, l=limit, o=offset,
+    )
+    total = int(rows[0]["_total"]) if rows else 0
+    for r in rows:
+        r.pop("_total")
+    return rows, total
