@@ -1,0 +1,225 @@
+// The Telltale API analytics dashboard: paste an API key, see what the middleware logged.
+// Data comes from /api/stats and /api/uptime on the same origin, sent with the key in X-AUTH-TOKEN.
+// Every value from the API is written with textContent, never as HTML.
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import "./style.css";
+
+const $ = (id) => document.getElementById(id);
+const KEY_STORE = "telltale.apiKey";
+const charts = {};
+const state = { stats: null, uptime: null };
+window.telltaleDashboard = { charts, state };
+
+function apiKey() {
+  return $("api-key").value.trim();
+}
+
+async function api(path, params) {
+  const url = new URL(path, window.location.origin);
+  for (const [k, v] of Object.entries(params || {})) if (v) url.searchParams.set(k, v);
+  const r = await fetch(url, { headers: { "X-AUTH-TOKEN": apiKey() } });
+  let body = null;
+  try {
+    body = await r.json();
+  } catch (e) {
+    body = { message: `HTTP ${r.status}` };
+  }
+  if (!r.ok) {
+    const fields = body.errors ? " (" + Object.keys(body.errors).join(", ") + ")" : "";
+    throw new Error((body.message || `HTTP ${r.status}`) + fields);
+  }
+  return body.data;
+}
+
+function filters() {
+  return { dateFrom: $("date-from").value, dateTo: $("date-to").value, hostname: $("hostname").value };
+}
+
+function fmtInt(n) {
+  return Number(n || 0).toLocaleString("en-US");
+}
+
+function fmtMs(n) {
+  return n === null || n === undefined ? "–" : `${Math.round(Number(n))} ms`;
+}
+
+function fmtPct(x) {
+  return x === null || x === undefined ? "–" : `${(Number(x) * 100).toFixed(1)}%`;
+}
+
+function setText(id, text) {
+  $(id).textContent = text;
+}
+
+function barList(id, rows, label) {
+  const el = $(id);
+  el.replaceChildren();
+  if (!rows.length) {
+    const empty = document.createElement("p");
+    empty.className = "empty";
+    empty.textContent = "No data";
+    el.append(empty);
+    return;
+  }
+  const max = Math.max(...rows.map((r) => Number(r.requests)));
+  for (const r of rows) {
+    const row = document.createElement("div");
+    row.className = "bar-row";
+    row.dataset.name = label(r);
+    row.dataset.count = String(r.requests);
+    const name = document.createElement("span");
+    name.className = "bar-label";
+    name.textContent = label(r);
+    const track = document.createElement("span");
+    track.className = "bar-track";
+    const fill = document.createElement("span");
+    fill.className = "bar-fill";
+    fill.style.width = `${Math.max(2, (100 * Number(r.requests)) / max)}%`;
+    track.append(fill);
+    const count = document.createElement("span");
+    count.className = "bar-count";
+    count.textContent = fmtInt(r.requests);
+    row.append(name, track, count);
+    el.append(row);
+  }
+}
+
+function toSeconds(iso) {
+  return Date.parse(iso.endsWith("Z") || iso.includes("+") ? iso : iso + "Z") / 1000;
+}
+
+function drawChart(id, series, data) {
+  const el = $(id);
+  if (charts[id]) {
+    charts[id].destroy();
+    delete charts[id];
+  }
+  el.replaceChildren();
+  el.dataset.points = String(data[0].length);
+  if (!data[0].length) {
+    const empty = document.createElement("p");
+    empty.className = "empty";
+    empty.textContent = "No data";
+    el.append(empty);
+    return;
+  }
+  const opts = {
+    width: Math.max(300, el.clientWidth || 600),
+    height: 220,
+    series: [{}, ...series],
+    axes: [{}, { size: 60 }],
+    legend: { show: true },
+  };
+  charts[id] = new uPlot(opts, data, el);
+}
+
+function renderStats(s) {
+  const t = s.totals;
+  setText("stat-requests", fmtInt(t.requests));
+  setText("stat-success", t.requests ? fmtPct(t.success_rate) : "–");
+  setText("stat-users", fmtInt(t.users));
+  setText("stat-p50", fmtMs(t.p50));
+  setText("stat-p90", fmtMs(t.p90));
+  setText("stat-p99", fmtMs(t.p99));
+  const pts = s.timeline.points;
+  const xs = pts.map((p) => toSeconds(p.t));
+  const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.6, 40] }) : undefined;
+  drawChart(
+    "chart-requests",
+    [
+      { label: "Requests", stroke: "#2563eb", fill: "rgba(37,99,235,0.35)", paths: bars },
+      { label: "Errors (4xx/5xx)", stroke: "#dc2626", fill: "rgba(220,38,38,0.35)", paths: bars },
+    ],
+    [xs, pts.map((p) => Number(p.requests)), pts.map((p) => Number(p.errors))],
+  );
+  $("chart-requests").dataset.total = String(pts.reduce((a, p) => a + Number(p.requests), 0));
+  drawChart(
+    "chart-latency",
+    [
+      { label: "Average (ms)", stroke: "#059669", width: 2 },
+      { label: "p95 (ms)", stroke: "#d97706", width: 2, dash: [6, 4] },
+    ],
+    [xs, pts.map((p) => Number(p.avg_response_time)), pts.map((p) => Number(p.p95))],
+  );
+  barList("endpoints", s.endpoints, (r) => `${r.method} ${r.path}`);
+  barList("status-codes", s.status_codes, (r) => String(r.status));
+  barList("locations", s.locations, (r) => r.name || "Unknown");
+  barList("browsers", s.browsers, (r) => r.name || "Unknown");
+  barList("os", s.os, (r) => r.name || "Unknown");
+  barList("users", s.users, (r) => r.name || "Anonymous");
+  const select = $("hostname");
+  const current = select.value;
+  select.replaceChildren(new Option("All hostnames", ""));
+  for (const h of s.hostnames) select.append(new Option(h, h));
+  select.value = s.hostnames.includes(current) ? current : "";
+}
+
+function renderUptime(monitors) {
+  const table = $("uptime-table");
+  table.replaceChildren();
+  for (const m of monitors) {
+    const tr = document.createElement("tr");
+    tr.dataset.url = m.url;
+    for (const text of [`${m.method} ${m.url}`, fmtPct(m.uptime), fmtMs(m.avg_response_time), fmtInt(m.checks)]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    table.append(tr);
+  }
+  $("uptime-empty").hidden = monitors.length > 0;
+  const times = new Set();
+  for (const m of monitors) for (const p of m.points) times.add(toSeconds(p.t));
+  const xs = [...times].sort((a, b) => a - b);
+  const palette = ["#7c3aed", "#0891b2", "#ea580c", "#16a34a", "#db2777"];
+  const series = monitors.map((m, i) => ({ label: m.url, stroke: palette[i % palette.length], width: 2, spanGaps: true }));
+  const data = [xs];
+  for (const m of monitors) {
+    const byT = new Map(m.points.map((p) => [toSeconds(p.t), Number(p.avg_response_time)]));
+    data.push(xs.map((x) => (byT.has(x) ? byT.get(x) : null)));
+  }
+  drawChart("chart-uptime", series, data);
+}
+
+async function load(event) {
+  if (event) event.preventDefault();
+  const err = $("error");
+  err.hidden = true;
+  if (!apiKey()) {
+    err.textContent = "Paste your API key first.";
+    err.hidden = false;
+    return;
+  }
+  sessionStorage.setItem(KEY_STORE, apiKey());
+  document.body.dataset.state = "loading";
+  try {
+    const f = filters();
+    const [stats, uptime] = await Promise.all([
+      api("/api/stats", f),
+      api("/api/uptime", { dateFrom: f.dateFrom, dateTo: f.dateTo }),
+    ]);
+    state.stats = stats;
+    state.uptime = uptime;
+    $("results").hidden = false;
+    renderStats(stats);
+    renderUptime(uptime);
+    document.body.dataset.state = "loaded";
+  } catch (e) {
+    err.textContent = e.message;
+    err.hidden = false;
+    document.body.dataset.state = "error";
+  }
+}
+
+window.addEventListener("DOMContentLoaded", () => {
+  $("controls").addEventListener("submit", load);
+  $("hostname").addEventListener("change", () => load());
+  const saved = sessionStorage.getItem(KEY_STORE);
+  if (saved) {
+    $("api-key").value = saved;
+    load();
+  } else {
+    document.body.dataset.state = "ready";
+  }
+});

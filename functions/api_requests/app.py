@@ -1,0 +1,81 @@
+"""API request analytics (spec 002): API keys, request-batch ingestion and the data API.
+
+``POST /api/keys`` is a tenant's (Bearer JWT). Everything else is authenticated by the API key in the
+``X-AUTH-TOKEN`` header: those routes are public at the gateway and the key is checked here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.logging import correlation_paths
+
+from telltale.apianalytics import ingest, keys, query
+from telltale.http import JSON, current_auth, dumps, json_body, logger, make_resolver, parse_body, success
+
+router = APIGatewayHttpRouter()
+
+
+def _key() -> keys.ApiKey:
+    return keys.authenticate(router.current_event.headers)
+
+
+@router.post("/api/keys", summary="Generate an API key (shown once, stored hashed)", tags=["API analytics"])
+def create_key():
+    auth = current_auth(router)
+    body = parse_body(router, keys.KeyCreate) if json_body(router) is not None else keys.KeyCreate()
+    created = keys.create(auth.tenant_id, auth.user_id, body.name)
+    logger.info("api key created", extra={"tenant": auth.tenant_id, "key_id": str(created["id"])})
+    return success(created, message="API key created; store it now, it is not shown again", status=201)
+
+
+@router.get("/api/keys", summary="List the tenant's API keys (never the keys themselves)", tags=["API analytics"])
+def list_keys():
+    auth = current_auth(router)
+    rows = keys.list_keys(auth.tenant_id)
+    return success(rows, total=len(rows))
+
+
+@router.post("/api/requests", summary="Ingest a batch of logged requests (X-AUTH-TOKEN)", tags=["API analytics"])
+def ingest_requests():
+    key = _key()
+    batch = ingest.parse_batch(json_body(router))
+    stored = ingest.store(key, batch)
+    return success({"stored": stored}, message="Requests logged", status=201)
+
+
+@router.get("/api/data", summary="Logged requests, filtered, 50,000 per page (X-AUTH-TOKEN)", tags=["API analytics"])
+def get_data():
+    key = _key()
+    f = query.require_valid(query.parse_filters(router.current_event.query_string_parameters))
+    rows = query.fetch_page(key, f)
+    # A full page is ~10 MB of JSON; compressed it fits Lambda's 6 MB reply limit.
+    return Response(status_code=200, content_type=JSON, body=dumps(rows), compress=True,
+                    headers={"X-Page": str(f.page), "X-Page-Size": str(query.PAGE_SIZE)})
+
+
+@router.delete("/api/data", summary="Delete all data logged with this key (X-AUTH-TOKEN)", tags=["API analytics"])
+def delete_data():
+    key = _key()
+    deleted = query.delete_all(key)
+    logger.info("api analytics data deleted", extra={"tenant": key.tenant_id, "key_id": key.id, **deleted})
+    return success({"deleted": deleted}, message="All data logged with this API key was deleted")
+
+
+@router.get("/api/stats", summary="Dashboard aggregates over the filtered requests (X-AUTH-TOKEN)",
+            tags=["API analytics"])
+def get_stats():
+    key = _key()
+    f = query.require_valid(query.parse_filters(router.current_event.query_string_parameters))
+    return success(query.stats(key, f))
+
+
+app = make_resolver()
+app.include_router(router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,64 @@
+"""Uptime monitors (spec 002): register endpoints to watch, read their checks and uptime (X-AUTH-TOKEN)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.logging import correlation_paths
+
+from telltale.apianalytics import keys, monitors
+from telltale.http import logger, make_resolver, parse_body, success
+
+router = APIGatewayHttpRouter()
+
+
+def _key() -> keys.ApiKey:
+    return keys.authenticate(router.current_event.headers)
+
+
+def _query() -> dict[str, str]:
+    return dict(router.current_event.query_string_parameters or {})
+
+
+@router.get("/api/monitors", summary="List the key's monitors", tags=["API monitoring"])
+def list_monitors():
+    rows = monitors.list_monitors(_key())
+    return success(rows, total=len(rows))
+
+
+@router.post("/api/monitors", summary="Register an endpoint to watch", tags=["API monitoring"])
+def create_monitor():
+    key = _key()
+    body = parse_body(router, monitors.MonitorCreate)
+    row = monitors.create(key, body)
+    logger.info("monitor created", extra={"tenant": key.tenant_id, "monitor": str(row["id"])})
+    return success(row, message="Monitor created", status=201)
+
+
+@router.delete("/api/monitors/<monitor_id>", summary="Stop watching an endpoint", tags=["API monitoring"])
+def delete_monitor(monitor_id: str):
+    monitors.delete(_key(), monitor_id)
+    return success(message="Monitor deleted")
+
+
+@router.get("/api/monitors/<monitor_id>/results", summary="A monitor's checks, newest first",
+            tags=["API monitoring"])
+def monitor_results(monitor_id: str):
+    rows = monitors.results(_key(), monitor_id, _query())
+    return success(rows, total=len(rows))
+
+
+@router.get("/api/uptime", summary="Uptime and latency per monitor over time", tags=["API monitoring"])
+def uptime():
+    rows = monitors.uptime(_key(), _query())
+    return success(rows, total=len(rows))
+
+
+app = make_resolver()
+app.include_router(router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

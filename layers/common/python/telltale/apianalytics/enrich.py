@@ -1,0 +1,46 @@
+"""Offline enrichment: country from the IP (iptocc's bundled data) and OS / browser from the user agent
+(ua-parser with its maintained regex set). Both libraries load on first use; results are cached
+because a service sees the same few user agents over and over."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+
+@lru_cache(maxsize=65536)
+def country(ip: str | None) -> str | None:
+    """ISO 3166-1 alpha-2 code, or None for private, reserved or unknown addresses."""
+    if not ip:
+        return None
+    try:
+        addr = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return None
+    if not addr.is_global:
+        return None
+    import iptocc
+
+    code = iptocc.country_code(str(addr))
+    return code.upper() if isinstance(code, str) and len(code) == 2 else None
+
+
+@lru_cache(maxsize=8192)
+def browser_and_os(user_agent: str | None) -> tuple[str | None, str | None]:
+    if not user_agent:
+        return None, None
+    from ua_parser import parse
+
+    result = parse(user_agent[:1024])
+    browser = result.user_agent.family if result.user_agent else None
+    os_name = result.os.family if result.os else None
+    return (browser if browser and browser != "Other" else None,
+            os_name if os_name and os_name != "Other" else None)
+
+
+def valid_ip(ip: str) -> bool:
+    try:
+        ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,127 @@
+"""Request-batch ingestion: validate, apply the privacy level, enrich, and store in one statement.
+
+Direct write, not a queue: the middleware already is the buffer (it batches, retries with backoff and
+drops oldest when it must), enrichment is in-process and fast, and writing before answering lets the
+reply say truthfully what was stored. It also means that at privacy level 1 the raw IP is only ever in
+memory: it is turned into a country and dropped before anything is persisted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from telltale import db
+from telltale.apianalytics import enrich
+from telltale.apianalytics.keys import ApiKey
+from telltale.errors import ValidationError
+
+MAX_BATCH = 5000
+METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE"}
+
+
+class RequestRecord(BaseModel):
+    path: str = Field(min_length=1, max_length=2048)
+    method: str
+    status: int = Field(ge=100, le=599)
+    response_time: int = Field(ge=0, le=86_400_000, description="milliseconds")
+    created_at: datetime
+    hostname: str | None = Field(default=None, max_length=255)
+    ip_address: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=1024)
+    user_id: str | None = Field(default=None, max_length=255)
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, v: str) -> str:
+        m = v.upper()
+        if m not in METHODS:
+            raise ValueError(f"must be one of {', '.join(sorted(METHODS))}")
+        return m
+
+    @field_validator("ip_address")
+    @classmethod
+    def _ip(cls, v: str | None) -> str | None:
+        if v is not None and v != "" and not enrich.valid_ip(v):
+            raise ValueError("must be an IPv4 or IPv6 address")
+        return v or None
+
+    @field_validator("created_at")
+    @classmethod
+    def _time(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            v = v.replace(tzinfo=UTC)
+        now = datetime.now(UTC)
+        if v > now + timedelta(days=1):
+            raise ValueError("is in the future")
+        if v < now - timedelta(days=366):
+            raise ValueError("is more than a year old")
+        return v
+
+
+class RequestBatch(BaseModel):
+    framework: str = Field(default="", max_length=50)
+    privacy_level: int = Field(default=0, ge=0, le=2)
+    requests: list[RequestRecord] = Field(max_length=MAX_BATCH)
+
+
+def rows_for(batch: RequestBatch) -> list[dict[str, Any]]:
+    """The rows to store, with the privacy level applied (the server enforces it too, whatever the
+    client did: level 1 stores no IP, level 2 neither uses nor stores it)."""
+    out = []
+    for r in batch.requests:
+        ip = r.ip_address if batch.privacy_level < 2 else None
+        location = enrich.country(ip) if ip else None
+        browser, os_name = enrich.browser_and_os(r.user_agent)
+        out.append({
+            "created_at": r.created_at.isoformat(),
+            "hostname": r.hostname,
+            "ip_address": ip if batch.privacy_level == 0 else None,
+            "path": r.path,
+            "method": r.method,
+            "status": r.status,
+            "response_time": r.response_time,
+            "user_agent": r.user_agent,
+            "browser": browser,
+            "os": os_name,
+            "location": location,
+            "user_id": r.user_id,
+            "framework": batch.framework or None,
+        })
+    return out
+
+
+def store(key: ApiKey, batch: RequestBatch) -> int:
+    if not batch.requests:
+        return 0
+    rows = rows_for(batch)
+    # One parameter, one statement: jsonb_to_recordset turns the whole batch into rows server-side.
+    db.query(
+        "INSERT INTO platform.api_requests (tenant_id, api_key_id, created_at, hostname, ip_address, path,"
+        " method, status, response_time, user_agent, browser, os, location, user_id, framework)"
+        " SELECT :t, CAST(:k AS uuid), r.created_at, r.hostname, r.ip_address, r.path, r.method, r.status,"
+        " r.response_time, r.user_agent, r.browser, r.os, r.location, r.user_id, r.framework"
+        " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(created_at timestamptz, hostname text,"
+        " ip_address text, path text, method text, status smallint, response_time integer, user_agent text,"
+        " browser text, os text, location text, user_id text, framework text)",
+        t=key.tenant_id, k=key.id, rows=db.jsonb(rows),
+    )
+    return len(rows)
+
+
+def parse_batch(body: Any) -> RequestBatch:
+    from pydantic import ValidationError as PydanticValidationError
+
+    from telltale.errors import pydantic_errors
+
+    if body is None:
+        raise ValidationError("a JSON body is required: {framework, privacy_level, requests: [...]}")
+    if isinstance(body, list):  # a bare list of records is accepted too
+        body = {"requests": body}
+    try:
+        return RequestBatch.model_validate(body)
+    except PydanticValidationError as exc:
+        raise ValidationError("the request batch is invalid; see errors for each field",
+                              errors=pydantic_errors(exc)) from None

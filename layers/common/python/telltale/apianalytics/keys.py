@@ -1,0 +1,77 @@
+"""API keys: generated once, shown once, stored as a SHA-256 hash.
+
+Keys are 256-bit random tokens, so a fast hash is enough (no password stretching needed): a lookup is
+one indexed equality on the hash. A key belongs to the tenant whose token created it; every row logged
+with it carries that tenant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from telltale import db
+from telltale.errors import Unauthorized
+
+HEADER = "x-auth-token"
+PREFIX = "tt_"
+
+
+class ApiKey(BaseModel, frozen=True):
+    id: str
+    tenant_id: str
+
+
+class KeyCreate(BaseModel):
+    name: str = Field(default="", max_length=200)
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def create(tenant_id: str, user_id: str, name: str = "") -> dict[str, Any]:
+    from telltale.tenancy import ensure_tenant
+
+    ensure_tenant(tenant_id)
+    raw = PREFIX + secrets.token_urlsafe(32)
+    key_id = str(uuid.uuid4())
+    row = db.query_one(
+        "INSERT INTO platform.api_keys (id, tenant_id, key_hash, key_prefix, name, created_by)"
+        " VALUES (CAST(:id AS uuid), :t, :h, :p, :n, :u) RETURNING id, name, key_prefix, created_at",
+        id=key_id, t=tenant_id, h=hash_key(raw), p=raw[:8], n=name, u=user_id,
+    )
+    assert row is not None
+    return {**row, "api_key": raw}
+
+
+def list_keys(tenant_id: str) -> list[dict[str, Any]]:
+    return db.query(
+        "SELECT id, name, key_prefix, created_at, last_used_at FROM platform.api_keys"
+        " WHERE tenant_id = :t ORDER BY created_at", t=tenant_id,
+    )
+
+
+def authenticate(headers: dict[str, str] | None) -> ApiKey:
+    """The key named by the X-AUTH-TOKEN header, or 401. Marks the key as used (for retention)."""
+    raw = ""
+    for k, v in (headers or {}).items():
+        if k.lower() == HEADER:
+            raw = (v or "").strip()
+    if not raw:
+        raise Unauthorized("missing API key: send it in the X-AUTH-TOKEN header")
+    # At most one write an hour per key: activity only needs day precision for a 6-month retention.
+    row = db.query_one(
+        "WITH k AS (SELECT id, tenant_id, last_used_at FROM platform.api_keys WHERE key_hash = :h),"
+        " touched AS (UPDATE platform.api_keys SET last_used_at = now() WHERE id = (SELECT id FROM k)"
+        " AND last_used_at < now() - interval '1 hour' RETURNING id)"
+        " SELECT CAST(id AS text) AS id, tenant_id FROM k",
+        h=hash_key(raw),
+    )
+    if row is None:
+        raise Unauthorized("unknown API key; generate one with POST /api/keys")
+    return ApiKey(id=row["id"], tenant_id=row["tenant_id"])

@@ -1,0 +1,238 @@
+"""Uptime monitors: endpoints a key's owner registered, the scheduled checks and the uptime read API.
+
+Only registered URLs are ever pinged. Whether a registered URL may point at a private address is a
+deployment setting (off when deployed; the local stack can turn it on to watch an app on loopback);
+redirects into private ranges are never followed either way (see pinger).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from telltale import db
+from telltale.apianalytics import pinger
+from telltale.apianalytics.keys import ApiKey
+from telltale.errors import Conflict, NotFound, ValidationError
+
+MAX_MONITORS_PER_KEY = 20
+INTERVALS = (1, 5, 15, 30, 60, 360, 1440)
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+ALLOW_PRIVATE_ENV = "TELLTALE_APIANALYTICS_ALLOW_PRIVATE_MONITORS"
+TIMEOUT_ENV = "TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S"
+
+
+def allow_private() -> bool:
+    # Read on each call, not cached: tests and the local stack flip it without a restart.
+    return os.environ.get(ALLOW_PRIVATE_ENV, "false").strip().lower() in ("1", "true", "yes")
+
+
+def check_timeout() -> float:
+    try:
+        return max(0.5, min(float(os.environ.get(TIMEOUT_ENV, "10")), 20.0))
+    except ValueError:
+        return 10.0
+
+
+class MonitorCreate(BaseModel):
+    url: str = Field(max_length=2048)
+    method: str = "GET"
+    expected_status: int = Field(default=200, ge=100, le=599)
+    interval_minutes: int = 5
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        v = v.strip()
+        pinger.validate_url(v)  # ValueError -> a 400 naming "url"
+        return v
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, v: str) -> str:
+        if v.upper() not in METHODS:
+            raise ValueError(f"must be one of {', '.join(METHODS)}")
+        return v.upper()
+
+    @field_validator("interval_minutes")
+    @classmethod
+    def _interval(cls, v: int) -> int:
+        if v not in INTERVALS:
+            raise ValueError(f"must be one of {', '.join(map(str, INTERVALS))} (minutes)")
+        return v
+
+
+_COLS = "id, url, method, expected_status, interval_minutes, created_at, last_checked_at"
+
+
+def create(key: ApiKey, body: MonitorCreate) -> dict[str, Any]:
+    _, host, port = pinger.validate_url(body.url)
+    try:
+        pinger.resolve(host, port, allow_private=allow_private())
+    except pinger.Blocked as exc:
+        raise ValidationError("the monitor's URL cannot be watched", errors={"url": [str(exc)]}) from None
+    with db.transaction() as tx:
+        # Serialise creations per key so the cap cannot be raced past.
+        tx.run("SELECT pg_advisory_xact_lock(hashtext(:k))", k=key.id)
+        count = tx.run("SELECT count(*) FROM platform.api_monitors"
+                       " WHERE tenant_id = :t AND api_key_id = CAST(:k AS uuid)", t=key.tenant_id, k=key.id)[0][0]
+        if count >= MAX_MONITORS_PER_KEY:
+            raise Conflict(f"at most {MAX_MONITORS_PER_KEY} monitors per API key; delete one first")
+        rows = tx.run(
+            "INSERT INTO platform.api_monitors (id, tenant_id, api_key_id, url, method, expected_status,"
+            " interval_minutes) VALUES (CAST(:id AS uuid), :t, CAST(:k AS uuid), :url, :m, :s, :i)"
+            f" ON CONFLICT (api_key_id, url, method) DO NOTHING RETURNING {_COLS}",
+            id=str(uuid.uuid4()), t=key.tenant_id, k=key.id, url=body.url, m=body.method,
+            s=body.expected_status, i=body.interval_minutes,
+        )
+        if not rows:
+            raise Conflict(f"{body.method} {body.url} is already monitored with this key")
+        names = [c["name"] for c in tx.columns]
+    return dict(zip(names, rows[0], strict=True))
+
+
+def list_monitors(key: ApiKey) -> list[dict[str, Any]]:
+    return db.query(
+        f"SELECT {_COLS} FROM platform.api_monitors WHERE tenant_id = :t AND api_key_id = CAST(:k AS uuid)"
+        " ORDER BY created_at", t=key.tenant_id, k=key.id,
+    )
+
+
+def _parse_id(monitor_id: str) -> str:
+    try:
+        return str(uuid.UUID(monitor_id))
+    except ValueError:
+        raise NotFound(f"monitor '{monitor_id}' not found") from None
+
+
+def get(key: ApiKey, monitor_id: str) -> dict[str, Any]:
+    row = db.query_one(
+        f"SELECT {_COLS} FROM platform.api_monitors WHERE tenant_id = :t AND api_key_id = CAST(:k AS uuid)"
+        " AND id = CAST(:id AS uuid)", t=key.tenant_id, k=key.id, id=_parse_id(monitor_id),
+    )
+    if row is None:
+        raise NotFound(f"monitor '{monitor_id}' not found for this API key")
+    return row
+
+
+def delete(key: ApiKey, monitor_id: str) -> None:
+    rows = db.query(
+        "DELETE FROM platform.api_monitors WHERE tenant_id = :t AND api_key_id = CAST(:k AS uuid)"
+        " AND id = CAST(:id AS uuid) RETURNING id", t=key.tenant_id, k=key.id, id=_parse_id(monitor_id),
+    )
+    if not rows:
+        raise NotFound(f"monitor '{monitor_id}' not found for this API key")
+
+
+def _range(q: dict[str, str], default_days: int = 7) -> tuple[datetime, datetime]:
+    errors: dict[str, list[str]] = {}
+    today = datetime.now(UTC).date()
+    out: dict[str, date] = {}
+    for name, default in (("dateFrom", today - timedelta(days=default_days - 1)), ("dateTo", today)):
+        raw = q.get(name)
+        if not raw:
+            out[name] = default
+            continue
+        try:
+            out[name] = date.fromisoformat(raw)
+        except ValueError:
+            errors[name] = ["must be a date as YYYY-MM-DD"]
+    if errors:
+        raise ValidationError(f"invalid query parameters: {', '.join(sorted(errors))}", errors=errors)
+    if out["dateFrom"] > out["dateTo"]:
+        raise ValidationError("invalid query parameters: dateFrom", errors={"dateFrom": ["must not be after dateTo"]})
+    return (datetime.combine(out["dateFrom"], time(), UTC),
+            datetime.combine(out["dateTo"] + timedelta(days=1), time(), UTC))
+
+
+def results(key: ApiKey, monitor_id: str, q: dict[str, str]) -> list[dict[str, Any]]:
+    monitor = get(key, monitor_id)
+    t0, t1 = _range(q)
+    try:
+        limit = int(q.get("limit") or 500)
+        if not 1 <= limit <= 10_000:
+            raise ValueError
+    except ValueError:
+        raise ValidationError("invalid query parameters: limit",
+                              errors={"limit": ["must be a whole number between 1 and 10000"]}) from None
+    return db.query(
+        "SELECT checked_at, status, response_time, up, error FROM platform.api_monitor_results"
+        " WHERE tenant_id = :t AND monitor_id = CAST(:m AS uuid) AND checked_at >= :t0 AND checked_at < :t1"
+        " ORDER BY checked_at DESC LIMIT :limit", t=key.tenant_id, m=str(monitor["id"]), t0=t0, t1=t1, limit=limit,
+    )
+
+
+def uptime(key: ApiKey, q: dict[str, str]) -> list[dict[str, Any]]:
+    """Per monitor: uptime and latency over the range, and per hour (<= 2 days) or per day."""
+    t0, t1 = _range(q)
+    bucket = "hour" if (t1 - t0) <= timedelta(days=2) else "day"
+    params = {"t": key.tenant_id, "k": key.id, "t0": t0, "t1": t1}
+    summary = db.query(
+        "SELECT m.id, m.url, m.method, m.expected_status, m.interval_minutes, count(r.id) AS checks,"
+        " coalesce(sum(CASE WHEN r.up THEN 1 ELSE 0 END), 0) AS up_checks,"
+        " CASE WHEN count(r.id) = 0 THEN NULL ELSE avg(CASE WHEN r.up THEN 1.0 ELSE 0.0 END) END AS uptime,"
+        " round(avg(r.response_time)) AS avg_response_time,"
+        " percentile_cont(0.95) WITHIN GROUP (ORDER BY r.response_time) AS p95"
+        " FROM platform.api_monitors m LEFT JOIN platform.api_monitor_results r ON r.monitor_id = m.id"
+        " AND r.tenant_id = m.tenant_id AND r.checked_at >= :t0 AND r.checked_at < :t1"
+        " WHERE m.tenant_id = :t AND m.api_key_id = CAST(:k AS uuid) GROUP BY m.id ORDER BY m.created_at",
+        **params,
+    )
+    points = db.query(
+        f"SELECT r.monitor_id, date_trunc('{bucket}', r.checked_at, 'UTC') AS t, count(*) AS checks,"
+        " avg(CASE WHEN r.up THEN 1.0 ELSE 0.0 END) AS uptime, round(avg(r.response_time)) AS avg_response_time"
+        " FROM platform.api_monitor_results r JOIN platform.api_monitors m ON m.id = r.monitor_id"
+        " WHERE m.tenant_id = :t AND m.api_key_id = CAST(:k AS uuid) AND r.tenant_id = :t"
+        " AND r.checked_at >= :t0 AND r.checked_at < :t1 GROUP BY 1, 2 ORDER BY 1, 2", **params,
+    )
+    by_monitor: dict[str, list[dict[str, Any]]] = {}
+    for p in points:
+        by_monitor.setdefault(str(p.pop("monitor_id")), []).append(p)
+    for s in summary:
+        s["bucket"] = bucket
+        s["points"] = by_monitor.get(str(s["id"]), [])
+    return summary
+
+
+# ---------------------------------------------------------------- the scheduled checker
+def claim_due(limit: int = 200) -> list[dict[str, Any]]:
+    """Monitors due for a check, marked as checked in the same statement so that overlapping runs (a
+    slow run and the next schedule tick) never ping the same monitor twice."""
+    # 10 seconds of slack: a 1-minute schedule fires a little early or late, and a monitor due at
+    # 60 s must not wait for the following tick.
+    return db.query(
+        "UPDATE platform.api_monitors SET last_checked_at = now() WHERE id IN ("
+        " SELECT id FROM platform.api_monitors WHERE last_checked_at IS NULL"
+        " OR last_checked_at <= now() - make_interval(mins => interval_minutes) + interval '10 seconds'"
+        " ORDER BY last_checked_at NULLS FIRST LIMIT :limit FOR UPDATE SKIP LOCKED)"
+        " RETURNING id, tenant_id, url, method, expected_status", limit=limit,
+    )
+
+
+def run_checks(monitors: list[dict[str, Any]], *, workers: int = 16) -> list[dict[str, Any]]:
+    if not monitors:
+        return []
+    timeout, private = check_timeout(), allow_private()
+
+    def one(m: dict[str, Any]) -> dict[str, Any]:
+        r = pinger.check(m["url"], m["method"], int(m["expected_status"]), timeout=timeout, allow_private=private)
+        return {"tenant_id": m["tenant_id"], "monitor_id": str(m["id"]), "status": r.status,
+                "response_time": r.response_time, "up": r.up, "error": r.error}
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(monitors))) as pool:
+        rows = list(pool.map(one, monitors))
+    db.query(
+        "INSERT INTO platform.api_monitor_results (tenant_id, monitor_id, status, response_time, up, error)"
+        " SELECT r.tenant_id, r.monitor_id, r.status, r.response_time, r.up, r.error"
+        " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(tenant_id text, monitor_id uuid, status smallint,"
+        " response_time integer, up boolean, error text)"
+        # A monitor deleted while it was being checked has nowhere to put its result.
+        " WHERE EXISTS (SELECT 1 FROM platform.api_monitors m WHERE m.id = r.monitor_id)",
+        rows=db.jsonb(rows),
+    )
+    return rows

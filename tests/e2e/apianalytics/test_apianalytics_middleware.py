@@ -1,0 +1,218 @@
+"""The middleware in real host applications (Tornado, Starlette on uvicorn, Flask on werkzeug), sending
+to the session's local stack; the records are read back through /api/data with every filter."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("isolated_clients")]
+
+CHROME_WIN = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/120.0.0.0 Safari/537.36")
+FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+GB_IP, US_IP = "81.2.69.142", "8.8.8.8"
+
+# (method, path, Host, client IP via X-Forwarded-For, user agent, user id, expected status)
+TRAFFIC = [
+    ("GET", "/hello", "api.example.com", GB_IP, CHROME_WIN, "alice", 200),
+    ("GET", "/hello", "api.example.com", US_IP, FIREFOX_LINUX, "bob", 200),
+    ("GET", "/missing", "other.example.com", GB_IP, CHROME_WIN, "alice", 404),
+    ("POST", "/hello", "api.example.com", US_IP, "curl/8.5.0", None, 200),
+]
+
+
+def drive(base_url: str) -> None:
+    s = requests.Session()
+    for method, path, host, ip, ua, user, status in TRAFFIC:
+        headers = {"Host": host, "X-Forwarded-For": ip, "User-Agent": ua}
+        if user:
+            headers["X-User"] = user
+        r = s.request(method, base_url + path, headers=headers, timeout=10)
+        assert r.status_code == status, (method, path, r.status_code, r.text)
+        if status == 200:
+            assert r.json() == {"message": "Hello World!"}
+
+
+def flush() -> None:
+    from telltale_client.core import flush_all
+
+    assert flush_all(timeout=15), "the middleware could not deliver its batch"
+
+
+def check_records(key: Any, framework: str) -> None:
+    rows = key.data()
+    assert len(rows) == 4, rows
+    assert {r["framework"] for r in rows} == {framework}
+    assert sorted((r["method"], r["path"], r["status"]) for r in rows) == sorted(
+        (m, p, s) for m, p, _, _, _, _, s in TRAFFIC)
+    first = next(r for r in rows if r["user_id"] == "alice" and r["status"] == 200)
+    assert (first["browser"], first["os"], first["location"], first["ip_address"]) == ("Chrome", "Windows", "GB", GB_IP)
+    assert first["hostname"] == "api.example.com" and first["response_time"] >= 0
+    assert all(r["user_agent"] for r in rows)
+
+    def count(**params: Any) -> int:
+        return len(key.data(**params))
+
+    today = datetime.now(UTC).date()
+    assert count(hostname="api.example.com") == 3
+    assert count(hostname="other.example.com") == 1
+    assert count(ipAddress=US_IP) == 2
+    assert count(ipAddress="1.1.1.1") == 0
+    missing = key.data(status=404)
+    assert [r["path"] for r in missing] == ["/missing"]
+    assert count(status=200) == 3
+    assert count(location="GB") == 2 and count(location="us") == 2
+    assert count(user_id="alice") == 2 and count(user_id="bob") == 1
+    assert count(date=today.isoformat()) == 4
+    assert count(dateFrom=today.isoformat(), dateTo=today.isoformat()) == 4
+    assert count(dateTo=(today - timedelta(days=1)).isoformat()) == 0
+    assert count(dateFrom=(today + timedelta(days=1)).isoformat()) == 0
+    assert count(page=1) == 4 and count(page=2) == 0
+    assert count(hostname="api.example.com", status=200, location="US") == 2
+
+
+def test_tornado_app_as_in_the_spec(api, key):
+    from tornado.web import Application
+
+    from telltale_client.tornado import Analytics, Config
+
+    def config() -> Config:
+        c = Config(server_url=api.url, flush_interval=0.2)
+        c.get_ip_address = lambda request: request.headers["X-Forwarded-For"]
+        c.get_user_id = lambda request: request.headers.get("X-User")
+        return c
+
+    class MainHandler(Analytics):
+        def __init__(self, app, res):
+            super().__init__(app, res, key.key, config())
+
+        def get(self):
+            self.write({"message": "Hello World!"})
+
+        def post(self):
+            self.write({"message": "Hello World!"})
+
+    class Missing(Analytics):
+        def __init__(self, app, res):
+            super().__init__(app, res, key.key, config())
+
+        def get(self):
+            self.set_status(404)
+            self.write({"message": "not here"})
+
+    from apianalytics_servers import TornadoServer
+
+    with TornadoServer(lambda: Application([(r"/hello", MainHandler), (r"/missing", Missing)])) as srv:
+        drive(srv.url)
+        flush()
+    check_records(key, "Tornado")
+
+
+def test_starlette_app_on_uvicorn(api, key):
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from telltale_client.asgi import Analytics, Config
+
+    config = Config(server_url=api.url, flush_interval=0.2)
+    config.get_ip_address = lambda request: request.headers["x-forwarded-for"]
+    config.get_user_id = lambda request: request.headers.get("x-user")
+
+    async def hello(request):
+        return JSONResponse({"message": "Hello World!"})
+
+    app = Starlette(routes=[Route("/hello", hello, methods=["GET", "POST"])],
+                    middleware=[Middleware(Analytics, api_key=key.key, config=config, framework="Starlette")])
+    from apianalytics_servers import UvicornServer
+
+    with UvicornServer(app) as srv:
+        drive(srv.url)
+        flush()
+    check_records(key, "Starlette")
+
+
+def test_flask_app_on_werkzeug(api, key):
+    from flask import Flask, jsonify
+
+    from telltale_client.wsgi import Analytics, Config
+
+    app = Flask("apianalytics_test")
+
+    @app.route("/hello", methods=["GET", "POST"])
+    def hello():
+        return jsonify(message="Hello World!")
+
+    config = Config(server_url=api.url, flush_interval=0.2)
+    config.get_ip_address = lambda request: request.headers["x-forwarded-for"]
+    config.get_user_id = lambda request: request.headers.get("x-user")
+    app.wsgi_app = Analytics(app.wsgi_app, key.key, config, framework="Flask")  # type: ignore[method-assign]
+    from apianalytics_servers import WerkzeugServer
+
+    with WerkzeugServer(app) as srv:
+        drive(srv.url)
+        flush()
+    check_records(key, "Flask")
+
+
+def test_host_app_stays_fast_and_correct_when_the_server_is_down(key):
+    """Nothing listens at the configured URL: responses stay right and quick, records are buffered up to
+    the cap, the oldest are dropped and counted, and a broken mapper never reaches the request."""
+    from apianalytics_servers import TornadoServer, free_port
+    from tornado.web import Application
+
+    from telltale_client.core import get_client
+    from telltale_client.tornado import Analytics, Config
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    config = Config(server_url=dead, flush_interval=0.05, batch_size=10, max_buffer=50, timeout=0.5)
+
+    def broken_mapper(request):
+        raise RuntimeError("a bug in the user's mapper")
+
+    class Hello(Analytics):
+        def __init__(self, app, res):
+            super().__init__(app, res, key.key, config)
+
+        def get(self):
+            self.write({"message": "Hello World!", "n": int(self.get_argument("n"))})
+
+    class Broken(Analytics):
+        def __init__(self, app, res):
+            c = Config(server_url=dead)
+            c.get_user_id = broken_mapper
+            super().__init__(app, res, key.key, c)
+
+        def get(self):
+            self.write("still fine")
+
+    n = 200
+    with TornadoServer(lambda: Application([(r"/hello", Hello), (r"/broken", Broken)])) as srv:
+        s = requests.Session()
+        slowest = 0.0
+        started = time.perf_counter()
+        for i in range(n):
+            t = time.perf_counter()
+            r = s.get(f"{srv.url}/hello", params={"n": i}, timeout=5)
+            slowest = max(slowest, time.perf_counter() - t)
+            assert r.status_code == 200 and r.json() == {"message": "Hello World!", "n": i}
+        total = time.perf_counter() - started
+        r = s.get(f"{srv.url}/broken", timeout=5)
+        assert r.status_code == 200 and r.text == "still fine"
+    # Loopback requests take ~1 ms; nothing here may wait on the dead server (0.5 s timeout).
+    assert slowest < 0.4, slowest
+    assert total / n < 0.05, total / n
+    client = get_client(key.key, config, "Tornado")
+    time.sleep(0.3)
+    stats = client.stats()
+    assert stats["sent"] == 0 and stats["failed_attempts"] >= 1
+    assert stats["buffered"] == 50 and stats["dropped"] == n - 50
+    # The newest records are the ones kept.
+    assert [r["path"] for r in list(client._buffer)][-1] == "/hello"
+    assert not client.flush(timeout=2)
