@@ -89,6 +89,11 @@ def create(auth: AuthContext, app_slug: str, body: SecretCreate) -> dict[str, An
         arn = secrets.put_secret_json(name, value, tags={"tenant": auth.tenant_id, "app": app_slug})
         tx.run("UPDATE platform.secrets SET secret_arn = :arn WHERE tenant_id = :t AND app_slug = :a AND key = :k",
                arn=arn, t=auth.tenant_id, a=app_slug, k=body.key)
+    from telltale import outbox
+
+    # The internal event outbox (spec 004): the platform's own events land in the tenant's event store.
+    outbox.publish(auth.tenant_id, "secret.created", actor_id=auth.user_id, entity_type="SECRET",
+                   entity_id=f"{app_slug}/{body.key}", attributes={"app": app_slug, "type": body.type_slug})
     return get_meta(auth, app_slug, body.key)
 
 

@@ -1,0 +1,37 @@
+"""The analytics query (spec 004): POST /api/analytics/query -> columns, rows, generatedAt, stats.
+
+The DSL is compiled to SQL by telltale.events.dsl (sqlglot expressions, bind parameters) and run on the
+tenant's event store (PostgreSQL or ClickHouse).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.logging import correlation_paths
+
+from telltale.errors import ValidationError
+from telltale.events import service
+from telltale.http import current_auth, json_body, json_response, logger, make_resolver
+
+router = APIGatewayHttpRouter()
+
+
+@router.post("/api/analytics/query", summary="Run an analytics query over the tenant's events",
+             tags=["Analytics"])
+def query():
+    auth = current_auth(router)
+    body = json_body(router)
+    if body is None:
+        raise ValidationError("a JSON body is required: the query", errors={"body": ["is required"]})
+    return json_response(200, service.run_query(body, tenant_id=auth.tenant_id))
+
+
+app = make_resolver()
+app.include_router(router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

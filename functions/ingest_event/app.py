@@ -1,0 +1,42 @@
+"""Event ingestion (spec 004): POST /api/analytics/events -> validate -> queue -> 202 with no body.
+
+The write to the event store happens in worker.py, from the queue; the API only answers 202 once every
+event of the request is durably queued (else 503 and the client retries: nothing is half-accepted).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.logging import correlation_paths
+
+from telltale.events import service
+from telltale.http import current_auth, json_body, logger, make_resolver
+
+router = APIGatewayHttpRouter()
+
+
+@router.post("/api/analytics/events", summary="Ingest one event or an array of events (202, async)",
+             tags=["Analytics"])
+def ingest():
+    auth = current_auth(router)
+    body = json_body(router)
+    if body is None:
+        from telltale.errors import ValidationError
+
+        raise ValidationError("a JSON body is required: an AnalyticsEvent or an array of them",
+                              errors={"body": ["is required"]})
+    n = service.accept(body, token_tenant=auth.tenant_id)
+    logger.info("events accepted", extra={"tenant": auth.tenant_id, "count": n})
+    return Response(status_code=202, body="")
+
+
+app = make_resolver()
+app.include_router(router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

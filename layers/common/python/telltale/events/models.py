@@ -1,0 +1,228 @@
+"""The AnalyticsEvent of spec 004: validation, defaults and the normalised form the worker stores.
+
+Validation is hand-written rather than a pydantic model per event because a batch of up to 10,000
+events must be checked in a few milliseconds and every problem reported with the event's index and
+field name ("events[3].occurredAt"), all at once.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from telltale.errors import PayloadTooLarge, ValidationError
+
+MAX_BATCH = 10_000
+MAX_ATTRIBUTES = 50
+MAX_KEY_LEN = 128
+MAX_VALUE_LEN = 2048
+MAX_ID_LEN = 128
+MAX_EVENT_BYTES = 32 * 1024
+EVENT_TYPE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){1,7}$")
+ATTRIBUTE_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+ACTOR_TYPES = ("TENANT_STAFF", "CONTACT", "SYSTEM")
+FIELDS = ("eventId", "eventType", "occurredAt", "tenantId", "actorType", "actorId", "entityType", "entityId",
+          "schemaVersion", "attributes")
+# The outbox marks the platform's own events; clients cannot claim to be the platform.
+SOURCES = ("api", "platform")
+
+
+@dataclass
+class Event:
+    """One validated event, normalised: UTC times with millisecond precision (what both stores keep)."""
+
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    tenant_id: str
+    received_at: datetime
+    actor_type: str | None = None
+    actor_id: str | None = None
+    entity_type: str | None = None
+    entity_id: str | None = None
+    schema_version: int = 1
+    attributes: dict[str, str] = field(default_factory=dict)
+    source: str = "api"
+
+    def to_message(self) -> dict[str, Any]:
+        return {
+            "eventId": self.event_id, "eventType": self.event_type, "occurredAt": iso_ms(self.occurred_at),
+            "tenantId": self.tenant_id, "actorType": self.actor_type, "actorId": self.actor_id,
+            "entityType": self.entity_type, "entityId": self.entity_id, "schemaVersion": self.schema_version,
+            "attributes": self.attributes, "source": self.source, "receivedAt": iso_ms(self.received_at),
+        }
+
+
+def iso_ms(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def truncate_ms(ts: datetime) -> datetime:
+    return ts.replace(microsecond=ts.microsecond // 1000 * 1000)
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """ISO 8601 with a timezone (or 'Z'); naive times are taken as UTC. Raises ValueError."""
+    if not isinstance(value, str) or not value or len(value) > 40:
+        raise ValueError("must be an ISO 8601 timestamp string, e.g. 2026-04-22T10:30:00Z")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{value}' is not an ISO 8601 timestamp, e.g. 2026-04-22T10:30:00Z") from None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    ts = ts.astimezone(UTC)
+    if not 1970 <= ts.year <= 2200:
+        raise ValueError("must be between 1970 and 2200")
+    return truncate_ms(ts)
+
+
+def _opt_str(raw: dict[str, Any], key: str, errors: dict[str, list[str]], prefix: str,
+             max_len: int = MAX_ID_LEN) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors.setdefault(prefix + key, []).append("must be a string")
+        return None
+    if len(value) > max_len:
+        errors.setdefault(prefix + key, []).append(f"must be at most {max_len} characters")
+        return None
+    return value or None
+
+
+def validate_event(raw: Any, *, index: int | None, now: datetime, errors: dict[str, list[str]],
+                   source: str = "api", from_queue: bool = False) -> Event | None:
+    """Validate one raw event; problems go to ``errors`` keyed "events[i].field" (or "field")."""
+    prefix = f"events[{index}]." if index is not None else ""
+    if not isinstance(raw, dict):
+        errors.setdefault(prefix.rstrip(".") or "body", []).append("must be a JSON object (an AnalyticsEvent)")
+        return None
+    before = sum(len(v) for v in errors.values())
+    # Only queue messages carry the internal fields (the outbox's "source", the API's "receivedAt").
+    internal = {"source", "receivedAt"} if from_queue else set()
+    unknown = sorted(set(raw) - set(FIELDS) - internal)
+    if unknown:
+        errors.setdefault(prefix + unknown[0], []).append(
+            f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(FIELDS)}")
+    event_type = raw.get("eventType")
+    if event_type is None or event_type == "":
+        errors.setdefault(prefix + "eventType", []).append("is required")
+    elif not isinstance(event_type, str) or not EVENT_TYPE_RE.match(event_type):
+        errors.setdefault(prefix + "eventType", []).append(
+            "must be a dot-separated category such as contact.created (letters, digits, _ and -)")
+    tenant_id = raw.get("tenantId")
+    if tenant_id is None or tenant_id == "":
+        errors.setdefault(prefix + "tenantId", []).append("is required")
+    elif not isinstance(tenant_id, str) or len(tenant_id) > MAX_ID_LEN:
+        errors.setdefault(prefix + "tenantId", []).append(f"must be a string of at most {MAX_ID_LEN} characters")
+    event_id = raw.get("eventId")
+    if event_id is None:
+        event_id = str(uuid.uuid4())
+    elif not isinstance(event_id, str):
+        errors.setdefault(prefix + "eventId", []).append("must be a UUID string")
+    else:
+        try:
+            event_id = str(uuid.UUID(event_id))
+        except ValueError:
+            errors.setdefault(prefix + "eventId", []).append(f"'{event_id[:80]}' is not a UUID")
+    occurred_at = now
+    if raw.get("occurredAt") is not None:
+        try:
+            occurred_at = parse_timestamp(raw["occurredAt"])
+        except ValueError as exc:
+            errors.setdefault(prefix + "occurredAt", []).append(str(exc))
+    actor_type = _opt_str(raw, "actorType", errors, prefix, 64)
+    if actor_type is not None and actor_type not in ACTOR_TYPES:
+        errors.setdefault(prefix + "actorType", []).append(f"must be one of {', '.join(ACTOR_TYPES)}")
+    actor_id = _opt_str(raw, "actorId", errors, prefix)
+    entity_type = _opt_str(raw, "entityType", errors, prefix, 64)
+    entity_id = _opt_str(raw, "entityId", errors, prefix)
+    schema_version = raw.get("schemaVersion", 1)
+    if schema_version is None:
+        schema_version = 1
+    if isinstance(schema_version, bool) or not isinstance(schema_version, int) or not 1 <= schema_version <= 10_000:
+        errors.setdefault(prefix + "schemaVersion", []).append("must be an integer from 1 to 10000")
+        schema_version = 1
+    attributes = raw.get("attributes")
+    clean: dict[str, str] = {}
+    if attributes is not None:
+        if not isinstance(attributes, dict):
+            errors.setdefault(prefix + "attributes", []).append("must be an object of string keys and string values")
+        elif len(attributes) > MAX_ATTRIBUTES:
+            errors.setdefault(prefix + "attributes", []).append(f"must have at most {MAX_ATTRIBUTES} keys")
+        else:
+            for key, value in attributes.items():
+                where = f"{prefix}attributes.{str(key)[:64]}"
+                if not ATTRIBUTE_KEY_RE.match(key):
+                    errors.setdefault(where, []).append("keys use letters, digits and _ . : - (1 to 128 characters)")
+                elif not isinstance(value, str):
+                    errors.setdefault(where, []).append("must be a string (attributes are string key-value pairs)")
+                elif len(value) > MAX_VALUE_LEN:
+                    errors.setdefault(where, []).append(f"must be at most {MAX_VALUE_LEN} characters")
+                else:
+                    clean[key] = value
+    if sum(len(v) for v in errors.values()) != before:
+        return None
+    return Event(event_id=str(event_id), event_type=str(event_type), occurred_at=occurred_at,
+                 tenant_id=str(tenant_id), received_at=now, actor_type=actor_type, actor_id=actor_id,
+                 entity_type=entity_type, entity_id=entity_id, schema_version=int(schema_version),
+                 attributes=clean, source=source)
+
+
+def validate_batch(body: Any, *, token_tenant: str, now: datetime | None = None) -> list[Event]:
+    """One event or an array of them; the whole batch is rejected (400) if any event is invalid."""
+    now = truncate_ms(now or datetime.now(UTC))
+    single = isinstance(body, dict)
+    items = [body] if single else body
+    if not isinstance(items, list):
+        raise ValidationError("the body must be an AnalyticsEvent object or an array of them",
+                              errors={"body": ["must be an object or an array"]})
+    if not items:
+        raise ValidationError("the batch is empty: send at least one event", errors={"body": ["is empty"]})
+    if len(items) > MAX_BATCH:
+        raise PayloadTooLarge(f"a batch holds at most {MAX_BATCH} events; this one has {len(items)}",
+                              errors={"body": [f"at most {MAX_BATCH} events per request"]})
+    errors: dict[str, list[str]] = {}
+    events: list[Event] = []
+    for i, raw in enumerate(items):
+        ev = validate_event(raw, index=None if single else i, now=now, errors=errors)
+        if ev is not None:
+            events.append(ev)
+    if errors:
+        bad = sorted({k.split(".")[0] for k in errors if k.startswith("events[")}, key=lambda s: int(s[7:-1]))
+        what = (f"{len(bad)} of {len(items)} events are invalid ({', '.join(bad[:10])})" if bad
+                else "the event is invalid")
+        raise ValidationError(f"{what}; nothing was accepted; see errors for each field", errors=errors)
+    from telltale.errors import Forbidden
+
+    for ev in events:
+        if ev.tenant_id != token_tenant:
+            raise Forbidden("tenantId names a tenant other than the token's; events can only be sent for your own "
+                            "tenant")
+    return events
+
+
+def from_message(body: str | dict[str, Any]) -> Event:
+    """A queue message (from the ingest API or the platform outbox) back to an Event. Raises ValueError."""
+    import json
+
+    raw = json.loads(body) if isinstance(body, str) else body
+    if not isinstance(raw, dict):
+        raise ValueError("the message is not an event object")
+    errors: dict[str, list[str]] = {}
+    received = raw.get("receivedAt")
+    now = parse_timestamp(received) if received else truncate_ms(datetime.now(UTC))
+    source = raw.get("source") if raw.get("source") in SOURCES else "api"
+    if not raw.get("eventId"):
+        raise ValueError("the message has no eventId (the ingest API and the outbox always set one)")
+    ev = validate_event(raw, index=None, now=now, errors=errors, source=str(source), from_queue=True)
+    if ev is None:
+        raise ValueError(f"the message is not a valid event: {errors}")
+    return ev

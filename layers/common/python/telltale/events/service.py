@@ -1,0 +1,119 @@
+"""What the event functions do, kept out of the handlers: accept, store, query."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from telltale.config import get_settings
+from telltale.errors import ServiceUnavailable
+from telltale.events import dsl
+from telltale.events.models import Event, from_message, validate_batch
+from telltale.events.store import store_for
+
+
+def accept(body: Any, *, token_tenant: str) -> int:
+    """Validate a batch and put it on the events queue; returns how many events were queued.
+
+    Only returns once every event is durably queued: the caller answers 202 after this and never before.
+    """
+    from telltale import queue
+
+    events = validate_batch(body, token_tenant=token_tenant)
+    url = get_settings().events_queue_url
+    if not url:
+        raise ServiceUnavailable("the events queue is not configured (TELLTALE_EVENTS_QUEUE_URL)")
+    queue.send_batch(url, [json.dumps(e.to_message(), separators=(",", ":")) for e in events])
+    return len(events)
+
+
+def store_messages(bodies: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """Store queue messages ``(message_id, body)``: returns (stored_ids, failed_ids).
+
+    A message that is not a valid event can never succeed; it is reported failed so that it reaches the
+    dead-letter queue after its retries instead of being silently dropped.
+    """
+    from telltale.http import logger
+
+    parsed: list[tuple[str, Event]] = []
+    failed: list[str] = []
+    for mid, body in bodies:
+        try:
+            parsed.append((mid, from_message(body)))
+        except (ValueError, TypeError) as exc:
+            logger.warning("undecodable event message", extra={"message_id": mid, "error": str(exc)[:300]})
+            failed.append(mid)
+    by_tenant: dict[str, list[tuple[str, Event]]] = {}
+    for mid, ev in parsed:
+        by_tenant.setdefault(ev.tenant_id, []).append((mid, ev))
+    stored: list[str] = []
+    for tenant, items in by_tenant.items():
+        try:
+            store_for(tenant).write([ev for _, ev in items])
+            stored.extend(mid for mid, _ in items)
+        except Exception as exc:  # noqa: BLE001 - reported per message; the queue retries them
+            logger.warning("event batch not stored; will be retried", extra={"tenant": tenant, "error": str(exc)[:300]})
+            from telltale import db
+
+            db.reset()
+            failed.extend(mid for mid, _ in items)
+    return stored, failed
+
+
+def to_value(value: Any, kind: str) -> Any:
+    """One result value as JSON: ISO 8601 UTC times, ints for counts, plain numbers."""
+    import decimal
+
+    if value is None:
+        return None
+    if kind == "timestamp":
+        if isinstance(value, datetime):
+            ts = value if value.tzinfo else value.replace(tzinfo=UTC)
+            ts = ts.astimezone(UTC)
+            text = ts.strftime("%Y-%m-%dT%H:%M:%S")
+            if ts.microsecond:
+                text += f".{ts.microsecond // 1000:03d}"
+            return text + "Z"
+        return str(value)
+    if kind == "int":
+        return int(value)
+    if kind == "number":
+        if isinstance(value, decimal.Decimal):
+            value = float(value)
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            return int(value)
+        return value
+    return value if isinstance(value, str) else str(value)
+
+
+def run_query(body: Any, *, tenant_id: str) -> dict[str, Any]:
+    q = dsl.parse_query(body)
+    return execute(q, tenant_id=tenant_id)
+
+
+def execute(q: dsl.Query, *, tenant_id: str, event_types: list[str] | None = None) -> dict[str, Any]:
+    store = store_for(tenant_id)
+    compiled = dsl.compile_query(q, tenant_id, dialect=store.dialect, table=store.table, event_types=event_types)
+    generated = datetime.now(UTC)
+    started = time.perf_counter()
+    try:
+        raw = store.run(compiled)
+    except Exception as exc:
+        from telltale.errors import TelltaleError
+
+        if isinstance(exc, TelltaleError):
+            raise
+        from telltale.http import logger
+
+        logger.exception("event query failed")
+        raise ServiceUnavailable("the event store could not run the query; retry later") from None
+    took = int((time.perf_counter() - started) * 1000)
+    rows = [{"values": [to_value(v, k) for v, k in zip(r, compiled.kinds, strict=True)]} for r in raw]
+    return {
+        "columns": [c.to_json() for c in compiled.columns],
+        "rows": rows,
+        "generatedAt": generated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "stats": {"rowCount": len(rows), "queryTimeMs": took},
+    }
