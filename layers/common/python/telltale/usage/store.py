@@ -76,6 +76,9 @@ def upsert_bi_queries(tenant_id: str, connector_id: str, rows: list[BiQueryRow])
             execution_count = EXCLUDED.execution_count, dashboard_id = EXCLUDED.dashboard_id,
             dashboard_title = EXCLUDED.dashboard_title, dashboard_url = EXCLUDED.dashboard_url,
             updated_at = now(), last_seen_at = now()
+        -- A query-log row read again (mining re-reads an overlap window) is not a new upsert.
+        WHERE q.resource_type <> 'query_log' OR q.sql_hash IS DISTINCT FROM EXCLUDED.sql_hash
+           OR q.executed_at IS DISTINCT FROM EXCLUDED.executed_at OR q.execution_count <> EXCLUDED.execution_count
         RETURNING 1 AS n
         """,
         t=tenant_id, c=connector_id, rows=db.jsonb([r.as_json() for r in unique.values()]),
