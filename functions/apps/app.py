@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, Field
 
 from telltale import tenancy
-from telltale.http import current_auth, logger, make_resolver, parse_body, success
+from telltale.http import current_auth, lambda_handler, parse_body, success
 
 router = APIGatewayHttpRouter()
 
@@ -40,10 +37,4 @@ def me():
     return success(current_auth(router).model_dump())
 
 
-app = make_resolver()
-app.include_router(router)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+app, handler = lambda_handler(router)

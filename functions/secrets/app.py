@@ -5,13 +5,10 @@ Values go in and never come out: list and get return metadata only.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from aws_lambda_powertools.logging import correlation_paths
 
 from telltale import secret_service as service
-from telltale.http import current_auth, logger, make_resolver, page_params, parse_body, success
+from telltale.http import current_auth, lambda_handler, logger, page_params, parse_body, success
 from telltale.tenancy import get_app
 
 router = APIGatewayHttpRouter()
@@ -64,10 +61,4 @@ def delete_secret(app_slug: str, key: str):
     return success(message="Secret deleted successfully")
 
 
-app = make_resolver()
-app.include_router(router)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+app, handler = lambda_handler(router)

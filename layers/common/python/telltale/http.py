@@ -108,6 +108,24 @@ def make_resolver(*, with_auth: bool = True) -> APIGatewayHttpResolver:
     return app
 
 
+def lambda_handler(*routers: Any) -> tuple[APIGatewayHttpResolver, Any]:
+    """(resolver, Lambda handler) serving ``routers``, with the request's correlation id in every log line.
+
+    Every API function ends with ``app, handler = lambda_handler(router)``.
+    """
+    from aws_lambda_powertools.logging import correlation_paths
+
+    app = make_resolver()
+    for router in routers:
+        app.include_router(router)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return app, handler
+
+
 def current_auth(app: HasEvent) -> _auth.AuthContext:
     """The caller of the request being handled (401 without verified claims, 403 on a tenant mismatch)."""
     return _auth.from_event(app.current_event.raw_event)
