@@ -361,7 +361,8 @@ def compile_query(q: Query, tenant_id: str, *, dialect: Dialect, table: str,
             raise ValidationError(f"{where}: alias '{alias}' is already a column name",
                                   errors={f"{where}.alias": ["must be unique among the result's columns"]})
         if a.field:
-            numeric = function in ("SUM", "AVG")
+            # Attributes are strings; aggregated with SUM/AVG/MIN/MAX they are read as numbers.
+            numeric = function in ("SUM", "AVG") or a.field.startswith("attributes.")
             try:
                 expr, typ = b.field(a.field, numeric=numeric)
             except ValidationError as exc:
