@@ -1,0 +1,75 @@
+"""Internal: the tenant's own schema in the platform database, no secret needed.
+
+Each run is a READ ONLY transaction on the platform connection that switches (SET LOCAL ROLE) to the
+tenant's reader role, which can read only the tenant's schema, and forces ``search_path`` to that schema.
+The guard has already refused other schemas and catalog lookups; the role is the layer that holds even if
+the guard missed something. Everything is undone by the ROLLBACK that ends the run.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from telltale import db, tenancy
+from telltale.connectors.base import Limits, Prepared, Result, execution_error
+from telltale.connectors.postgres import db_error_message, run_cursor
+from telltale.errors import QueryExecutionError
+
+_ready: set[str] = set()
+_lock = threading.Lock()
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ensure_reader_role(tenant_id: str) -> str:
+    """Create (idempotently) the tenant's reader role and grant it read access to its schema only."""
+    role = tenancy.reader_role_for(tenant_id)
+    if role in _ready:
+        return role
+    schema = tenancy.schema_for(tenant_id)
+    with _lock, db.transaction() as tx:
+        # Serialise role setup across processes: concurrent GRANTs on one role can conflict.
+        tx.run("SELECT pg_advisory_xact_lock(hashtext(:r))", r=role)
+        if not tx.run("SELECT 1 FROM pg_roles WHERE rolname = :r", r=role):
+            tx.run(f"CREATE ROLE {_ident(role)} NOLOGIN NOINHERIT")
+        me = tx.run("SELECT current_user")[0][0]
+        tx.run(f"GRANT {_ident(role)} TO {_ident(me)}")
+        tx.run(f"GRANT USAGE ON SCHEMA {_ident(schema)} TO {_ident(role)}")
+        tx.run(f"GRANT SELECT ON ALL TABLES IN SCHEMA {_ident(schema)} TO {_ident(role)}")
+        # Tables the platform creates later in the schema are readable too.
+        tx.run(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {_ident(schema)} GRANT SELECT ON TABLES TO {_ident(role)}")
+    _ready.add(role)
+    return role
+
+
+class InternalConnector:
+    driver = "internal"
+
+    def execute(self, prepared: Prepared, limits: Limits) -> Result:
+        if not prepared.tenant_id or not prepared.tenant_schema:
+            raise QueryExecutionError("Tenant schema required: call the API with a valid tenant/site",
+                                      status_code=400)
+        exists = db.query_one("SELECT 1 AS ok FROM pg_namespace WHERE nspname = :s", s=prepared.tenant_schema)
+        if exists is None:
+            raise QueryExecutionError("Tenant schema required: this tenant has no schema yet; create an app first",
+                                      status_code=400)
+        role = ensure_reader_role(prepared.tenant_id)
+        conn = db.connection()
+        try:
+            conn.run("START TRANSACTION READ ONLY")
+            conn.run(f"SET LOCAL statement_timeout = {int(limits.statement_timeout_s) * 1000}")
+            conn.run(f"SET LOCAL search_path TO {_ident(prepared.tenant_schema)}")
+            conn.run(f"SET LOCAL ROLE {_ident(role)}")
+            return run_cursor(conn, prepared.text, limits)
+        except Exception as exc:  # noqa: BLE001 - typed below
+            raise execution_error(exc, {}, message=db_error_message(exc)) from None
+        finally:
+            try:
+                conn.run("ROLLBACK")
+            except Exception:  # noqa: BLE001 - a broken connection is replaced on next use
+                db.reset()
+
+
+CONNECTOR = InternalConnector()

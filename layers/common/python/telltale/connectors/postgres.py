@@ -1,0 +1,94 @@
+"""PostgreSQL (pg8000): a READ ONLY transaction, a statement timeout, and a cursor that fetches at most
+``max_rows + 1`` rows so the cap costs nothing on the server side."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from telltale.connectors.base import Limits, Prepared, Result, connector_error, execution_error, rows_as_dicts
+
+if TYPE_CHECKING:
+    import pg8000.native
+
+# The type OIDs analytics results usually carry; anything else is reported by its OID.
+PG_TYPES = {
+    16: "boolean", 17: "bytea", 18: "char", 19: "name", 20: "bigint", 21: "smallint", 23: "integer", 25: "text",
+    26: "oid", 114: "json", 142: "xml", 700: "real", 701: "double precision", 790: "money", 1042: "character",
+    1043: "character varying", 1082: "date", 1083: "time", 1114: "timestamp", 1184: "timestamp with time zone",
+    1186: "interval", 1266: "time with time zone", 1560: "bit", 1700: "numeric", 2950: "uuid", 3802: "jsonb",
+    869: "inet", 650: "cidr", 1000: "boolean[]", 1005: "smallint[]", 1007: "integer[]", 1016: "bigint[]",
+    1009: "text[]", 1015: "character varying[]", 1021: "real[]", 1022: "double precision[]", 1231: "numeric[]",
+    2951: "uuid[]", 3807: "jsonb[]", 199: "json[]", 2249: "record", 705: "unknown",
+}
+CURSOR = "telltale_query"
+
+
+def connect(config: dict[str, Any], limits: Limits, *, what: str) -> pg8000.native.Connection:
+    import pg8000.native
+
+    ssl_context = None
+    if config.get("ssl"):
+        import ssl
+
+        ssl_context = ssl.create_default_context()
+    try:
+        conn = pg8000.native.Connection(
+            user=config["username"], password=config.get("password") or None, host=config["host"],
+            port=int(config["port"]), database=config["database"],
+            timeout=min(int(config.get("connect_timeout") or limits.connect_timeout_s), limits.connect_timeout_s),
+            ssl_context=ssl_context, application_name="telltale-query",
+        )
+    except Exception as exc:  # noqa: BLE001 - every failure to connect is the same ConnectorError
+        raise connector_error(what, exc, config) from None
+    return conn
+
+
+def statement_timeout_ms(config: dict[str, Any], limits: Limits) -> int:
+    return 1000 * min(int(config.get("statement_timeout") or limits.statement_timeout_s), limits.statement_timeout_s)
+
+
+def run_cursor(conn: pg8000.native.Connection, sql: str, limits: Limits) -> Result:
+    """Run ``sql`` through a cursor inside the caller's read-only transaction."""
+    conn.run(f"DECLARE {CURSOR} CURSOR FOR {sql}")
+    rows = conn.run(f"FETCH FORWARD {int(limits.max_rows) + 1} FROM {CURSOR}") or []
+    columns = [{"name": c["name"], "type": PG_TYPES.get(int(c["type_oid"]), f"oid:{c['type_oid']}")}
+               for c in (conn.columns or [])]
+    truncated = len(rows) > limits.max_rows
+    return Result(columns, rows_as_dicts([c["name"] for c in columns], rows[: limits.max_rows]), truncated)
+
+
+def db_error_message(exc: BaseException) -> str:
+    """pg8000 errors carry the server's fields; the message (M) and code (C) say what went wrong."""
+    args = getattr(exc, "args", ())
+    if args and isinstance(args[0], dict):
+        fields = args[0]
+        return f"{fields.get('M', 'error')} (SQLSTATE {fields.get('C', '?')})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class PostgresConnector:
+    driver = "postgres"
+    label = "PostgreSQL"
+    begin = "START TRANSACTION READ ONLY"
+
+    def execute(self, prepared: Prepared, limits: Limits) -> Result:
+        config = prepared.config
+        conn = connect(config, limits, what=self.label)
+        try:
+            # The socket may not wait forever either: a server that stops answering is a failure.
+            conn._usock.settimeout(statement_timeout_ms(config, limits) / 1000 + 5)
+            try:
+                conn.run(self.begin)
+                conn.run(f"SET LOCAL statement_timeout = {statement_timeout_ms(config, limits)}")
+                return run_cursor(conn, prepared.text, limits)
+            except Exception as exc:  # noqa: BLE001 - typed below
+                raise execution_error(exc, config, message=db_error_message(exc)) from None
+        finally:
+            try:
+                conn.run("ROLLBACK")
+                conn.close()
+            except Exception:  # noqa: BLE001, S110 - the connection is discarded either way
+                pass
+
+
+CONNECTOR = PostgresConnector()

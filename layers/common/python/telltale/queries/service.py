@@ -1,0 +1,334 @@
+"""Saved queries: CRUD, save-time validation, and secure execution with a record of every run.
+
+Execution, in order (each step assumes the one before it failed): resolve the driver from the secret's
+type (or the internal driver), render the template in the sandbox with parameters escaped for where they
+land, check the result with the guard for the driver's dialect (no connection is opened before this), then
+run it through the connector in a read-only session with timeouts and a row cap.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets as _random
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from telltale import db, outbox
+from telltale.auth import AuthContext
+from telltale.connectors import INTERNAL, driver_for_type, load
+from telltale.connectors.base import Limits, Prepared, Result, connection_secrets, redact
+from telltale.errors import NotFound, QueryValidationError, SecretResolutionError, TelltaleError
+from telltale.queries import es_guard, guard, render
+from telltale.queries.models import QueryCreate, QueryUpdate
+from telltale.tenancy import get_app, schema_for
+
+_COLUMNS = ("id, name, slug, description, connection_type, secret_key, query_text, tags, created_at, updated_at")
+_SLUG_MAX = 80
+
+
+def slugify(name: str) -> str:
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:_SLUG_MAX].strip("-")
+    return slug or "query"
+
+
+def _row(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    row["id"] = str(row["id"])
+    row["tags"] = list(row.get("tags") or [])
+    return row
+
+
+def _secret_type(auth: AuthContext, app_slug: str, secret_key: str) -> str:
+    row = db.query_one(
+        "SELECT s.type_slug, t.slug AS known FROM platform.secrets s"
+        " LEFT JOIN platform.secret_types t ON t.slug = s.type_slug"
+        " WHERE s.tenant_id = :t AND s.app_slug = :a AND s.key = :k",
+        t=auth.tenant_id, a=app_slug, k=secret_key,
+    )
+    if row is None:
+        raise SecretResolutionError(
+            f"Secret not found: '{secret_key}' does not exist in app '{app_slug}'; create the secret first (Step 2)",
+            errors={"secret_key": [f"no secret '{secret_key}' in app '{app_slug}'"]})
+    if row["known"] is None:
+        raise SecretResolutionError("Secret type not found: run the tenant seeder or contact your admin",
+                                    errors={"secret_key": [f"secret type '{row['type_slug']}' is not registered"]})
+    return str(row["type_slug"])
+
+
+def _check_connection(connection_type: str, secret_key: str | None) -> None:
+    if connection_type == "external" and not secret_key:
+        raise QueryValidationError("secret_key is required for external queries",
+                                   errors={"secret_key": ["required when connection_type is external"]})
+    if connection_type == "internal" and secret_key:
+        raise QueryValidationError("secret_key must be null or omitted for internal queries",
+                                   errors={"secret_key": ["must be null or omitted when connection_type is internal"]})
+
+
+def _language(auth: AuthContext, app_slug: str, connection_type: str, secret_key: str | None) -> str:
+    if connection_type == "internal":
+        return INTERNAL[1]
+    return driver_for_type(_secret_type(auth, app_slug, str(secret_key)))[1]
+
+
+def validate_template(auth: AuthContext, app_slug: str, text: str, language: str, *, internal: bool) -> None:
+    """Save-time checks: Jinja syntax, then the guard on the template rendered with probe values."""
+    rendered = render.render(text, {}, language=language, user_profile=auth.user_profile(),
+                             resolve_secret=None if internal else (lambda key: {}), probe=True)
+    if language == "elasticsearch":
+        es_guard.check(rendered.text, None if internal else "*")
+        return
+    guard.check(rendered.text, language,
+                internal=guard.Internal(schema_for(auth.tenant_id), app_slug) if internal else None)
+
+
+def _unique_slug(auth: AuthContext, app_slug: str, name: str, *, exclude_id: str | None = None) -> str:
+    base = slugify(name)
+    taken = {r["slug"] for r in db.query(
+        "SELECT slug FROM platform.saved_queries WHERE tenant_id = :t AND app_slug = :a"
+        " AND (slug = :s OR slug LIKE :p) AND (CAST(:x AS uuid) IS NULL OR id <> CAST(:x AS uuid))",
+        t=auth.tenant_id, a=app_slug, s=base, p=base + "-%", x=exclude_id)}
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+# ---------------------------------------------------------------------------------------------------- CRUD
+def create(auth: AuthContext, app_slug: str, body: QueryCreate) -> dict[str, Any]:
+    get_app(auth.tenant_id, app_slug)
+    _check_connection(body.connection_type, body.secret_key)
+    language = _language(auth, app_slug, body.connection_type, body.secret_key)
+    validate_template(auth, app_slug, body.query_text, language, internal=body.connection_type == "internal")
+    for _attempt in range(5):
+        slug = _unique_slug(auth, app_slug, body.name)
+        rows = db.query(
+            f"INSERT INTO platform.saved_queries (id, tenant_id, app_slug, slug, name, description, connection_type,"
+            f" secret_key, query_text, tags, created_by) VALUES (CAST(:id AS uuid), :t, :a, :s, :n, :d, :c, :k, :q,"
+            f" CAST(:tags AS text[]), :u) ON CONFLICT (tenant_id, app_slug, slug) DO NOTHING RETURNING {_COLUMNS}",
+            id=str(uuid.uuid4()), t=auth.tenant_id, a=app_slug, s=slug, n=body.name, d=body.description,
+            c=body.connection_type, k=body.secret_key, q=body.query_text, tags=body.tags, u=auth.user_id,
+        )
+        if rows:  # else a concurrent create took the slug: derive the next one
+            outbox.publish(auth.tenant_id, "saved_query.created", actor_id=auth.user_id,
+                           entity_type="SAVED_QUERY", entity_id=slug, attributes={"app": app_slug})
+            return _row(rows[0])
+    raise QueryValidationError("could not derive a unique slug for this name; choose another name",
+                               errors={"name": ["too many queries with a similar name"]})
+
+
+def list_queries(auth: AuthContext, app_slug: str, *, limit: int, offset: int,
+                 tag: str | None = None, search: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    get_app(auth.tenant_id, app_slug)
+    rows = db.query(
+        f"SELECT {_COLUMNS}, count(*) OVER () AS _total FROM platform.saved_queries"
+        " WHERE tenant_id = :t AND app_slug = :a AND (CAST(:tag AS text) IS NULL OR :tag = ANY(tags))"
+        " AND (CAST(:q AS text) IS NULL OR name ILIKE '%' || :q || '%' OR slug ILIKE '%' || :q || '%')"
+        " ORDER BY created_at, slug LIMIT :l OFFSET :o",
+        t=auth.tenant_id, a=app_slug, tag=tag, q=search, l=limit, o=offset,
+    )
+    if rows:
+        total = int(rows[0]["_total"])
+    else:
+        one = db.query_one(
+            "SELECT count(*) AS n FROM platform.saved_queries WHERE tenant_id = :t AND app_slug = :a"
+            " AND (CAST(:tag AS text) IS NULL OR :tag = ANY(tags))"
+            " AND (CAST(:q AS text) IS NULL OR name ILIKE '%' || :q || '%' OR slug ILIKE '%' || :q || '%')",
+            t=auth.tenant_id, a=app_slug, tag=tag, q=search)
+        total = int(one["n"]) if one else 0
+    for r in rows:
+        r.pop("_total", None)
+    return [_row(r) for r in rows], total
+
+
+def get(auth: AuthContext, app_slug: str, slug: str) -> dict[str, Any]:
+    row = db.query_one(
+        f"SELECT {_COLUMNS} FROM platform.saved_queries WHERE tenant_id = :t AND app_slug = :a AND slug = :s",
+        t=auth.tenant_id, a=app_slug, s=slug,
+    )
+    if row is None:
+        raise NotFound(f"query '{slug}' not found in app '{app_slug}'")
+    return _row(row)
+
+
+def update(auth: AuthContext, app_slug: str, slug: str, body: QueryUpdate) -> dict[str, Any]:
+    current = get(auth, app_slug, slug)
+    given = body.model_fields_set
+    merged = {k: (getattr(body, k) if k in given else current[k])
+              for k in ("name", "description", "connection_type", "secret_key", "query_text", "tags")}
+    for k in ("name", "query_text", "connection_type", "description", "tags"):
+        if merged[k] is None:
+            raise QueryValidationError(f"{k} cannot be null", errors={k: ["cannot be null"]})
+    if merged["connection_type"] == "internal" and "secret_key" not in given and "connection_type" in given:
+        merged["secret_key"] = None  # switching to internal drops the key the external query needed
+    if not str(merged["name"]).strip():
+        raise QueryValidationError("name must not be blank", errors={"name": ["must not be blank"]})
+    _check_connection(merged["connection_type"], merged["secret_key"])
+    language = _language(auth, app_slug, merged["connection_type"], merged["secret_key"])
+    validate_template(auth, app_slug, merged["query_text"], language,
+                      internal=merged["connection_type"] == "internal")
+    # The slug stays what it was at creation even when the name changes: clients address the query by it.
+    new_slug = slug
+    rows = db.query(
+        f"UPDATE platform.saved_queries SET name = :n, slug = :ns, description = :d, connection_type = :c,"
+        f" secret_key = :k, query_text = :q, tags = CAST(:tags AS text[]), updated_at = now()"
+        f" WHERE tenant_id = :t AND app_slug = :a AND slug = :s RETURNING {_COLUMNS}",
+        n=str(merged["name"]).strip(), ns=new_slug, d=merged["description"], c=merged["connection_type"],
+        k=merged["secret_key"], q=merged["query_text"], tags=list(merged["tags"]), t=auth.tenant_id, a=app_slug,
+        s=slug,
+    )
+    if not rows:
+        raise NotFound(f"query '{slug}' not found in app '{app_slug}'")
+    outbox.publish(auth.tenant_id, "saved_query.updated", actor_id=auth.user_id, entity_type="SAVED_QUERY",
+                   entity_id=new_slug, attributes={"app": app_slug})
+    return _row(rows[0])
+
+
+def delete(auth: AuthContext, app_slug: str, slug: str) -> None:
+    rows = db.query(
+        "DELETE FROM platform.saved_queries WHERE tenant_id = :t AND app_slug = :a AND slug = :s RETURNING slug",
+        t=auth.tenant_id, a=app_slug, s=slug,
+    )
+    if not rows:
+        raise NotFound(f"query '{slug}' not found in app '{app_slug}'")
+    outbox.publish(auth.tenant_id, "saved_query.deleted", actor_id=auth.user_id, entity_type="SAVED_QUERY",
+                   entity_id=slug, attributes={"app": app_slug})
+
+
+# ------------------------------------------------------------------------------------------------ execute
+def prepare(auth: AuthContext, app_slug: str, query: dict[str, Any], params: dict[str, Any],
+            *, use_guard: bool = True) -> tuple[str, Prepared, list[str]]:
+    """(driver, what the connector runs, strings to redact): resolve, render, guard. No connection yet.
+
+    ``use_guard=False`` exists for the guard suite's "database alone" tests only; no API path sets it.
+    """
+    from telltale import secret_service
+
+    params = render.check_params(params)
+    internal = query["connection_type"] == "internal"
+    if internal:
+        driver, language = INTERNAL
+        config: dict[str, Any] = {}
+        resolver = None
+    else:
+        type_slug, config = secret_service.resolve_value(auth.tenant_id, app_slug, str(query["secret_key"]))
+        driver, language = driver_for_type(type_slug)
+
+        def resolver(key: str) -> dict[str, Any]:
+            return secret_service.resolve_value(auth.tenant_id, app_slug, key)[1]
+
+    rendered = render.render(query["query_text"], params, language=language, user_profile=auth.user_profile(),
+                             resolve_secret=resolver)
+    hide = rendered.secret_strings + connection_secrets(config)
+    try:
+        if language == "elasticsearch":
+            body = es_guard.check(rendered.text, str(config.get("index") or "")) if use_guard else \
+                __import__("json").loads(rendered.text)
+            return driver, Prepared(text="", config=config, body=body), hide
+        text = rendered.text
+        if use_guard:
+            scope = guard.Internal(schema_for(auth.tenant_id), app_slug) if internal else None
+            tree = guard.check(text, language, internal=scope)
+            if internal:
+                text = guard.to_sql(tree, "postgres")
+    except TelltaleError as exc:
+        raise _redacted(exc, hide) from None
+    return driver, Prepared(text=text, config=config, tenant_schema=schema_for(auth.tenant_id) if internal else None,
+                            tenant_id=auth.tenant_id), hide
+
+
+def _redacted(exc: TelltaleError, hide: list[str]) -> TelltaleError:
+    if not hide:
+        return exc
+    exc.message = redact(exc.message, hide)
+    if exc.errors:
+        exc.errors = {k: [redact(m, hide) for m in v] for k, v in exc.errors.items()}
+    if exc.details:
+        exc.details = {k: redact(str(v), hide) for k, v in exc.details.items()}
+    exc.args = (exc.message,)
+    return exc
+
+
+def execute(auth: AuthContext, app_slug: str, slug: str, params: dict[str, Any]) -> dict[str, Any]:
+    query = get(auth, app_slug, slug)
+    key = "exec_" + _random.token_hex(10)
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    driver: str | None = None
+    result: Result | None = None
+    error: TelltaleError | None = None
+    try:
+        driver, prepared, hide = prepare(auth, app_slug, query, params)
+        try:
+            result = load(driver).execute(prepared, Limits())
+        except TelltaleError as exc:
+            raise _redacted(exc, hide) from None
+        return {
+            "data": result.rows, "total": len(result.rows), "execution_key": key, "columns": result.columns,
+            "truncated": result.truncated, **result.extra,
+        }
+    except TelltaleError as exc:
+        error = exc
+        # The failed run is recorded too; its key lets the caller find the record.
+        exc.details = {**(exc.details or {}), "execution_key": key}
+        raise
+    finally:
+        duration_ms = (time.perf_counter() - t0) * 1000
+        _record(auth, app_slug, query, key, driver, started, duration_ms, result, error)
+
+
+def _record(auth: AuthContext, app_slug: str, query: dict[str, Any], key: str, driver: str | None,
+            started: datetime, duration_ms: float, result: Result | None, error: TelltaleError | None) -> None:
+    from telltale.http import logger
+
+    try:
+        db.query(
+            "INSERT INTO platform.query_executions (execution_key, tenant_id, app_slug, query_slug, query_id, driver,"
+            " executed_by, started_at, duration_ms, row_count, truncated, outcome, error_code, error_message)"
+            " VALUES (:k, :t, :a, :s, CAST(:qid AS uuid), :d, :u, :st, :ms, :n, :tr, :o, :ec, :em)",
+            k=key, t=auth.tenant_id, a=app_slug, s=query["slug"], qid=query["id"], d=driver, u=auth.user_id,
+            st=started, ms=duration_ms, n=len(result.rows) if result else 0, tr=bool(result and result.truncated),
+            o="error" if error else "success", ec=error.code if error else None,
+            em=error.message[:500] if error else None,
+        )
+    except Exception:  # noqa: BLE001 - the reply matters more than its record; the log line keeps the facts
+        db.reset()
+    logger.info("query executed", extra={"tenant": auth.tenant_id, "app": app_slug, "query": query["slug"],
+                                         "execution_key": key, "driver": driver, "duration_ms": round(duration_ms, 2),
+                                         "rows": len(result.rows) if result else 0,
+                                         "outcome": error.code if error else "success"})
+    outbox.publish(auth.tenant_id, "saved_query.executed", actor_id=auth.user_id, entity_type="SAVED_QUERY",
+                   entity_id=query["slug"], attributes={"app": app_slug, "execution_key": key,
+                                                        "outcome": "error" if error else "success"})
+
+
+def get_execution(auth: AuthContext, app_slug: str, slug: str, key: str) -> dict[str, Any]:
+    row = db.query_one(
+        "SELECT execution_key, query_slug, driver, executed_by, started_at, duration_ms, row_count, truncated,"
+        " outcome, error_code, error_message FROM platform.query_executions"
+        " WHERE tenant_id = :t AND app_slug = :a AND query_slug = :s AND execution_key = :k",
+        t=auth.tenant_id, a=app_slug, s=slug, k=key,
+    )
+    if row is None:
+        raise NotFound(f"execution '{key}' not found for query '{slug}'")
+    return row
+
+
+def list_executions(auth: AuthContext, app_slug: str, slug: str, *, limit: int, offset: int
+                    ) -> tuple[list[dict[str, Any]], int]:
+    rows = db.query(
+        "SELECT execution_key, query_slug, driver, executed_by, started_at, duration_ms, row_count, truncated,"
+        " outcome, error_code, error_message, count(*) OVER () AS _total FROM platform.query_executions"
+        " WHERE tenant_id = :t AND app_slug = :a AND query_slug = :s ORDER BY started_at DESC LIMIT :l OFFSET :o",
+        t=auth.tenant_id, a=app_slug, s=slug, l=limit, o=offset,
+    )
+    total = int(rows[0]["_total"]) if rows else 0
+    for r in rows:
+        r.pop("_total", None)
+    return rows, total
