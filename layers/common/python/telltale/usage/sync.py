@@ -60,6 +60,15 @@ class _Lock:
 def _consume(tenant_id: str, connector_id: str, items: Iterable[BiRecord | ItemError],
              counts: dict[str, Any]) -> None:
     batch: list[store.BiQueryRow] = []
+    try:
+        _consume_into(tenant_id, connector_id, items, counts, batch)
+    finally:
+        # What was read before a failure is still stored.
+        counts["upserted"] += store.upsert_bi_queries(tenant_id, connector_id, batch)
+
+
+def _consume_into(tenant_id: str, connector_id: str, items: Iterable[BiRecord | ItemError],
+                  counts: dict[str, Any], batch: list[store.BiQueryRow]) -> None:
     for item in items:
         counts["seen"] += 1
         if isinstance(item, ItemError):
@@ -74,10 +83,9 @@ def _consume(tenant_id: str, connector_id: str, items: Iterable[BiRecord | ItemE
             continue
         if len(batch) >= BATCH:
             counts["upserted"] += store.upsert_bi_queries(tenant_id, connector_id, batch)
-            batch = []
+            batch.clear()
             logger.info("sync progress", extra={"connector": connector_id, "seen": counts["seen"],
                                                 "upserted": counts["upserted"], "failed": counts["failed"]})
-    counts["upserted"] += store.upsert_bi_queries(tenant_id, connector_id, batch)
 
 
 def _run(tenant_id: str, connector: dict[str, Any], kind: str, trigger: str,

@@ -55,7 +55,8 @@ class BigQueryMiner:
         start = datetime.now(UTC) - timedelta(days=int(self.config.get("lookback_days", 30)))
         return start.isoformat()
 
-    def _rows(self) -> Iterator[dict[str, Any]]:
+    def _rows(self) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:
+        """(schema fields, raw f/v row) pairs; decoded per row by the caller, so one bad row is one failure."""
         body = {"query": JOBS_SQL.format(project=self.project, region=self.region), "useLegacySql": False,
                 "maxResults": self.page_size, "timeoutMs": 30_000, "parameterMode": "NAMED",
                 "queryParameters": [{"name": "since", "parameterType": {"type": "TIMESTAMP"},
@@ -66,7 +67,7 @@ class BigQueryMiner:
             if data.get("jobComplete", True):
                 fields = (data.get("schema") or {}).get("fields") or []
                 for r in data.get("rows") or []:
-                    yield {f["name"]: cell(f, c.get("v")) for f, c in zip(fields, r["f"], strict=True)}
+                    yield fields, r
                 if not data.get("pageToken"):
                     return
                 token = f"&pageToken={data['pageToken']}"
@@ -78,8 +79,9 @@ class BigQueryMiner:
     def mine(self) -> Iterator[BiRecord | ItemError]:
         newest = self.state.get("last_creation_time")
         newest_dt = parse_time(newest) if newest else None
-        for row in self._rows():
+        for fields, raw in self._rows():
             try:
+                row = {f["name"]: cell(f, c.get("v")) for f, c in zip(fields, raw["f"], strict=True)}
                 created = parse_time(row["creation_time"])
                 tables = [".".join(p for p in (t.get("project_id"), t.get("dataset_id"), t.get("table_id")) if p)
                           for t in row.get("referenced_tables") or []
