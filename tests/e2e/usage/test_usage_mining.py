@@ -24,7 +24,7 @@ SF_COLUMNS = ["QUERY_ID", "QUERY_TEXT", "USER_NAME", "ROLE_NAME", "DATABASE_NAME
 
 def test_snowflake_mining(api: Any, replay: ReplayServer) -> None:
     once = Once()
-    state: dict[str, Any] = {"rows": SF_ROWS[:3] + SF_ROWS[3:]}
+    state: dict[str, Any] = {"rows": list(SF_ROWS)}
 
     @replay.route("POST", "/api/v2/statements")
     def submit(req: Request) -> tuple:
@@ -67,8 +67,8 @@ def test_snowflake_mining(api: Any, replay: ReplayServer) -> None:
     assert rows["01b2-0002"]["referenced_tables"] == ["PUBLIC.orders"]  # the session's schema qualifies it
 
     # Incremental: the next run starts at the newest start_time minus the overlap; nothing new is counted.
-    state["rows"] = SF_ROWS[:3] + [["01b2-0005", "SELECT * FROM ANALYTICS.PUBLIC.REFUNDS", "BOB", "R", "A", "PUBLIC",
-                                    "1738750000000"]]
+    refund = ["01b2-0005", "SELECT * FROM ANALYTICS.PUBLIC.REFUNDS", "BOB", "R", "A", "PUBLIC", "1738750000000"]
+    state["rows"] = [*SF_ROWS[:3], refund]
     r = api.post(f"/connectors/{conn['id']}/query-log-mining")
     assert r.json()["rows_upserted"] == 1, r.text
     assert state["since"] == 1738743600000 - 60_000
