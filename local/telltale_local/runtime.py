@@ -19,6 +19,7 @@ from typing import Any
 
 from telltale_local.template import Function, Route, Template
 
+_HTTP_LOCK = threading.Lock()
 LAYER_PATH = Path(__file__).resolve().parents[2] / "layers" / "common" / "python"
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -63,7 +64,19 @@ class Runtime:
             return self._handlers[fn.logical_id]
 
     def invoke(self, fn: Function, event: dict[str, Any]) -> Any:
-        return self.handler_for(fn)(event, LambdaContext(fn))
+        handler = self.handler_for(fn)
+        if "routeKey" not in event:
+            return handler(event, LambdaContext(fn))
+        # A Lambda container serves one request at a time, and Powertools relies on it: the resolver keeps
+        # the current event in a class attribute shared by every resolver in the process, so two HTTP
+        # requests handled at once on gateway threads read each other's path, headers and query string.
+        # The timeout keeps a handler that calls back into the gateway from waiting forever.
+        acquired = _HTTP_LOCK.acquire(timeout=60)
+        try:
+            return handler(event, LambdaContext(fn))
+        finally:
+            if acquired:
+                _HTTP_LOCK.release()
 
 
 def http_event(route: Route, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
