@@ -110,7 +110,13 @@ function drawChart(id, series, data) {
     series: [{}, ...series],
     axes: [{}, { size: 60 }],
     legend: { show: true },
+    scales: { y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
   };
+  if (data[0].length === 1) {
+    // One bucket: uPlot cannot infer a time span from a single x, so show a day around it.
+    const x = data[0][0];
+    opts.scales.x = { time: true, range: () => [x - 43200, x + 43200] };
+  }
   charts[id] = new uPlot(opts, data, el);
 }
 
