@@ -1,0 +1,71 @@
+"""Pure parts of the API analytics domain: filter parsing, enrichment, privacy on ingest, URL checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from telltale.apianalytics import enrich, ingest, pinger, query
+from telltale.apianalytics.keys import ApiKey
+
+
+def test_filters_parse_and_name_every_bad_parameter():
+    f = query.require_valid(query.parse_filters({"page": "3", "dateFrom": "2026-01-01", "dateTo": "2026-01-31",
+                                                 "hostname": "h", "ipAddress": "::1", "status": "404",
+                                                 "location": "gb", "user_id": "u"}))
+    assert (f.page, f.date_from, f.date_to, f.location, f.status) == (3, dt.date(2026, 1, 1), dt.date(2026, 1, 31),
+                                                                       "GB", 404)
+    bad = query.parse_filters({"page": "-1", "date": "2026-02-30", "status": "abc", "ipAddress": "x",
+                               "location": "G"})
+    assert set(bad.errors) == {"page", "date", "status", "ipAddress", "location"}
+    with pytest.raises(Exception, match="invalid query parameters"):
+        query.require_valid(bad)
+
+
+def test_date_narrows_a_range():
+    f = query.parse_filters({"date": "2026-03-05", "dateFrom": "2026-03-01"})
+    assert f.date_from == f.date_to == dt.date(2026, 3, 5)
+    where, params = f.where(ApiKey(id="k", tenant_id="t"))
+    assert where.startswith("tenant_id = :tenant AND api_key_id") and params["tenant"] == "t"
+
+
+def test_enrichment_offline():
+    assert enrich.country("81.2.69.142") == "GB"
+    assert enrich.country("127.0.0.1") is None and enrich.country("10.1.2.3") is None and enrich.country("x") is None
+    assert enrich.browser_and_os("Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0") == (
+        "Firefox", "Linux")
+    assert enrich.browser_and_os(None) == (None, None)
+
+
+@pytest.mark.parametrize(("level", "ip", "location"), [(0, "8.8.8.8", "US"), (1, None, "US"), (2, None, None)])
+def test_privacy_levels_applied_server_side(level, ip, location):
+    batch = ingest.RequestBatch.model_validate({"privacy_level": level, "requests": [
+        {"path": "/", "method": "get", "status": 200, "response_time": 3,
+         "created_at": dt.datetime.now(dt.UTC).isoformat(), "ip_address": "8.8.8.8"}]})
+    [row] = ingest.rows_for(batch)
+    assert (row["ip_address"], row["location"], row["method"]) == (ip, location, "GET")
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "10.0.0.1", "172.16.5.5", "192.168.1.1", "169.254.169.254", "::1",
+                                "fc00::1", "fe80::1", "100.64.0.1", "0.0.0.0", "::ffff:127.0.0.1", "224.0.0.1"])
+def test_private_and_reserved_addresses_are_not_public(ip):
+    assert not pinger.is_public(ip)
+
+
+def test_public_addresses_are_public():
+    assert pinger.is_public("8.8.8.8") and pinger.is_public("2001:4860:4860::8888")
+
+
+@pytest.mark.parametrize("url", ["ftp://x", "http://", "http://u:p@h/", "http://h:99999/", "javascript:alert(1)"])
+def test_monitor_urls_are_validated(url):
+    with pytest.raises(ValueError):
+        pinger.validate_url(url)
+
+
+def test_literal_private_targets_are_blocked_without_dns():
+    with pytest.raises(pinger.Blocked):
+        pinger.resolve("127.0.0.1", 80, allow_private=False)
+    assert pinger.resolve("127.0.0.1", 80, allow_private=True) == "127.0.0.1"
+    result = pinger.check("http://169.254.169.254/latest/meta-data/", timeout=1)
+    assert not result.up and "private" in (result.error or "")
