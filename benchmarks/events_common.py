@@ -1,0 +1,57 @@
+"""Shared pieces of the events benchmarks: a throwaway PostgreSQL and a fast event generator."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import tempfile
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+for p in (ROOT / "layers" / "common" / "python", ROOT / "local", ROOT / "tests"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+
+def start_postgres() -> tuple[Any, Path]:
+    """An embedded PostgreSQL in a temp folder with the migrations applied; this process points at it."""
+    from telltale_local.pg import EmbeddedPostgres
+
+    data = Path(tempfile.mkdtemp(prefix="events-bench-"))
+    os.chmod(data, 0o755)
+    pg = EmbeddedPostgres(data)
+    pg.init()
+    pg.start()
+    pg.bootstrap()
+    os.environ.update({"TELLTALE_DB_HOST": "127.0.0.1", "TELLTALE_DB_PORT": str(pg.port),
+                       "TELLTALE_DB_USER": "telltale", "TELLTALE_DB_NAME": "telltale", "TELLTALE_DB_PASSWORD": ""})
+    from telltale import config, db, migrate
+
+    config.reset_settings()
+    db.reset()
+    migrate.apply_all()
+    return pg, data
+
+
+def messages(tenant: str, n: int, *, event_type: str = "contact.created", seed: int = 1,
+             start: datetime = datetime(2026, 4, 1, tzinfo=UTC), days: int = 30) -> list[str]:
+    """``n`` queue messages (the ingest API's shape), spread over ``days``."""
+    rnd = random.Random(seed)
+    out = []
+    span = days * 86400
+    for _ in range(n):
+        ts = start + timedelta(seconds=rnd.randrange(span))
+        out.append(json.dumps({
+            "eventId": str(uuid.UUID(int=rnd.getrandbits(128), version=4)), "eventType": event_type,
+            "occurredAt": ts.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "tenantId": tenant, "actorType": "TENANT_STAFF",
+            "actorId": f"TS{rnd.randrange(50):04d}", "entityType": "CONTACT",
+            "entityId": f"C{rnd.randrange(100000):06d}",
+            "schemaVersion": 1, "attributes": {"source": rnd.choice(["API", "CRM", "UI"])},
+            "receivedAt": ts.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "source": "api",
+        }, separators=(",", ":")))
+    return out
