@@ -3,8 +3,8 @@
 The anonymized text is built from sqlglot's token stream (tokenized once, then parsed from the same tokens)
 instead of regenerating SQL from the tree: it costs almost nothing on top of the parse, keeps the query
 recognisable, and never re-emits a literal. Every string, numeric and bind-parameter token becomes ``?``,
-keywords are upper-cased, unquoted identifiers lower-cased, comments and spacing dropped and ``IN (?, ?, …)``
-collapsed to ``IN (?)``, so the same query with other values yields the same pattern.
+keywords are upper-cased, unquoted identifiers lower-cased, comments and spacing dropped and lists made only
+of values (``IN (?, ?, …)``) collapsed to ``(?)``, so the same query with other values yields the same pattern.
 
 Tables and columns come from the parsed tree. CTE names are not tables; table functions are not tables.
 A query sqlglot cannot parse is still anonymized (from its tokens, or with a regex if even tokenizing
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -74,63 +75,103 @@ def _dialect(name: str | None) -> Any:
     return Dialect.get_or_raise(name or "")
 
 
+_workers = threading.local()
+
+
+def _tools(dialect: str | None) -> tuple[Any, Any]:
+    """This thread's tokenizer and parser for a dialect: both reset themselves on each call, and building
+    them anew for every query costs a noticeable share of a small query's time."""
+    cache = getattr(_workers, "tools", None)
+    if cache is None:
+        cache = _workers.tools = {}
+    tools = cache.get(dialect)
+    if tools is None:
+        from sqlglot import ErrorLevel
+
+        d = _dialect(dialect)
+        tools = cache[dialect] = (d.tokenizer(), d.parser(error_level=ErrorLevel.IMMEDIATE))
+    return tools
+
+
 @lru_cache(maxsize=1)
-def _token_classes() -> tuple[frozenset[Any], frozenset[Any], frozenset[Any], frozenset[Any], Any]:
+def _exp() -> Any:
+    from sqlglot import exp
+
+    return exp
+
+
+@lru_cache(maxsize=1)
+def _token_categories() -> tuple[dict[Any, int], Any]:
+    """Token type -> 0 literal, 1 bind parameter, 2 quoted identifier, 3 name (lower-cased); others are
+    keywords and punctuation (upper-cased)."""
     from sqlglot.tokens import TokenType as T
 
-    # Keywords after which "(" opens a list or subquery (spaced); after anything else it is a call: f(x).
-    spaced_before_paren = frozenset({T.IN, T.ALIAS, T.FROM, T.JOIN, T.ON, T.AND, T.OR, T.NOT, T.WHERE, T.SELECT,
-                                      T.VALUES, T.EXISTS, T.WITH, T.UNION, T.ALL, T.ANY, T.COMMA, T.USING,
-                                      T.OVER, T.EQ, T.NEQ, T.GT, T.LT, T.GTE, T.LTE, T.PLUS, T.DASH, T.STAR,
-                                      T.SLASH, T.INTERSECT, T.EXCEPT, T.HAVING, T.THEN, T.ELSE, T.WHEN,
-                                      T.INSERT, T.INTO, T.LATERAL, T.IS, T.LIKE, T.ILIKE, T.BETWEEN})
+    literals = (T.STRING, T.NUMBER, T.NATIONAL_STRING, T.BIT_STRING, T.HEX_STRING, T.BYTE_STRING, T.RAW_STRING,
+                T.HEREDOC_STRING, T.UNICODE_STRING, T.PLACEHOLDER)
+    cats: dict[Any, int] = dict.fromkeys(literals, 0)
+    cats[T.PARAMETER] = 1
+    cats[T.IDENTIFIER] = 2
+    cats[T.VAR] = 3
+    return cats, T
 
-    literals = frozenset({T.STRING, T.NUMBER, T.NATIONAL_STRING, T.BIT_STRING, T.HEX_STRING, T.BYTE_STRING,
-                          T.RAW_STRING, T.HEREDOC_STRING, T.UNICODE_STRING, T.PLACEHOLDER})
-    # Token types whose text is a name as the user typed it (kept, lower-cased unless quoted).
-    names = frozenset({T.VAR, T.IDENTIFIER})
-    no_space_before = frozenset({T.COMMA, T.R_PAREN, T.DOT, T.R_BRACKET, T.SEMICOLON})
-    return literals, names, no_space_before, spaced_before_paren, T
+
+_VALUE_LIST = re.compile(r"\(\?(?:, \?)+\)")
+
+
+@lru_cache(maxsize=1)
+def _spaced_before_paren() -> frozenset[Any]:
+    """Keywords after which "(" opens a list or a subquery and stays spaced; after any other word it is a
+    call and sticks to it: f(x)."""
+    from sqlglot.tokens import TokenType as T
+
+    names = ("IN", "ALIAS", "FROM", "JOIN", "ON", "AND", "OR", "NOT", "WHERE", "SELECT", "VALUES", "EXISTS", "WITH",
+             "UNION", "ALL", "ANY", "SOME", "USING", "OVER", "INTERSECT", "EXCEPT", "HAVING", "THEN", "ELSE", "WHEN",
+             "INTO", "LATERAL", "IS", "LIKE", "ILIKE", "BETWEEN", "ROLLUP", "CUBE", "FILTER", "WITHIN_GROUP",
+             "GROUP_BY", "TABLE", "LIMIT", "QUALIFY", "WINDOW", "CASE", "RETURNING", "SET", "DISTINCT", "COMMA",
+             "EQ", "NEQ", "GT", "GTE", "LT", "LTE", "PLUS", "DASH", "STAR", "SLASH", "L_PAREN", "SEMICOLON",
+             "ORDER_BY", "PARTITION_BY", "GROUPING_SETS", "RECURSIVE", "SAMPLE", "TABLE_SAMPLE", "MOD", "PIPE",
+             "DPIPE", "AMP", "CARET", "COLON", "FARROW", "ARROW", "DARROW", "HASH_ARROW", "DHASH_ARROW")
+    return frozenset(getattr(T, n) for n in names if hasattr(T, n))
 
 
 def _pattern_from_tokens(sql: str, tokens: list[Any]) -> str:
-    literals, names, no_space_before, spaced_before_paren, T = _token_classes()
+    cats, T = _token_categories()
+    dot, lparen = T.DOT, T.L_PAREN
+    spaced = _spaced_before_paren()
     out: list[str] = []
-    prev_type: Any = None
-    list_run = False  # inside "(?, ?, ..." opened right after a parenthesis
-    i, n = 0, len(tokens)
-    while i < n:
-        tok = tokens[i]
-        tt = tok.token_type
-        literal = tt in literals or tt == T.PARAMETER
-        if literal:
-            piece = "?"
-            # Bind parameters ($1, :name, @p) stand for values: one '?' for the marker and its name/number.
-            if tt == T.PARAMETER and i + 1 < n and tokens[i + 1].start == tok.end + 1 \
-                    and tokens[i + 1].token_type in (T.NUMBER, T.VAR):
-                i += 1
-        elif tt == T.IDENTIFIER:
-            piece = sql[tok.start:tok.end + 1]
-        elif tt in names or prev_type == T.DOT or (i + 1 < n and tokens[i + 1].token_type == T.DOT):
-            piece = tok.text.lower()  # a name, even when it is spelled like a keyword (r.name)
-        else:
-            piece = tok.text.upper()
-        # IN (?, ?, ?) and VALUES (?, ?) lists of any length are the same pattern.
-        if literal and list_run and len(out) >= 2 and out[-1] == "," and out[-2] == "?":
-            out.pop()
-            i += 1
+    append = out.append
+    skip = False
+    prev_tt = None
+    last = len(tokens) - 1
+    for i, tok in enumerate(tokens):
+        if skip:
+            skip = False
             continue
-        if literal:
-            list_run = prev_type == T.L_PAREN
-        elif tt != T.COMMA:
-            list_run = False
-        if out and tt not in no_space_before and prev_type not in (T.L_PAREN, T.DOT, T.L_BRACKET) \
-                and not (tt == T.L_PAREN and prev_type not in spaced_before_paren):
-            out.append(" ")
-        out.append(piece)
-        prev_type = tt
-        i += 1
-    return "".join(out)
+        tt = tok.token_type
+        if tt is lparen and out and prev_tt not in spaced:
+            out[-1] += "("  # a call: f(x)
+            prev_tt = tt
+            continue
+        c = cats.get(tt, 4)
+        if c == 0:
+            append("?")
+        elif c == 1:
+            append("?")
+            # A bind parameter ($1, :name, @p) is one value: its marker and its number or name together.
+            if i < last and tokens[i + 1].start == tok.end + 1 and tokens[i + 1].token_type in (T.NUMBER, T.VAR):
+                skip = True
+        elif c == 2:
+            append(sql[tok.start:tok.end + 1])
+        elif c == 3 or prev_tt is dot or (i < last and tokens[i + 1].token_type is dot):
+            append(tok.text.lower())  # a name, even when it is spelled like a keyword (r.name)
+        else:
+            append(tok.text.upper())
+        prev_tt = tt
+    text = " ".join(out)
+    text = (text.replace(" ,", ",").replace("( ", "(").replace(" )", ")").replace(" . ", ".")
+            .replace("[ ", "[").replace(" ]", "]").replace(" ;", ";"))
+    # IN (?, ?, ?) and VALUES (?, ?) lists of any length are the same pattern.
+    return _VALUE_LIST.sub("(?)", text)
 
 
 # Fallback when even the tokenizer gives up (an unterminated quote, bytes sqlglot cannot read).
@@ -157,9 +198,7 @@ def _hash(pattern: str) -> str:
 
 
 def _table_name(table: Any) -> str | None:
-    from sqlglot import exp
-
-    if not isinstance(table.this, exp.Identifier):
+    if not isinstance(table.this, _exp().Identifier):
         return None  # a table function (UNNEST, generate_series, TABLE(...)) reads no stored table
     parts = [p for p in (table.catalog, table.db, table.name) if p]
     return ".".join(parts)
@@ -169,17 +208,15 @@ def analyze(sql: str, dialect: str | None = None, *, default_schema: str | None 
     """Anonymize ``sql`` and extract its tables and columns. Never raises on bad SQL."""
     dialect = dialect_name(dialect) if dialect and dialect not in DIALECT_ALIASES.values() else dialect
     sql = strip_templates(sql[:MAX_SQL_CHARS])
-    d = _dialect(dialect)
+    tokenizer, parser = _tools(dialect)
     try:
-        tokens = d.tokenize(sql)
+        tokens = tokenizer.tokenize(sql)
     except Exception:  # noqa: BLE001 - sqlglot raises several types (and Rust panics); all mean "unreadable"
         pattern = regex_anonymize(sql)
         return Analysis(pattern, _hash(pattern), _regex_tables(sql), [], parse_failed=True)
     pattern = _pattern_from_tokens(sql, tokens)
     try:
-        from sqlglot import ErrorLevel
-
-        trees = [t for t in d.parser(error_level=ErrorLevel.IMMEDIATE).parse(tokens, sql) if t is not None]
+        trees = [t for t in parser.parse(tokens, sql) if t is not None]
     except Exception:  # noqa: BLE001 - a parse failure is recorded, never fatal
         return Analysis(pattern, _hash(pattern), _regex_tables(sql), [], parse_failed=True)
     tables, columns, failed = _extract(trees, default_schema)
@@ -187,8 +224,8 @@ def analyze(sql: str, dialect: str | None = None, *, default_schema: str | None 
 
 
 def _extract(trees: list[Any], default_schema: str | None) -> tuple[list[str], list[str], bool]:
-    from sqlglot import exp
-
+    exp = _exp()
+    table_cls, column_cls, cte_cls = exp.Table, exp.Column, exp.CTE
     ctes: set[str] = set()
     table_nodes: list[Any] = []
     columns: dict[str, None] = {}
@@ -196,26 +233,29 @@ def _extract(trees: list[Any], default_schema: str | None) -> tuple[list[str], l
     for tree in trees:
         if isinstance(tree, exp.Command):
             failed = True  # sqlglot's "could not really parse this" node
-        for node in tree.walk():
-            if isinstance(node, exp.Table):
-                table_nodes.append(node)
-            elif isinstance(node, exp.Column):
-                name = node.name
+        for node in tree.find_all(table_cls, column_cls, cte_cls, bfs=False):
+            cls = node.__class__
+            if cls is column_cls:
+                ident = node.this
+                name = ident.name if ident is not None else ""
                 if name and name != "*":
-                    columns[name.lower() if not node.this.quoted else name] = None
-            elif isinstance(node, exp.CTE):
+                    columns[name if ident.args.get("quoted") else name.lower()] = None
+            elif cls is cte_cls:
                 ctes.add(node.alias_or_name.lower())
+            elif isinstance(node, table_cls):
+                table_nodes.append(node)
     tables: dict[str, None] = {}
     for t in table_nodes:
         found = _table_name(t)
         if not found:
             continue
         name = found
-        if not t.db and name.lower() in ctes:
+        db = t.db
+        if not db and name.lower() in ctes:
             continue
-        if t.db and t.db.lower() in SYSTEM_SCHEMAS:
+        if db and db.lower() in SYSTEM_SCHEMAS:
             continue
-        if not t.db and default_schema:
+        if not db and default_schema:
             name = f"{default_schema}.{name}"
         tables[name] = None
     return list(tables), list(columns), failed
