@@ -60,6 +60,11 @@ class QueuePoller(threading.Thread):
             self.queue.release([m.id], delay=min(self.visibility_timeout, 0.5 * 2 ** m.receive_count))
 
     def run(self) -> None:
+        try:
+            # Messages a previous (crashed) stack was processing: redeliver now, not after the timeout.
+            self.queue.release_inflight(self.source["queue"])
+        except Exception:
+            log.exception("could not release in-flight messages of %s", self.source["queue"])
         while not self.stop_event.is_set():
             try:
                 if self.poll_once() == 0:

@@ -116,6 +116,18 @@ class LocalQueue:
         at = time.time() + delay
         self._conn().executemany("UPDATE messages SET visible_at = ? WHERE id = ?", [(at, i) for i in ids])
 
+    def release_inflight(self, queue: str) -> int:
+        """Make every received-but-undeleted message visible now (their worker died with the last stack).
+
+        Deployed, SQS waits out the visibility timeout; locally the stack that received them is gone, so
+        waiting minutes would only delay the redelivery. Receive counts are kept (a crash counts as a try).
+        """
+        cur = self._conn().execute(
+            "UPDATE messages SET visible_at = ? WHERE queue = ? AND visible_at > ? AND receive_count > 0",
+            (time.time(), queue, time.time()),
+        )
+        return int(cur.rowcount)
+
     def peek(self, queue: str, *, limit: int = 100) -> list[Message]:
         rows = self._conn().execute(
             "SELECT id, body, sent_at, receive_count, first_receive FROM messages WHERE queue = ?"
