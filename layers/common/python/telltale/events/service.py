@@ -44,15 +44,14 @@ def store_messages(bodies: list[tuple[str, str]]) -> tuple[list[str], list[str]]
 
         try:
             stored, invalid = PostgresEventStore().write_messages(bodies)
-        except Exception as exc:  # noqa: BLE001 - the whole batch is retried by the queue
+            if invalid:
+                logger.warning("undecodable event messages", extra={"message_ids": invalid[:20]})
+            return stored, invalid
+        except Exception as exc:  # noqa: BLE001 - e.g. a body that is not JSON: the per-message path below
             from telltale import db
 
-            logger.warning("event batch not stored; will be retried", extra={"error": str(exc)[:300]})
+            logger.warning("fast event write failed; storing message by message", extra={"error": str(exc)[:300]})
             db.reset()
-            return [], [mid for mid, _ in bodies]
-        if invalid:
-            logger.warning("undecodable event messages", extra={"message_ids": invalid[:20]})
-        return stored, invalid
     parsed: list[tuple[str, Event]] = []
     failed: list[str] = []
     for mid, body in bodies:

@@ -195,8 +195,10 @@ _VALID = " AND ".join([
 ])
 _MERGE_INBOX = f"""
 WITH p AS MATERIALIZED (  -- parse each body once (inlined, every reference to b would parse it again)
-  SELECT message_id, CASE WHEN pg_input_is_valid(body, 'jsonb') THEN CAST(body AS jsonb) END AS b
-  FROM pg_temp.events_inbox
+  -- A body that is not JSON at all fails the statement; the caller then takes the per-message path.
+  SELECT message_id, CAST(body AS jsonb) AS b FROM pg_temp.events_inbox
+), checked AS MATERIALIZED (  -- the rules once per row: the valid ones are stored, the others reported
+  SELECT message_id, b, coalesce({_VALID}, false) AS ok FROM p
 ), v AS MATERIALIZED (
   SELECT DISTINCT ON (b->>'tenantId', lower(b->>'eventId'))
          b->>'tenantId' AS tenant_id, lower(b->>'eventId') AS event_id, b->>'eventType' AS event_type,
@@ -206,7 +208,7 @@ WITH p AS MATERIALIZED (  -- parse each body once (inlined, every reference to b
          coalesce(CAST(b->>'schemaVersion' AS integer), 1) AS schema_version,
          coalesce(b->'attributes', '{{}}') AS attributes,
          CASE WHEN b->>'source' = 'platform' THEN 'platform' ELSE 'api' END AS source
-  FROM p WHERE {_VALID}
+  FROM checked WHERE ok
 ), claimed AS (
   INSERT INTO events.event_ids (tenant_id, event_id)
   SELECT tenant_id, event_id FROM v ON CONFLICT DO NOTHING RETURNING tenant_id, event_id
@@ -215,7 +217,7 @@ WITH p AS MATERIALIZED (  -- parse each body once (inlined, every reference to b
   SELECT {", ".join("v." + c.strip() for c in _COPY_COLUMNS.split(","))}
   FROM v JOIN claimed c ON c.tenant_id = v.tenant_id AND c.event_id = v.event_id
 )
-SELECT message_id FROM p WHERE NOT coalesce({_VALID}, false)
+SELECT message_id FROM checked WHERE NOT ok
 """
 _MONTH_RE = re.compile(r'"occurredAt":\s*"(\d{4})-(\d{2})')
 
