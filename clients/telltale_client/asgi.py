@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from telltale_client.core import Config, RequestView, _now_iso, build_record, get_client, safely
+from telltale_client.core import Config, RequestView, get_client, record_from, safely
 
 __all__ = ["Analytics", "Config"]
 Scope = MutableMapping[str, Any]
@@ -40,7 +40,7 @@ class Analytics:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        started_at = _now_iso()
+        started_at = time.time()
         status = [500]  # what a client sees if the app dies before starting a response
 
         async def send_wrapper(message: Message) -> None:
@@ -65,12 +65,11 @@ class Analytics:
 
         return wrapped
 
-    def _record(self, scope: Scope, status: int, elapsed_ms: float, started_at: str) -> None:
+    def _record(self, scope: Scope, status: int, elapsed_ms: float, started_at: float) -> None:
         view = _view(scope)
-        record = build_record(
-            self.config, view, method=view.method, status=status, response_time_ms=elapsed_ms,
-            started_at=started_at, path=lambda: view.path, hostname=lambda: view.host,
-            user_agent=lambda: view.headers.get("user-agent"), ip_address=lambda: view.client_ip,
+        record = record_from(
+            self.config, view, started=started_at, method=view.method, status=status, elapsed_ms=elapsed_ms,
+            path=view.path, hostname=view.host, user_agent=view.headers.get("user-agent"), ip_of=_client_ip,
         )
         get_client(self.api_key, self.config, self.framework).log(record)
 
@@ -86,3 +85,7 @@ def _view(scope: Scope) -> RequestView:
         host = f"{h}:{p}" if p else str(h)
     return RequestView(method=str(scope.get("method", "GET")), path=str(scope.get("path") or "/"),
                        headers=headers, client_ip=client[0] if client else None, host=host, raw=scope)
+
+
+def _client_ip(view: RequestView) -> str | None:
+    return view.client_ip

@@ -100,34 +100,65 @@ class _RateLimitedLog:
 _log = _RateLimitedLog()
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat()
+# A record is a tuple on the request path (cheap to build) and becomes the wire dict in the sender:
+# (started_at epoch s, method, path, status, response_time ms, hostname, user_agent, ip or _NO_IP, user_id or _NO_USER)
+Record = tuple
+_NO_IP = object()  # privacy level 2: the field is absent, not null
+_NO_USER = object()  # no get_user_id mapper: the field is absent
 
 
-def _call(mapper: Mapper | None, default: Callable[[], Any], request: Any) -> Any:
-    if mapper is not None:
-        return mapper(request)
-    return default()
-
-
-def build_record(config: Config, request: Any, *, method: str, status: int, response_time_ms: float,
-                 started_at: str, path: Callable[[], Any], hostname: Callable[[], Any],
-                 user_agent: Callable[[], Any], ip_address: Callable[[], Any]) -> dict[str, Any]:
-    """One record with exactly the spec's fields; the IP is not even read at privacy level 2."""
-    record: dict[str, Any] = {
-        "path": str(_call(config.get_path, path, request) or "/"),
-        "method": method.upper(),
-        "status": int(status),
-        "response_time": max(0, round(response_time_ms)),
-        "created_at": started_at,
-        "hostname": _str_or_none(_call(config.get_hostname, hostname, request)),
-        "user_agent": _str_or_none(_call(config.get_user_agent, user_agent, request)),
-    }
+def record_from(config: Config, request: Any, *, started: float, method: str, status: int, elapsed_ms: float,
+                path: Any, hostname: Any, user_agent: Any, ip_of: Callable[[Any], Any]) -> Record:
+    """One record with exactly the spec's fields. ``path``, ``hostname`` and ``user_agent`` are the
+    framework's defaults (used unless a mapper is set); ``ip_of(request)`` is only called below privacy
+    level 2, so at level 2 the IP is never even read."""
     if config.privacy_level < 2:
-        record["ip_address"] = _str_or_none(_call(config.get_ip_address, ip_address, request))
-    if config.get_user_id is not None:
-        record["user_id"] = _str_or_none(config.get_user_id(request))
-    return record
+        ip = config.get_ip_address(request) if config.get_ip_address is not None else ip_of(request)
+    else:
+        ip = _NO_IP
+    return (
+        started,
+        method,
+        config.get_path(request) if config.get_path is not None else path,
+        status,
+        elapsed_ms,
+        config.get_hostname(request) if config.get_hostname is not None else hostname,
+        config.get_user_agent(request) if config.get_user_agent is not None else user_agent,
+        ip,
+        config.get_user_id(request) if config.get_user_id is not None else _NO_USER,
+    )
+
+
+_second_cache: list[Any] = [None, ""]
+
+
+def _iso(ts: float) -> str:
+    """ISO 8601 UTC with microseconds; the date-time part is formatted once per second (the sender
+    formats thousands of records that share it)."""
+    sec = int(ts)
+    if _second_cache[0] != sec:
+        _second_cache[:] = [sec, datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")]
+    return f"{_second_cache[1]}.{int((ts - sec) * 1_000_000):06d}+00:00"
+
+
+def to_wire(record: Record | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(record, dict):
+        return record
+    started, method, path, status, elapsed_ms, hostname, user_agent, ip, user_id = record
+    out: dict[str, Any] = {
+        "path": path if type(path) is str and path else str(path or "/"),
+        "method": method.upper() if type(method) is str else str(method).upper(),
+        "status": int(status),
+        "response_time": max(0, round(elapsed_ms)),
+        "created_at": _iso(started),
+        "hostname": _str_or_none(hostname),
+        "user_agent": _str_or_none(user_agent),
+    }
+    if ip is not _NO_IP:
+        out["ip_address"] = _str_or_none(ip)
+    if user_id is not _NO_USER:
+        out["user_id"] = _str_or_none(user_id)
+    return out
 
 
 def _str_or_none(v: Any) -> str | None:
@@ -154,7 +185,7 @@ class Client:
         atexit.register(self.shutdown)
 
     def _reset_state(self) -> None:
-        self._buffer: deque[dict[str, Any]] = deque()
+        self._buffer: deque[Any] = deque()
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._wake = threading.Event()
@@ -162,24 +193,29 @@ class Client:
         self._thread: threading.Thread | None = None
         self._inflight = 0
         self._backing_off = False
-        self._pid = os.getpid()
+        self._flush_requested = False
+        self._stopped = False
+        self._max_buffer = self.config.max_buffer
+        self._batch_size = self.config.batch_size
 
     # ------------------------------------------------------------------ request path
-    def log(self, record: dict[str, Any]) -> None:
-        if self._pid != os.getpid():  # forked worker (gunicorn --preload): fresh thread and buffer
-            self._reset_state()
-        if self._stop.is_set():
+    def log(self, record: Record | dict[str, Any]) -> None:
+        # The hot path: no lock and no system call. deque.append and popleft are atomic, so the
+        # worst a race can do is let the buffer pass its cap by a record or two for a moment.
+        if self._stopped:
             return
-        with self._lock:
-            if len(self._buffer) >= self.config.max_buffer:
-                self._buffer.popleft()
+        buffer = self._buffer
+        if len(buffer) >= self._max_buffer:
+            try:
+                buffer.popleft()
                 self.dropped += 1
-            self._buffer.append(record)
-            full = len(self._buffer) >= self.config.batch_size
+            except IndexError:
+                pass
+        buffer.append(record)
         if self._thread is None:
             self._start()
-        if full and not self._backing_off:  # while backing off, only the timer (or flush) wakes it
-            self._wake.set()
+        if len(buffer) >= self._batch_size and not self._backing_off:
+            self._wake.set()  # while backing off, only the timer (or flush) wakes the sender
 
     def _start(self) -> None:
         with self._lock:
@@ -189,8 +225,10 @@ class Client:
             self._thread.start()
 
     # ------------------------------------------------------------------ background
-    def _take(self) -> list[dict[str, Any]]:
+    def _take(self, full_only: bool = False) -> list[Any]:
         with self._lock:
+            if full_only and len(self._buffer) < self.config.batch_size:
+                return []
             n = min(len(self._buffer), self.config.batch_size)
             batch = [self._buffer.popleft() for _ in range(n)]
             self._inflight = n
@@ -212,12 +250,17 @@ class Client:
         backoff = 0.0
         while True:
             stopping = self._stop.is_set()
+            woken = False
             if not stopping:
-                self._wake.wait(backoff or self.config.flush_interval)
+                woken = self._wake.wait(backoff or self.config.flush_interval)
                 self._wake.clear()
                 stopping = self._stop.is_set()
+            # Woken because a batch filled up: send full batches only, and leave the remainder for the
+            # timer. Sending down to an empty buffer would post tiny batches back to back under load.
+            everything = stopping or not woken or self._flush_requested
+            self._flush_requested = False
             try:
-                backoff = self._drain(backoff, final=stopping)
+                backoff = self._drain(backoff, final=stopping, everything=everything)
             except Exception:  # noqa: BLE001 - the sender must survive anything
                 _log.warning("bug", "telltale_client: unexpected error in the sender", exc_info=True)
                 self._done()
@@ -225,10 +268,11 @@ class Client:
             if stopping:
                 return
 
-    def _drain(self, backoff: float, *, final: bool) -> float:
-        """Send full batches until the buffer is empty or a send fails; returns the next backoff."""
+    def _drain(self, backoff: float, *, final: bool, everything: bool = True) -> float:
+        """Send batches until the buffer is empty (or, unless ``everything``, holds less than a full
+        batch) or a send fails; returns the next backoff."""
         while True:
-            batch = self._take()
+            batch = self._take(full_only=not everything)
             if not batch:
                 self._done()
                 return 0.0
@@ -247,9 +291,15 @@ class Client:
                 self._backing_off = False
             self._done()
 
-    def _send(self, batch: list[dict[str, Any]]) -> str:
+    def _send(self, batch: list[Any]) -> str:
+        try:
+            records = [to_wire(r) for r in batch]
+        except Exception:  # noqa: BLE001 - a value a mapper returned that cannot be sent
+            _log.warning("encode", "telltale_client: dropped a batch it could not encode", exc_info=True)
+            self.rejected += len(batch)
+            return "rejected"
         body = json.dumps({"framework": self.framework, "privacy_level": self.config.privacy_level,
-                           "requests": batch}, separators=(",", ":"), default=str).encode()
+                           "requests": records}, separators=(",", ":"), default=str).encode()
         # The URL's scheme was checked in __init__ (http or https only).
         req = urllib.request.Request(self.url, data=body, method="POST", headers={  # noqa: S310
             "Content-Type": "application/json", "X-AUTH-TOKEN": self.api_key,
@@ -280,6 +330,7 @@ class Client:
         deadline = time.monotonic() + timeout
         with self._cond:
             self._backing_off = False  # an explicit flush is one more attempt, now
+            self._flush_requested = True
         self._wake.set()
         with self._cond:
             while self._buffer or self._inflight:
@@ -287,12 +338,14 @@ class Client:
                 if remaining <= 0 or (self._backing_off and not self._inflight):
                     return False
                 self._cond.wait(min(remaining, 0.05))
+                self._flush_requested = True
                 self._wake.set()
             return True
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Send what is buffered (one attempt) and stop the sender; called at interpreter exit."""
         try:
+            self._stopped = True
             self._stop.set()
             self._wake.set()
             t = self._thread
@@ -316,6 +369,17 @@ def _urlopen(req: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
 
 _clients: dict[tuple[str, str, str, int], Client] = {}
 _clients_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # A forked worker (gunicorn --preload, multiprocessing) inherits the buffers but not the sender
+    # threads: give each client fresh state so the child sends its own records.
+    for c in list(_clients.values()):
+        c._reset_state()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def get_client(api_key: str, config: Config, framework: str) -> Client:

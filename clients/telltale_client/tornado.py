@@ -14,7 +14,7 @@ from typing import Any
 
 from tornado.web import Application, RequestHandler
 
-from telltale_client.core import Config, _now_iso, build_record, get_client, safely
+from telltale_client.core import Config, get_client, record_from, safely
 
 __all__ = ["Analytics", "Config"]
 FRAMEWORK = "Tornado"
@@ -24,7 +24,7 @@ class Analytics(RequestHandler):
     def __init__(self, app: Application, res: Any, api_key: str, config: Config | None = None,
                  **kwargs: Any) -> None:
         self._tt_start = time.perf_counter()
-        self._tt_started_at = _now_iso()
+        self._tt_started_at = time.time()
         self._tt_api_key = api_key
         self._tt_config = config or Config()
         super().__init__(app, res, **kwargs)
@@ -36,13 +36,13 @@ class Analytics(RequestHandler):
     def _tt_record(self) -> None:
         config = self._tt_config
         req = self.request
-        record = build_record(
-            config, req, method=req.method or "GET", status=self.get_status(),
-            response_time_ms=(time.perf_counter() - self._tt_start) * 1000.0,
-            started_at=self._tt_started_at,
-            path=lambda: req.path,
-            hostname=lambda: req.host,
-            user_agent=lambda: req.headers.get("User-Agent"),
-            ip_address=lambda: req.remote_ip,
+        record = record_from(
+            config, req, started=self._tt_started_at, method=req.method or "GET", status=self.get_status(),
+            elapsed_ms=(time.perf_counter() - self._tt_start) * 1000.0, path=req.path, hostname=req.host,
+            user_agent=req.headers.get("User-Agent"), ip_of=_remote_ip,
         )
         get_client(self._tt_api_key, config, FRAMEWORK).log(record)
+
+
+def _remote_ip(request: Any) -> Any:
+    return request.remote_ip

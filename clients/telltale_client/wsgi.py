@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from telltale_client.core import Config, RequestView, _now_iso, build_record, get_client, safely
+from telltale_client.core import Config, RequestView, get_client, record_from, safely
 
 __all__ = ["Analytics", "Config"]
 StartResponse = Callable[..., Any]
@@ -32,7 +32,7 @@ class Analytics:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         start = time.perf_counter()
-        started_at = _now_iso()
+        started_at = time.time()
         status = [500]
 
         def wrapped_start_response(status_line: str, headers: list[Any], exc_info: Any = None) -> Any:
@@ -52,12 +52,11 @@ class Analytics:
             raise
         return _ClosingIterable(result, done)
 
-    def _record(self, environ: dict[str, Any], status: int, elapsed_ms: float, started_at: str) -> None:
+    def _record(self, environ: dict[str, Any], status: int, elapsed_ms: float, started_at: float) -> None:
         view = _view(environ)
-        record = build_record(
-            self.config, view, method=view.method, status=status, response_time_ms=elapsed_ms,
-            started_at=started_at, path=lambda: view.path, hostname=lambda: view.host,
-            user_agent=lambda: environ.get("HTTP_USER_AGENT"), ip_address=lambda: view.client_ip,
+        record = record_from(
+            self.config, view, started=started_at, method=view.method, status=status, elapsed_ms=elapsed_ms,
+            path=view.path, hostname=view.host, user_agent=environ.get("HTTP_USER_AGENT"), ip_of=_client_ip,
         )
         get_client(self.api_key, self.config, self.framework).log(record)
 
@@ -97,3 +96,7 @@ def _view(environ: dict[str, Any]) -> RequestView:
     path = (environ.get("SCRIPT_NAME") or "") + (environ.get("PATH_INFO") or "/")
     return RequestView(method=str(environ.get("REQUEST_METHOD", "GET")), path=path or "/", headers=headers,
                        client_ip=environ.get("REMOTE_ADDR"), host=host or None, raw=environ)
+
+
+def _client_ip(view: RequestView) -> str | None:
+    return view.client_ip

@@ -180,8 +180,8 @@ def test_host_app_stays_fast_and_correct_when_the_server_is_down(key):
         def __init__(self, app, res):
             super().__init__(app, res, key.key, config)
 
-        def get(self):
-            self.write({"message": "Hello World!", "n": int(self.get_argument("n"))})
+        def get(self, n):
+            self.write({"message": "Hello World!", "n": int(n)})
 
     class Broken(Analytics):
         def __init__(self, app, res):
@@ -193,13 +193,13 @@ def test_host_app_stays_fast_and_correct_when_the_server_is_down(key):
             self.write("still fine")
 
     n = 200
-    with TornadoServer(lambda: Application([(r"/hello", Hello), (r"/broken", Broken)])) as srv:
+    with TornadoServer(lambda: Application([(r"/hello/(\d+)", Hello), (r"/broken", Broken)])) as srv:
         s = requests.Session()
         slowest = 0.0
         started = time.perf_counter()
         for i in range(n):
             t = time.perf_counter()
-            r = s.get(f"{srv.url}/hello", params={"n": i}, timeout=5)
+            r = s.get(f"{srv.url}/hello/{i}", timeout=5)
             slowest = max(slowest, time.perf_counter() - t)
             assert r.status_code == 200 and r.json() == {"message": "Hello World!", "n": i}
         total = time.perf_counter() - started
@@ -213,6 +213,8 @@ def test_host_app_stays_fast_and_correct_when_the_server_is_down(key):
     stats = client.stats()
     assert stats["sent"] == 0 and stats["failed_attempts"] >= 1
     assert stats["buffered"] == 50 and stats["dropped"] == n - 50
-    # The newest records are the ones kept.
-    assert [r["path"] for r in list(client._buffer)][-1] == "/hello"
+    # The newest records are the ones kept (the broken mapper's request was never recorded).
+    from telltale_client.core import to_wire
+
+    assert [to_wire(r)["path"] for r in client._buffer] == [f"/hello/{i}" for i in range(n - 50, n)]
     assert not client.flush(timeout=2)

@@ -1,0 +1,250 @@
+"""Middleware overhead: requests/s of a Tornado hello-world with telltale-client's Analytics handler
+against the same app without it, measured with a load generator (wrk when installed, else a Python
+load loop in its own processes). Target: at most 5% fewer requests per second.
+
+Each app runs in its own process; the middleware sends its batches to a sink process that answers 201,
+so what is measured is the middleware (recording, buffering, batching, JSON, HTTP posts), not Telltale's
+ingest. Runs are interleaved (plain, analytics, plain, ...) and medians compared. Two figures:
+requests/s (the target), and the server process's CPU time per request (user + system, all threads,
+from /proc), which a busy shared machine disturbs far less than throughput. With taskset available the
+app servers share one core and the load generator and sink the other.
+
+    .venv/bin/python benchmarks/apianalytics_middleware_overhead.py [--seconds 5] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "clients"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_app(port: int, sink: str) -> None:
+    """One Tornado process with both handlers: ``/plain`` (RequestHandler) and ``/analytics`` (the
+    middleware). Same process, same core, same warm-up: the runs differ only in the handler."""
+    import asyncio
+
+    from tornado.web import Application, RequestHandler
+
+    from telltale_client.tornado import Analytics, Config
+
+    config = Config(server_url=sink)
+
+    class WithAnalytics(Analytics):
+        def __init__(self, app, res):  # type: ignore[no-untyped-def]
+            super().__init__(app, res, "tt_benchmark", config)
+
+        def get(self) -> None:
+            self.write({"message": "Hello World!"})
+
+    class Plain(RequestHandler):
+        def get(self) -> None:
+            self.write({"message": "Hello World!"})
+
+    async def main() -> None:
+        Application([(r"/plain", Plain), (r"/analytics", WithAnalytics)]).listen(port, "127.0.0.1")
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def serve_sink(port: int) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Sink(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(201)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    ThreadingHTTPServer(("127.0.0.1", port), Sink).serve_forever()
+
+
+def python_load(url: str, seconds: float, procs: int = 2) -> float:
+    """Requests/s from ``procs`` processes each looping on a keep-alive connection."""
+    code = (
+        "import http.client,sys,time\n"
+        "h,p,d,u=sys.argv[1],int(sys.argv[2]),float(sys.argv[3]),sys.argv[4]\n"
+        "c=http.client.HTTPConnection(h,p);n=0;end=time.perf_counter()+d\n"
+        "while time.perf_counter()<end:\n"
+        " c.request('GET',u);r=c.getresponse();r.read();n+=1\n"
+        "print(n)\n"
+    )
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    ps = [subprocess.Popen([*PIN_LOAD, sys.executable, "-c", code, str(u.hostname), str(u.port), str(seconds), u.path],
+                           stdout=subprocess.PIPE, text=True)
+          for _ in range(procs)]
+    return sum(int(p.communicate()[0]) for p in ps) / seconds
+
+
+def wrk_load(url: str, seconds: float) -> float:
+    out = subprocess.run([*PIN_LOAD, "wrk", "-t1", "-c16", f"-d{seconds:g}s", url], capture_output=True,
+                         text=True, check=True).stdout
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert m, out
+    return float(m.group(1))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+PIN_APP: list[str] = []
+PIN_LOAD: list[str] = []
+if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+    PIN_APP, PIN_LOAD = ["taskset", "-c", "1"], ["taskset", "-c", "0"]
+
+
+def cost_breakdown(sink: str, n: int = 20_000) -> tuple[float, float]:
+    """(request-path us, sender us) per request, timed in this process with the real code: building the
+    handler and recording on finish (against the plain handler's construction), and turning records into
+    a JSON batch posted to the sink. Immune to other load on the machine, unlike throughput."""
+    import warnings
+
+    from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+    from tornado.web import Application, RequestHandler
+
+    from telltale_client import core
+    from telltale_client.tornado import Analytics, Config
+
+    config = Config(server_url=sink, batch_size=10**9, flush_interval=3600, max_buffer=10**9)
+
+    class WithAnalytics(Analytics):
+        def __init__(self, app, res):  # type: ignore[no-untyped-def]
+            super().__init__(app, res, "tt_breakdown", config)
+
+    class Conn:
+        def set_close_callback(self, cb: object) -> None:
+            pass
+
+    app = Application([])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        req = HTTPServerRequest(start_line=RequestStartLine("GET", "/", "HTTP/1.1"), connection=Conn(),  # type: ignore[arg-type]
+                                headers=HTTPHeaders({"Host": "127.0.0.1", "User-Agent": "wrk/4.1"}))
+    req.remote_ip = "127.0.0.1"
+
+    def per_call(fn: object) -> float:
+        # CPU time of this thread, so other processes on the machine do not count.
+        t = time.thread_time()
+        for _ in range(n):
+            fn()  # type: ignore[operator]
+        return (time.thread_time() - t) / n * 1e6
+
+    plains, withs = [], []
+    for _ in range(7):  # interleaved, best of 7
+        plains.append(per_call(lambda: RequestHandler(app, req)))
+        withs.append(per_call(lambda: WithAnalytics(app, req)._tt_record()))
+    plain_us, analytics_us = min(plains), min(withs)
+    client = core.get_client("tt_breakdown", config, "Tornado")
+    batch = [client._buffer.popleft() for _ in range(1000)]
+    client._buffer.clear()
+    t = time.thread_time()  # the sender's CPU; waiting for the sink's reply costs the app nothing
+    for _ in range(5):
+        assert client._send(batch) == "ok"
+    sender_us = (time.thread_time() - t) / 5 / 1000 * 1e6
+    client.shutdown(0.1)
+    return analytics_us - plain_us, sender_us
+
+
+def wait_up(port: int) -> None:
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--serve", choices=["app", "sink"])
+    ap.add_argument("--port", type=int)
+    ap.add_argument("--sink")
+    args = ap.parse_args()
+    if args.serve == "sink":
+        serve_sink(args.port)
+        return 0
+    if args.serve:
+        serve_app(args.port, args.sink)
+        return 0
+
+    ports = {"sink": free_port(), "app": free_port()}
+    sink = f"http://127.0.0.1:{ports['sink']}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "clients")}
+    procs = [subprocess.Popen([*(PIN_LOAD if k == "sink" else PIN_APP), sys.executable, __file__, "--serve", k,
+                               "--port", str(p), "--sink", sink], env=env)
+             for k, p in ports.items()]
+    pids = {k: p.pid for k, p in zip(ports, procs, strict=True)}
+    try:
+        for p in ports.values():
+            wait_up(p)
+        load = wrk_load if shutil.which("wrk") else python_load
+        gen = "wrk (1 thread, 16 connections)" if load is wrk_load else "a Python keep-alive loop (2 processes)"
+        print(f"load generator: {gen}; {args.runs} interleaved runs of {args.seconds:g}s each")
+        app = f"http://127.0.0.1:{ports['app']}"
+        load(f"{app}/plain", 1.0)  # warm-up
+        load(f"{app}/analytics", 1.0)
+        rps: dict[str, list[float]] = {"plain": [], "analytics": []}
+        cpu: dict[str, list[float]] = {"plain": [], "analytics": []}
+        for i in range(args.runs):
+            for kind in ("plain", "analytics"):
+                before = cpu_seconds(pids["app"])
+                r = load(f"{app}/{kind}", args.seconds)
+                rps[kind].append(r)
+                cpu[kind].append((cpu_seconds(pids["app"]) - before) / (r * args.seconds) * 1e6)
+            print(f"  run {i + 1}: plain {rps['plain'][-1]:7.0f} req/s {cpu['plain'][-1]:6.1f} us CPU/req   "
+                  f"with middleware {rps['analytics'][-1]:7.0f} req/s {cpu['analytics'][-1]:6.1f} us CPU/req")
+        mp, ma = statistics.median(rps["plain"]), statistics.median(rps["analytics"])
+        cp, ca = statistics.median(cpu["plain"]), statistics.median(cpu["analytics"])
+        loss = 1 - ma / mp
+        print(f"median requests/s: plain {mp:.0f}, with middleware {ma:.0f}; ratio {ma / mp:.3f} "
+              f"({loss * 100:+.1f}% fewer requests/s; target <= 5%)")
+        print(f"median CPU per request: plain {cp:.1f} us, with middleware {ca:.1f} us; "
+              f"{(ca / cp - 1) * 100:+.1f}% (equivalent throughput ratio {cp / ca:.3f})")
+        path_us, sender_us = cost_breakdown(sink)
+        added = path_us + sender_us
+        print(f"middleware cost timed in-process: {path_us:.1f} us on the request path + {sender_us:.1f} us in the "
+              f"sender = {added:.1f} us per request, {added / cp * 100:.1f}% of the plain request's {cp:.0f} us CPU")
+        print("PASS" if loss <= 0.05 else "OVER TARGET (on a busy shared machine, check the CPU figures and rerun)")
+        return 0
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(5)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
