@@ -52,3 +52,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# The API analytics dashboard's bundle is committed (functions/dashboard/static), so `make test` needs no
+# npm; rebuild it after editing dashboard/src.
+.PHONY: dashboard
+dashboard:
+	cd dashboard && npm ci --no-audit --no-fund && npm run build
