@@ -112,9 +112,10 @@ def setup_external_postgres(pg_port: int) -> ExternalPostgres:
     return ExternalPostgres("127.0.0.1", pg_port, EXT_DB, EXT_USER, EXT_PASSWORD)
 
 
-def postgres_fingerprint(ext: ExternalPostgres) -> Any:
-    """Everything a write could change: relations, their row counts and contents, sequences, settings."""
-    conn = ext.connect()
+def postgres_fingerprint(ext: ExternalPostgres, conn: Any = None) -> Any:
+    """Everything a write could change: relations, their row counts and contents, sequences, roles."""
+    own = conn is None
+    conn = conn or ext.connect()
     try:
         rels = conn.run("SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON"
                         " n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema',"
@@ -122,10 +123,11 @@ def postgres_fingerprint(ext: ExternalPostgres) -> Any:
         data = {t: conn.run(f"SELECT * FROM {t} ORDER BY 1") for t in
                 ("sales", "orders", "users", "audit_logs", "guard_canary")}
         seq = conn.run("SELECT last_value, is_called FROM canary_seq")
-        roles = conn.run("SELECT rolname FROM pg_roles ORDER BY 1")
+        roles = conn.run("SELECT rolname, rolsuper FROM pg_roles ORDER BY 1")
         return repr((rels, data, seq, roles))
     finally:
-        conn.close()
+        if own:
+            conn.close()
 
 
 # ------------------------------------------------------------------------------------------------- MariaDB
@@ -223,8 +225,9 @@ def seed_mariadb(server: MariaDB) -> None:
         conn.close()
 
 
-def mariadb_fingerprint(server: MariaDB) -> Any:
-    conn = server.root(MYSQL_DB)
+def mariadb_fingerprint(server: MariaDB, conn: Any = None) -> Any:
+    own = conn is None
+    conn = conn or server.root(MYSQL_DB)
     try:
         cur = conn.cursor()
         cur.execute("SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema NOT IN"
@@ -237,7 +240,8 @@ def mariadb_fingerprint(server: MariaDB) -> Any:
         cur.execute("SELECT user, host FROM mysql.user ORDER BY 1, 2")
         return repr((tables, data, cur.fetchall()))
     finally:
-        conn.close()
+        if own:
+            conn.close()
 
 
 # ------------------------------------------------------------------------------------------- ClickHouse
@@ -268,10 +272,11 @@ def seed_clickhouse(host: str, port: int) -> None:
         client.close()
 
 
-def clickhouse_fingerprint(host: str, port: int) -> Any:
+def clickhouse_fingerprint(host: str, port: int, client: Any = None) -> Any:
     import clickhouse_connect
 
-    client = clickhouse_connect.get_client(host=host, port=port, username="default", password="")
+    own = client is None
+    client = client or clickhouse_connect.get_client(host=host, port=port, username="default", password="")
     try:
         tables = client.query("SELECT database, name FROM system.tables WHERE database NOT IN"
                               " ('system', 'INFORMATION_SCHEMA', 'information_schema') ORDER BY 1, 2").result_rows
@@ -279,7 +284,8 @@ def clickhouse_fingerprint(host: str, port: int) -> Any:
                 for t in ("events", "guard_canary")}
         return repr((tables, data))
     finally:
-        client.close()
+        if own:
+            client.close()
 
 
 # ------------------------------------------------------------------------------------------ Elasticsearch

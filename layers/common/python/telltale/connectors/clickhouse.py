@@ -23,7 +23,7 @@ class ClickHouseConnector:
                 password=config.get("password") or "", database=config["database"],
                 secure=bool(config.get("secure", True)),
                 connect_timeout=min(int(config.get("connect_timeout") or 10), limits.connect_timeout_s),
-                send_receive_timeout=timeout + 5, autogenerate_session_id=False,
+                send_receive_timeout=timeout + 2, autogenerate_session_id=False,
             )
         except (OperationalError, DatabaseError, OSError) as exc:
             raise connector_error("ClickHouse", exc, config) from None
@@ -39,6 +39,8 @@ class ClickHouseConnector:
         try:
             result = client.query(prepared.text, settings=settings)
         except OperationalError as exc:
+            if "timed out" in str(exc).lower() or "timeout" in str(exc).lower():
+                raise execution_error(exc, config, message=f"the query did not finish within {timeout} s") from None
             raise connector_error("ClickHouse", exc, config) from None
         except ClickHouseError as exc:
             raise execution_error(exc, config, message=_first_line(str(exc))) from None
@@ -55,6 +57,9 @@ class ClickHouseConnector:
 def _first_line(text: str) -> str:
     # ClickHouse errors repeat the query and a stack trace; the first sentence says what went wrong.
     text = text.replace("\n", " ")
+    marker = "server response: "
+    if marker in text:
+        text = text[text.index(marker) + len(marker):]
     cut = text.find("Stack trace")
     return text[: cut if cut > 0 else 400].strip()
 

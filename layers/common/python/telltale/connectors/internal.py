@@ -9,11 +9,17 @@ the guard missed something. Everything is undone by the ROLLBACK that ends the r
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from telltale import db, tenancy
 from telltale.connectors.base import Limits, Prepared, Result, execution_error
 from telltale.connectors.postgres import db_error_message, run_cursor
-from telltale.errors import QueryExecutionError
+from telltale.errors import QueryExecutionError, TelltaleError
+
+if TYPE_CHECKING:
+    import pg8000.native
 
 _ready: set[str] = set()
 _lock = threading.Lock()
@@ -47,29 +53,41 @@ def ensure_reader_role(tenant_id: str) -> str:
 class InternalConnector:
     driver = "internal"
 
-    def execute(self, prepared: Prepared, limits: Limits) -> Result:
-        if not prepared.tenant_id or not prepared.tenant_schema:
+    @contextmanager
+    def session(self, tenant_id: str | None, tenant_schema: str | None, limits: Limits
+                ) -> Iterator[pg8000.native.Connection]:
+        """The platform connection inside a READ ONLY transaction, as the tenant's reader role, with
+        ``search_path`` forced to the tenant's schema; rolled back after."""
+        if not tenant_id or not tenant_schema:
             raise QueryExecutionError("Tenant schema required: call the API with a valid tenant/site",
                                       status_code=400)
-        exists = db.query_one("SELECT 1 AS ok FROM pg_namespace WHERE nspname = :s", s=prepared.tenant_schema)
+        exists = db.query_one("SELECT 1 AS ok FROM pg_namespace WHERE nspname = :s", s=tenant_schema)
         if exists is None:
             raise QueryExecutionError("Tenant schema required: this tenant has no schema yet; create an app first",
                                       status_code=400)
-        role = ensure_reader_role(prepared.tenant_id)
+        import pg8000.exceptions
+
+        role = ensure_reader_role(tenant_id)
         conn = db.connection()
         try:
             conn.run("START TRANSACTION READ ONLY")
             conn.run(f"SET LOCAL statement_timeout = {int(limits.statement_timeout_s) * 1000}")
-            conn.run(f"SET LOCAL search_path TO {_ident(prepared.tenant_schema)}")
+            conn.run(f"SET LOCAL search_path TO {_ident(tenant_schema)}")
             conn.run(f"SET LOCAL ROLE {_ident(role)}")
-            return run_cursor(conn, prepared.text, limits)
-        except Exception as exc:  # noqa: BLE001 - typed below
+            yield conn
+        except TelltaleError:
+            raise
+        except (pg8000.exceptions.DatabaseError, pg8000.exceptions.InterfaceError, OSError) as exc:
             raise execution_error(exc, {}, message=db_error_message(exc)) from None
         finally:
             try:
                 conn.run("ROLLBACK")
             except Exception:  # noqa: BLE001 - a broken connection is replaced on next use
                 db.reset()
+
+    def execute(self, prepared: Prepared, limits: Limits) -> Result:
+        with self.session(prepared.tenant_id, prepared.tenant_schema, limits) as conn:
+            return run_cursor(conn, prepared.text, limits)
 
 
 CONNECTOR = InternalConnector()

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from telltale.connectors.base import Limits, Prepared, Result, connector_error, execution_error, rows_as_dicts
+from telltale.errors import TelltaleError
 
 if TYPE_CHECKING:
     import pg8000.native
@@ -71,8 +75,13 @@ class PostgresConnector:
     label = "PostgreSQL"
     begin = "START TRANSACTION READ ONLY"
 
-    def execute(self, prepared: Prepared, limits: Limits) -> Result:
-        config = prepared.config
+    @contextmanager
+    def session(self, config: dict[str, Any], limits: Limits) -> Iterator[pg8000.native.Connection]:
+        """A connection inside a READ ONLY transaction with a statement timeout; rolled back and closed after.
+
+        Failures inside are QueryExecutionErrors with the server's message (redacted)."""
+        import pg8000.exceptions
+
         conn = connect(config, limits, what=self.label)
         try:
             # The socket may not wait forever either: a server that stops answering is a failure.
@@ -80,15 +89,20 @@ class PostgresConnector:
             try:
                 conn.run(self.begin)
                 conn.run(f"SET LOCAL statement_timeout = {statement_timeout_ms(config, limits)}")
-                return run_cursor(conn, prepared.text, limits)
-            except Exception as exc:  # noqa: BLE001 - typed below
+                yield conn
+            except TelltaleError:
+                raise
+            except (pg8000.exceptions.DatabaseError, pg8000.exceptions.InterfaceError, OSError) as exc:
                 raise execution_error(exc, config, message=db_error_message(exc)) from None
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 conn.run("ROLLBACK")
+            with contextlib.suppress(Exception):
                 conn.close()
-            except Exception:  # noqa: BLE001, S110 - the connection is discarded either way
-                pass
+
+    def execute(self, prepared: Prepared, limits: Limits) -> Result:
+        with self.session(prepared.config, limits) as conn:
+            return run_cursor(conn, prepared.text, limits)
 
 
 CONNECTOR = PostgresConnector()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from typing import Any
 
 from telltale.errors import QueryValidationError
@@ -21,7 +22,12 @@ ALLOWED_TOP_LEVEL = {
     "terminate_after", "stored_fields", "explain", "version", "seq_no_primary_term", "track_scores",
     "indices_boost", "rescore", "suggest", "index",
 }
-_DENIED_KEYS = {"runtime_mappings", "stored_script", "search_template", "pit", "slice"}
+_DENIED_KEYS = {"runtime_mappings", "stored_script", "search_template", "pit", "slice",
+                # "wrapper" takes a base64-encoded query the guard cannot see into; "template" renders one.
+                "wrapper", "template"}
+# script, scripts, _script, script_fields, script_score, scripted_metric, bucket_script, ...
+# (but not field names that merely contain the letters, like "description").
+_SCRIPT_KEY = re.compile(r"(^|_)script(s|ed)?(_|$)")
 _MAX_DEPTH = 64
 
 
@@ -73,7 +79,7 @@ def _walk(node: Any, allowed_index: str | None, depth: int, path: str) -> None:
     for key, value in node.items():
         lowered = str(key).lower()
         where = f"{path}.{key}" if path else str(key)
-        if "script" in lowered:
+        if _SCRIPT_KEY.search(lowered):
             raise refuse(f"scripts are not allowed ('{where}')")
         if lowered in _DENIED_KEYS:
             raise refuse(f"'{key}' is not allowed ('{where}')")

@@ -57,7 +57,8 @@ _CLICKHOUSE_DENY = {
 # Catalog and settings readers: internal queries must not learn about or reach other schemas.
 _INTERNAL_DENY_PREFIXES = ("pg_", "has_", "to_reg", "lo_")
 _INTERNAL_DENY = {"current_setting", "current_schemas", "obj_description", "col_description",
-                  "shobj_description", "format_type", "version", "inet_server_addr", "inet_server_port"}
+                  "shobj_description", "format_type", "version", "current_version", "inet_server_addr",
+                  "inet_server_port", "current_database", "current_catalog"}
 
 _DENY = {
     "postgres": _COMMON_DENY | _PG_DENY,
@@ -107,6 +108,7 @@ def _func_names(node: Any) -> set[str]:
         return {str(node.name).lower()}
     names = {n.lower() for n in getattr(type(node), "_sql_names", ()) or ()}
     names.add(node.key.lower())
+    names.add(node.sql_name().lower())  # the SQL spelling, e.g. CURRENT_SCHEMAS
     return names
 
 
@@ -158,7 +160,7 @@ def check(sql: str, dialect: str, *, internal: Internal | None = None) -> Any:
                 if node.args.get(arg):
                     label = {"settings": "SETTINGS overrides", "format": "FORMAT clauses",
                              "into": "SELECT ... INTO", "locks": "locking clauses (FOR UPDATE/SHARE)"}[arg]
-                    raise refuse(f"{label} are not allowed")
+                    raise refuse(f"{label}: not allowed in read-only queries")
         elif isinstance(node, exp.Parameter | exp.SessionParameter) and dialect == "mysql":
             raise refuse("user and system variables (@x, @@x) are not allowed")
         elif internal is not None:
