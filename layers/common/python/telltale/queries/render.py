@@ -22,6 +22,8 @@ from typing import Any
 from telltale.errors import QueryValidationError, TelltaleError
 
 LANGUAGES = {"postgres", "redshift", "mysql", "clickhouse", "elasticsearch"}
+# Dialects whose plain '...' strings treat a backslash as an escape (Redshift does, PostgreSQL does not).
+_BACKSLASH_ESCAPES = {"mysql", "clickhouse", "redshift"}
 _PARAM_NAME_MAX = 64
 _MAX_PARAMS = 200
 _MAX_VALUE_CHARS = 100_000
@@ -271,7 +273,7 @@ def _substitute(raw: str, collector: _Collector, language: str) -> str:
 def _sql_scan(raw: str, i: int, context: str, quote: str, language: str) -> tuple[int, str, str]:
     """One lexical step for SQL: (characters consumed, new context, active quote)."""
     ch = raw[i]
-    backslash = language in ("mysql", "clickhouse") or quote.startswith("E")
+    backslash = language in _BACKSLASH_ESCAPES or quote.startswith("E")
     if context == "code":
         two = raw[i:i + 2]
         if two == "--" or (ch == "#" and language in ("mysql", "clickhouse")):
@@ -368,7 +370,7 @@ def _escape_in_string(text: str, language: str, quote: str) -> str:
         raise QueryValidationError("parameter values may not contain NUL characters",
                                    errors={"params": ["NUL characters are not allowed"]})
     q = quote[-1]
-    if language in ("mysql", "clickhouse") or quote.startswith("E"):
+    if language in _BACKSLASH_ESCAPES or quote.startswith("E"):
         text = text.replace("\\", "\\\\")
     return text.replace(q, q + q)
 
