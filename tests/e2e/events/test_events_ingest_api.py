@@ -58,3 +58,36 @@ def test_platform_outbox_events_reach_the_store(api: Any) -> None:
         time.sleep(0.2)
     assert q.json()["rows"] == [{"values": ["platform", "analytics-postgres", "TENANT_STAFF", 1]}]
     assert "secure_password" not in q.text
+
+
+def test_the_spec_curl_examples(api: Any) -> None:
+    """The spec's two curl examples, verbatim, with a token for the spec's tenant."""
+    tenant = "T019A16FF372A70B5A9307B00CE85E4DA"
+    headers = {"Authorization": f"Bearer {api.token(tenant, 'TS019C06688AA57248B9EA5325DBDFC48E')}",
+               "x-tenant-uuid": tenant, "x-user-email": "advisor@conpat.com",
+               "x-user-id": "TS019C06688AA57248B9EA5325DBDFC48E", "x-user-type": "TENANT_STAFF"}
+    r = api.post("/api/analytics/events", tenant=None, headers=headers, json={
+        "eventType": "contact.imported", "tenantId": tenant, "actorType": "SYSTEM", "entityType": "CONTACT",
+        "entityId": "C019B9D0FD0E5772F9E8ED189895D40C4",
+        "attributes": {"source": "CRM_MIGRATION", "batchId": "batch-2026-04-22-001"}})
+    assert r.status_code == 202 and r.content == b""
+    created = [{"eventType": "contact.created", "tenantId": tenant, "occurredAt": f"2026-04-{d:02d}T10:30:00Z",
+                "actorType": "TENANT_STAFF", "actorId": actor, "entityType": "CONTACT", "entityId": f"C{i}"}
+               for i, (d, actor) in enumerate([(22, "TS019C06688AA57248B9EA5325DBDFC48E")] * 3
+                                              + [(21, "TS019C06688AA57248B9EA5325DBDFC48E")] * 2 + [(21, "TS2")])]
+    assert api.post("/api/analytics/events", tenant=None, headers=headers, json=created).status_code == 202
+    query = {"eventType": "contact.created",
+             "timeRange": {"from": "2026-04-01T00:00:00Z", "to": "2026-04-30T23:59:59Z"},
+             "granularity": "DAY", "groupBy": [{"field": "actorId"}],
+             "aggregations": [{"function": "COUNT", "alias": "contacts_created"}],
+             "sort": [{"field": "contacts_created", "ascending": False}], "limit": 50}
+    assert wait_for_count(api, "contact.created", 6, tenant=tenant) >= 6
+    r = api.post("/api/analytics/query", tenant=None, headers=headers, json=query)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [c["role"] for c in body["columns"]] == ["TIME", "DIMENSION", "METRIC"]
+    assert body["columns"][0] == {"name": "time_bucket", "label": "Date", "type": "TIMESTAMP", "role": "TIME"}
+    assert body["columns"][2]["primary"] is True
+    assert body["rows"][:2] == [{"values": ["2026-04-22T00:00:00Z", "TS019C06688AA57248B9EA5325DBDFC48E", 3]},
+                                {"values": ["2026-04-21T00:00:00Z", "TS019C06688AA57248B9EA5325DBDFC48E", 2]}]
+    assert body["stats"]["rowCount"] == 3
