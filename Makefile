@@ -45,7 +45,7 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
 test: $(STAMP) system-deps lint typecheck validate package
-	$(BIN)/pytest -q -p no:cacheprovider
+	rm -rf build/pytest && $(BIN)/pytest -q -p no:cacheprovider --basetemp=build/pytest
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do [ "$$(basename $$b)" = harness.py ] || { echo "== $$b"; $(BIN)/python $$b; }; done
