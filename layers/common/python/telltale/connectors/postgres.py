@@ -27,7 +27,8 @@ PG_TYPES = {
 CURSOR = "telltale_query"
 
 
-def connect(config: dict[str, Any], limits: Limits, *, what: str) -> pg8000.native.Connection:
+def connect(config: dict[str, Any], limits: Limits, *, what: str,
+            startup_params: dict[str, str] | None = None) -> pg8000.native.Connection:
     import pg8000.native
 
     ssl_context = None
@@ -40,7 +41,7 @@ def connect(config: dict[str, Any], limits: Limits, *, what: str) -> pg8000.nati
             user=config["username"], password=config.get("password") or None, host=config["host"],
             port=int(config["port"]), database=config["database"],
             timeout=min(int(config.get("connect_timeout") or limits.connect_timeout_s), limits.connect_timeout_s),
-            ssl_context=ssl_context, application_name="telltale-query",
+            ssl_context=ssl_context, application_name="telltale-query", startup_params=startup_params,
         )
     except Exception as exc:  # noqa: BLE001 - every failure to connect is the same ConnectorError
         raise connector_error(what, exc, config) from None
@@ -74,6 +75,9 @@ class PostgresConnector:
     driver = "postgres"
     label = "PostgreSQL"
     begin = "START TRANSACTION READ ONLY"
+    # PostgreSQL takes session settings in the startup packet: read-only by default and the statement
+    # timeout cost no round trip. Redshift is not relied on for that and gets SET LOCAL instead.
+    startup_settings = True
 
     @contextmanager
     def session(self, config: dict[str, Any], limits: Limits) -> Iterator[pg8000.native.Connection]:
@@ -82,21 +86,24 @@ class PostgresConnector:
         Failures inside are QueryExecutionErrors with the server's message (redacted)."""
         import pg8000.exceptions
 
-        conn = connect(config, limits, what=self.label)
+        timeout_ms = statement_timeout_ms(config, limits)
+        startup = ({"default_transaction_read_only": "on", "statement_timeout": str(timeout_ms)}
+                   if self.startup_settings else None)
+        conn = connect(config, limits, what=self.label, startup_params=startup)
         try:
             # The socket may not wait forever either: a server that stops answering is a failure.
-            conn._usock.settimeout(statement_timeout_ms(config, limits) / 1000 + 5)
+            conn._usock.settimeout(timeout_ms / 1000 + 5)
             try:
                 conn.run(self.begin)
-                conn.run(f"SET LOCAL statement_timeout = {statement_timeout_ms(config, limits)}")
+                if not self.startup_settings:
+                    conn.run(f"SET LOCAL statement_timeout = {timeout_ms}")
                 yield conn
             except TelltaleError:
                 raise
             except (pg8000.exceptions.DatabaseError, pg8000.exceptions.InterfaceError, OSError) as exc:
                 raise execution_error(exc, config, message=db_error_message(exc)) from None
         finally:
-            with contextlib.suppress(Exception):
-                conn.run("ROLLBACK")
+            # Closing ends the session, which rolls the read-only transaction back: no ROLLBACK round trip.
             with contextlib.suppress(Exception):
                 conn.close()
 

@@ -11,6 +11,7 @@ class RedshiftConnector(PostgresConnector):
     driver = "redshift"
     label = "Redshift"
     begin = "BEGIN READ ONLY"
+    startup_settings = False
 
 
 CONNECTOR = RedshiftConnector()
