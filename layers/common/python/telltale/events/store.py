@@ -27,6 +27,13 @@ from telltale.events.dsl import Compiled, Dialect
 from telltale.events.models import Event, iso_ms
 
 PG_TABLE = "events.events"
+QUERY_TIMEOUT_S = 25
+
+
+def _too_slow() -> Exception:
+    from telltale.errors import ServiceUnavailable
+
+    return ServiceUnavailable(f"the query ran longer than {QUERY_TIMEOUT_S} s; narrow the time range or add filters")
 CH_TABLE = "events"
 
 
@@ -136,9 +143,17 @@ class PostgresEventStore:
     def run(self, compiled: Compiled) -> list[tuple[Any, ...]]:
         from telltale import db
 
-        names = [c.name for c in compiled.columns]
-        rows = db.query(compiled.sql, **compiled.params)
-        return [tuple(r[n] for n in names) for r in rows]
+        # Read-only, and cut before API Gateway's 29 s so that the client gets a reason, not a timeout.
+        try:
+            with db.transaction() as tx:
+                tx.run("SET TRANSACTION READ ONLY")
+                tx.run(f"SET LOCAL statement_timeout = {QUERY_TIMEOUT_S * 1000}")
+                rows = tx.run(compiled.sql, **compiled.params) or []
+        except Exception as exc:
+            if "57014" in str(exc):  # query_canceled
+                raise _too_slow() from None
+            raise
+        return [tuple(r) for r in rows]
 
     def recent_events(self, tenant_id: str, actor_id: str, since: datetime, limit: int) -> list[dict[str, Any]]:
         from telltale import db
@@ -331,8 +346,13 @@ class ClickHouseEventStore:
         return len(events)
 
     def run(self, compiled: Compiled) -> list[tuple[Any, ...]]:
-        result = clickhouse_client().query(compiled.sql, parameters=compiled.params,
-                                           settings={"readonly": 2})
+        try:
+            result = clickhouse_client().query(compiled.sql, parameters=compiled.params,
+                                               settings={"readonly": 2, "max_execution_time": QUERY_TIMEOUT_S})
+        except Exception as exc:
+            if "TIMEOUT_EXCEEDED" in str(exc) or "Code: 159" in str(exc):
+                raise _too_slow() from None
+            raise
         return [tuple(r) for r in result.result_rows]
 
     def recent_events(self, tenant_id: str, actor_id: str, since: datetime, limit: int) -> list[dict[str, Any]]:
