@@ -46,8 +46,8 @@ hits AS (
 _PRODUCTS = """
 prods AS (SELECT p.id AS product_id, p.space_id FROM usage.products p
           WHERE p.tenant_id = :t AND p.space_id = ANY(CAST(:spaces AS uuid[]))),
-pt AS (SELECT t.product_id, t.sch, t.tbl FROM usage.product_tables t JOIN prods USING (product_id)
-       WHERE t.tenant_id = :t)"""
+pt AS (SELECT t.product_id, t.sch, t.tbl FROM usage.product_tables t JOIN usage.products p2 ON p2.id = t.product_id
+       WHERE t.tenant_id = :t AND p2.tenant_id = :t AND p2.space_id = ANY(CAST(:spaces AS uuid[])))"""
 
 _ACTIVITY = "COALESCE(q.executed_at, q.last_seen_at)"
 
@@ -114,8 +114,14 @@ def aggregate_spaces(tenant_id: str, space_ids: list[str], *, as_of: datetime | 
     """Recompute the stats of every product in these spaces; returns how many products were updated."""
     if not space_ids:
         return 0
-    rows = db.query(AGGREGATE_SQL, t=tenant_id, spaces=space_ids, now=_now(as_of), window=WINDOW_DAYS,
-                    top=TOP_COLUMNS, recency_days=RECENCY_DAYS)
+    now = _now(as_of)
+    with db.transaction() as tx:
+        # A batch over whole tables: hash joins are right, and a planner that misjudges fresh tables (no
+        # statistics yet) must not pick nested loops that evaluate the name matching rows x tables times.
+        tx.run("SET LOCAL enable_nestloop = off")
+        result = tx.run(AGGREGATE_SQL, t=tenant_id, spaces=space_ids, now=now, window=WINDOW_DAYS,
+                        top=TOP_COLUMNS, recency_days=RECENCY_DAYS)
+    rows = result or []
     logger.info("usage aggregated", extra={"tenant": tenant_id, "spaces": len(space_ids), "products": len(rows)})
     return len(rows)
 

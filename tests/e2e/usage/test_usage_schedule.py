@@ -1,0 +1,42 @@
+"""The scheduled runs, invoked the way the local scheduler (and EventBridge) invokes them: the sample events
+in events/ through the functions' own handlers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from conftest import make_connector, make_space
+from test_usage_superset import superset_fake
+from usage_replay import ReplayServer
+
+EVENTS = Path(__file__).resolve().parents[3] / "events"
+
+
+def test_schedules_are_declared(local_stack: Any) -> None:
+    sync = local_stack.template.function("bi_sync")
+    agg = local_stack.template.function("aggregate_usage")
+    assert [s["expression"] for s in sync.schedules] == ["rate(6 hours)"]
+    assert [s["expression"] for s in agg.schedules] == ["cron(30 2 * * ? *)"]
+
+
+def test_scheduled_sync_and_aggregation(api: Any, local_stack: Any, replay: ReplayServer) -> None:
+    superset_fake(replay, page_size=100)
+    conn = make_connector(api, "superset", {"base_url": replay.url}, {"username": "svc", "password": "pw"})
+    slug, _ = make_space(api, {"Orders": ["sales.orders"]})
+
+    event = json.loads((EVENTS / "bi_sync_schedule.json").read_text())
+    result = local_stack.runtime.invoke(local_stack.template.function("bi_sync"), event)
+    assert result["synced"] >= 1
+    jobs = api.get(f"/connectors/{conn['id']}/sync-jobs").json()["items"]
+    assert jobs[0]["trigger"] == "schedule" and jobs[0]["status"] == "partial" and jobs[0]["items_upserted"] == 7
+
+    # The sync already aggregated the tenant's spaces; the scheduled aggregation recomputes every space.
+    before = api.get(f"/spaces/{slug}/usage").json()[0]
+    assert before["query_count_30d"] >= 1
+    event = json.loads((EVENTS / "aggregate_usage_schedule.json").read_text())
+    out = local_stack.runtime.invoke(local_stack.template.function("aggregate_usage"), event)
+    assert out["products_updated"] >= 1
+    after = api.get(f"/spaces/{slug}/usage").json()[0]
+    assert after["query_count_30d"] == before["query_count_30d"] and after["updated_at"] >= before["updated_at"]
