@@ -151,7 +151,8 @@ def load(db, rows: int) -> str:  # type: ignore[no-untyped-def]
                                          WHEN 1 THEN 'T' || t
                                          WHEN 2 THEN 'DB.S' || (t % 10) || '.T' || t
                                          ELSE 'x.t' || t || '_hist' END
-                     FROM (SELECT k, 1 + ((g::bigint * 7919 + k * 104729) % 1250) AS t FROM generate_series(1, 1 + g % 3) k) s),
+                     FROM (SELECT k, 1 + ((g::bigint * 7919 + k * 104729) % 1250) AS t
+                           FROM generate_series(1, 1 + g % 3) k) s),
                ARRAY['c' || (g % 50), 'c' || (g % 7)],
                'user' || (g % 500),
                now() - make_interval(secs => (g % 5184000))
