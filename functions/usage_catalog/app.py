@@ -29,7 +29,17 @@ def list_connectors():
     return json_response(200, _page(items, total, page))
 
 
-@router.post("/connectors", summary="Register a connector: {name, type, config, credentials}", tags=TAGS)
+CONNECTOR_DOC = (
+    "Body: {name, type, config, credentials}. `credentials` go to Secrets Manager and are never returned. "
+    "Per type: " + "; ".join(f"**{k}**: {v['doc']}" for k, v in catalog.CONNECTOR_TYPES.items())
+    + ". Optional config for every HTTP tool: timeout_s, max_retries, retry_backoff_s, max_retry_wait_s, "
+    "page_size, dialect (the SQL dialect of the tool's database); for the warehouses: lookback_days "
+    "(first mining window, default 30), overlap_minutes (Snowflake, default 180)."
+)
+
+
+@router.post("/connectors", summary="Register a connector: {name, type, config, credentials}",
+             description=CONNECTOR_DOC, tags=TAGS)
 def create_connector():
     auth = current_auth(router)
     body = parse_body(router, catalog.ConnectorCreate)
