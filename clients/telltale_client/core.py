@@ -29,6 +29,7 @@ from typing import Any
 logger = logging.getLogger("telltale_client")
 
 INGEST_PATH = "/api/requests"
+MAX_BATCH = 5000
 DEFAULT_URL = "http://127.0.0.1:3000"
 Mapper = Callable[[Any], Any]
 
@@ -196,7 +197,8 @@ class Client:
         self._flush_requested = False
         self._stopped = False
         self._max_buffer = self.config.max_buffer
-        self._batch_size = self.config.batch_size
+        # The ingest API takes at most MAX_BATCH records a call; a bigger batch would be refused forever.
+        self._batch_size = max(1, min(int(self.config.batch_size), MAX_BATCH))
 
     # ------------------------------------------------------------------ request path
     def log(self, record: Record | dict[str, Any]) -> None:
@@ -227,9 +229,9 @@ class Client:
     # ------------------------------------------------------------------ background
     def _take(self, full_only: bool = False) -> list[Any]:
         with self._lock:
-            if full_only and len(self._buffer) < self.config.batch_size:
+            if full_only and len(self._buffer) < self._batch_size:
                 return []
-            n = min(len(self._buffer), self.config.batch_size)
+            n = min(len(self._buffer), self._batch_size)
             batch = [self._buffer.popleft() for _ in range(n)]
             self._inflight = n
             return batch

@@ -230,3 +230,32 @@ def test_host_app_stays_fast_and_correct_when_the_server_is_down(key):
     assert not client.flush(timeout=1)
     client.shutdown(0.1)
     hung.close()
+
+
+def test_asgi_lifespan_shutdown_flushes_the_buffer(api, key):
+    """With a long interval nothing is sent while serving; stopping uvicorn (lifespan shutdown) sends it."""
+    from apianalytics_servers import UvicornServer
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from telltale_client.asgi import Analytics, Config
+
+    async def boom(request):
+        raise RuntimeError("the app's own bug")
+
+    async def ok(request):
+        return PlainTextResponse("ok")
+
+    config = Config(server_url=api.url, flush_interval=3600)
+    app = Starlette(routes=[Route("/ok", ok), Route("/boom", boom)],
+                    middleware=[Middleware(Analytics, api_key=key.key, config=config, framework="FastAPI")])
+    with UvicornServer(app) as srv:
+        assert requests.get(srv.url + "/ok", timeout=5).text == "ok"
+        assert requests.get(srv.url + "/boom", timeout=5).status_code == 500
+        time.sleep(0.2)
+        assert key.data() == []  # still buffered
+    rows = key.data()
+    assert sorted((r["path"], r["status"]) for r in rows) == [("/boom", 500), ("/ok", 200)]
+    assert {r["framework"] for r in rows} == {"FastAPI"}
