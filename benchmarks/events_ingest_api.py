@@ -77,6 +77,9 @@ def main() -> None:
         print(f"ratio API/queue: {api_rate / queue_rate:.2f}x")
     finally:
         stack.stop()
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=1000)
     args = ap.parse_args()
-    pg, _ = start_postgres()
+    pg, data_dir = start_postgres()
     try:
         from telltale import db
         from telltale.events.models import from_message
@@ -73,6 +73,9 @@ def main() -> None:
         print(f"ratio worker/COPY: {worker_rate / copy_rate:.2f}x (target >= 0.5x)")
     finally:
         pg.stop()
+        import shutil
+
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
