@@ -72,7 +72,8 @@ def _is_schedule(event: dict[str, Any]) -> bool:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if _is_schedule(event):
-        result = sync.scheduled_sync_all()
+        detail = event.get("detail") or {}
+        result = sync.scheduled_sync_all(int(detail.get("min_interval_minutes", sync.SCHEDULE_MIN_INTERVAL_MINUTES)))
         logger.info("scheduled sync done", extra=result)
         return result
     return app.resolve(event, context)

@@ -152,9 +152,22 @@ def mine(tenant_id: str, connector_id: str, *, trigger: str = "api") -> tuple[di
     return job, rows
 
 
-def scheduled_sync_all() -> dict[str, int]:
-    """Every BI connector of every tenant (and every warehouse's log); one failure does not stop the rest."""
-    rows = db.query("SELECT tenant_id, id, type FROM usage.connectors ORDER BY tenant_id, created_at")
+SCHEDULE_MIN_INTERVAL_MINUTES = 60
+
+
+def scheduled_sync_all(min_interval_minutes: int = SCHEDULE_MIN_INTERVAL_MINUTES) -> dict[str, int]:
+    """Every BI connector of every tenant (and every warehouse's log); one failure does not stop the rest.
+
+    A connector synced (or created) within ``min_interval_minutes`` is left alone: someone just ran it by
+    hand, or is setting it up and will run the first sync themselves.
+    """
+    rows = db.query(
+        "SELECT c.tenant_id, c.id, c.type FROM usage.connectors c"
+        " WHERE greatest(c.created_at, (SELECT max(j.started_at) FROM usage.sync_jobs j WHERE j.connector_id = c.id))"
+        "       <= now() - make_interval(mins => :m)"
+        " ORDER BY c.tenant_id, c.created_at",
+        m=int(min_interval_minutes),
+    )
     done = {"synced": 0, "mined": 0, "failed": 0, "skipped": 0}
     for r in rows:
         try:
