@@ -1,10 +1,8 @@
-"""Fixtures for the usage-analytics end-to-end tests: replay servers and small API helpers."""
+"""Fixtures for the usage-analytics end-to-end tests: a replay server per test (helpers: usage_helpers.py)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from usage_replay import ReplayServer
@@ -17,33 +15,3 @@ def replay() -> Iterator[ReplayServer]:
         yield server
     finally:
         server.stop()
-
-
-# Fast retries for the tests: the backoff is real, only shorter.
-FAST = {"retry_backoff_s": 0.01, "max_retries": 3, "timeout_s": 10}
-
-
-def make_connector(api: Any, ctype: str, config: dict[str, Any], credentials: dict[str, Any],
-                   tenant: str = "demo") -> dict[str, Any]:
-    r = api.post("/connectors", tenant=tenant, json={"name": f"{ctype}-{uuid.uuid4().hex[:8]}", "type": ctype,
-                                                      "config": {**FAST, **config}, "credentials": credentials})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def make_space(api: Any, products: dict[str, list[str]], tenant: str = "demo") -> tuple[str, dict[str, str]]:
-    slug = f"s-{uuid.uuid4().hex[:10]}"
-    r = api.post("/spaces", tenant=tenant, json={"slug": slug, "name": "Test space"})
-    assert r.status_code == 201, r.text
-    ids = {}
-    for name, tables in products.items():
-        r = api.post(f"/spaces/{slug}/products", tenant=tenant, json={"name": name, "tables": tables})
-        assert r.status_code == 201, r.text
-        ids[name] = r.json()["id"]
-    return slug, ids
-
-
-def bi_queries(api: Any, connector_id: str, tenant: str = "demo") -> list[dict[str, Any]]:
-    r = api.get(f"/connectors/{connector_id}/bi-queries?page_size=500", tenant=tenant)
-    assert r.status_code == 200, r.text
-    return r.json()["items"]

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import make_connector, make_space
+from usage_helpers import make_connector, make_space
 
 
 def insert(db: Any, connector_id: str, tables: list[str], *, user: str | None, days_ago: float,

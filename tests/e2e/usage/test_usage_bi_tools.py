@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import bi_queries, make_connector
+from usage_helpers import bi_queries, make_connector
 from usage_replay import Once, ReplayServer, Request, Tokens
 
 

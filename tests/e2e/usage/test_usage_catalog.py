@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from conftest import make_space
+from usage_helpers import make_space
 
 
 def test_connector_crud_and_secrets(api: Any) -> None:

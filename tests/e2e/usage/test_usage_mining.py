@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from conftest import bi_queries, make_connector
+from usage_helpers import bi_queries, make_connector
 from usage_replay import Once, ReplayServer, Request
 
 SF_ROWS = [  # query_id, query_text, user_name, role_name, database_name, schema_name, start_ms

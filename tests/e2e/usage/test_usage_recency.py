@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import make_connector, make_space
+from usage_helpers import make_connector, make_space
 
 
 @pytest.mark.parametrize(("offset_days", "expected"), [(0, 10.0), (15, 9.0), (30, 8.0), (40, 0.0), (-1, 10.0)])

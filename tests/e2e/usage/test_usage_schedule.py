@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import make_connector, make_space
 from test_usage_superset import superset_fake
+from usage_helpers import make_connector, make_space
 from usage_replay import ReplayServer
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import bi_queries, make_connector, make_space
+from usage_helpers import bi_queries, make_connector, make_space
 from usage_replay import Once, ReplayServer, Request, Tokens
 
 SAVED = [
