@@ -72,6 +72,9 @@ def test_connector_validation_names_fields(api: Any) -> None:
     assert r.status_code == 400 and "config.port" in r.json()["errors"]
     r = api.post("/connectors", json={"name": "", "type": "postgres", "extra": 1})
     assert r.status_code == 400 and {"name", "extra"} <= set(r.json()["errors"])
+    r = api.post("/connectors", json={"name": "x", "type": "superset", "config": {
+        "base_url": "http://169.254.169.254/latest"}, "credentials": {"username": "u", "password": "p"}})
+    assert r.status_code == 400 and "link-local" in r.json()["errors"]["config.base_url"][0]
     assert api.post("/connectors", data="{not json", headers={"Content-Type": "application/json"}).status_code == 400
 
 

@@ -131,6 +131,10 @@ def _validate_connector(ctype: str, config: dict[str, Any], credentials: dict[st
         parsed = urlparse(str(url))
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             errors.setdefault(f"config.{_URL}", []).append("must be an http(s) URL")
+    for key in (_URL, "token_url", "host"):
+        if config.get(key) and _link_local(str(config[key])):
+            # The cloud metadata endpoint (169.254.169.254) must not be reachable through a connector.
+            errors.setdefault(f"config.{key}", []).append("must not point at a link-local address")
     if ctype == "power_bi" and not (config.get("azure_tenant_id") or config.get("token_url")):
         errors.setdefault("config.azure_tenant_id", []).append("azure_tenant_id or token_url is required")
     if ctype == "snowflake" and not (config.get("account") or config.get(_URL)):
@@ -148,6 +152,16 @@ def _validate_connector(ctype: str, config: dict[str, Any], credentials: dict[st
         errors.setdefault("credentials", []).append("credential values must be strings or numbers")
     if errors:
         raise ValidationError("the connector is invalid; see errors for each field", errors=errors)
+
+
+def _link_local(value: str) -> bool:
+    import ipaddress
+
+    host = urlparse(value).hostname if "://" in value else value
+    try:
+        return ipaddress.ip_address((host or "").strip("[]")).is_link_local
+    except ValueError:
+        return False
 
 
 def _connector_out(row: dict[str, Any]) -> dict[str, Any]:
