@@ -268,4 +268,4 @@ def test_internal_reader_role_is_denied_other_schemas(platform_db):
         assert "permission denied" in message or "read-only transaction" in message, sql
     with CONNECTOR.session("demo", "tenant_demo", LIMITS) as conn:
         assert conn.run("SELECT current_user, current_setting('search_path'), current_setting('transaction_read_only')"
-                        ) == [["tenant_demo_reader", "tenant_demo", "on"]]
+                        ) == [["tenant_demo_reader", '"tenant_demo"', "on"]]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from telltale import db, tenancy
 from telltale.connectors.base import Limits, Prepared, Result, execution_error
-from telltale.connectors.postgres import db_error_message, run_cursor
+from telltale.connectors.postgres import db_error_message, run_limited
 from telltale.errors import QueryExecutionError, TelltaleError
 
 if TYPE_CHECKING:
@@ -71,9 +71,10 @@ class InternalConnector:
         conn = db.connection()
         try:
             conn.run("START TRANSACTION READ ONLY")
-            conn.run(f"SET LOCAL statement_timeout = {int(limits.statement_timeout_s) * 1000}")
-            conn.run(f"SET LOCAL search_path TO {_ident(tenant_schema)}")
-            conn.run(f"SET LOCAL ROLE {_ident(role)}")
+            # Three SET LOCALs in one round trip: set_config(..., true) is SET LOCAL.
+            conn.run("SELECT set_config('statement_timeout', :t, true), set_config('search_path', :p, true),"
+                     " set_config('role', :r, true)",
+                     t=str(int(limits.statement_timeout_s) * 1000), p=_ident(tenant_schema), r=role)
             yield conn
         except TelltaleError:
             raise
@@ -87,7 +88,7 @@ class InternalConnector:
 
     def execute(self, prepared: Prepared, limits: Limits) -> Result:
         with self.session(prepared.tenant_id, prepared.tenant_schema, limits) as conn:
-            return run_cursor(conn, prepared.text, limits)
+            return run_limited(conn, prepared.text, limits)
 
 
 CONNECTOR = InternalConnector()

@@ -62,6 +62,24 @@ def run_cursor(conn: pg8000.native.Connection, sql: str, limits: Limits) -> Resu
     return Result(columns, rows_as_dicts([c["name"] for c in columns], rows[: limits.max_rows]), truncated)
 
 
+def strip_statement(sql: str) -> str:
+    text = sql.rstrip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    return text
+
+
+def run_limited(conn: pg8000.native.Connection, sql: str, limits: Limits) -> Result:
+    """Run ``sql`` wrapped in ``SELECT * FROM (...) LIMIT max_rows + 1``: one round trip, and the server
+    stops after the cap. Only a query (SELECT, VALUES, WITH ... SELECT) fits there; PostgreSQL also refuses
+    a data-modifying WITH inside a subquery."""
+    rows = conn.run(f"SELECT * FROM (\n{strip_statement(sql)}\n) AS telltale_q LIMIT {int(limits.max_rows) + 1}") or []
+    columns = [{"name": c["name"], "type": PG_TYPES.get(int(c["type_oid"]), f"oid:{c['type_oid']}")}
+               for c in (conn.columns or [])]
+    truncated = len(rows) > limits.max_rows
+    return Result(columns, rows_as_dicts([c["name"] for c in columns], rows[: limits.max_rows]), truncated)
+
+
 def db_error_message(exc: BaseException) -> str:
     """pg8000 errors carry the server's fields; the message (M) and code (C) say what went wrong."""
     args = getattr(exc, "args", ())
@@ -75,8 +93,10 @@ class PostgresConnector:
     driver = "postgres"
     label = "PostgreSQL"
     begin = "START TRANSACTION READ ONLY"
-    # PostgreSQL takes session settings in the startup packet: read-only by default and the statement
-    # timeout cost no round trip. Redshift is not relied on for that and gets SET LOCAL instead.
+    # PostgreSQL takes session settings in the startup packet: every transaction of the session is read-only
+    # (default_transaction_read_only) and has the statement timeout, at no extra round trip; the query then
+    # runs as one statement. Redshift is not relied on for that: it gets BEGIN READ ONLY, SET LOCAL and a
+    # cursor (Redshift may drop a subquery's ORDER BY, so the LIMIT wrapper is not used there).
     startup_settings = True
 
     @contextmanager
@@ -94,8 +114,8 @@ class PostgresConnector:
             # The socket may not wait forever either: a server that stops answering is a failure.
             conn._usock.settimeout(timeout_ms / 1000 + 5)
             try:
-                conn.run(self.begin)
                 if not self.startup_settings:
+                    conn.run(self.begin)
                     conn.run(f"SET LOCAL statement_timeout = {timeout_ms}")
                 yield conn
             except TelltaleError:
@@ -103,12 +123,14 @@ class PostgresConnector:
             except (pg8000.exceptions.DatabaseError, pg8000.exceptions.InterfaceError, OSError) as exc:
                 raise execution_error(exc, config, message=db_error_message(exc)) from None
         finally:
-            # Closing ends the session, which rolls the read-only transaction back: no ROLLBACK round trip.
+            # Closing ends the session (and rolls back an open transaction): no ROLLBACK round trip.
             with contextlib.suppress(Exception):
                 conn.close()
 
     def execute(self, prepared: Prepared, limits: Limits) -> Result:
         with self.session(prepared.config, limits) as conn:
+            if self.startup_settings:
+                return run_limited(conn, prepared.text, limits)
             return run_cursor(conn, prepared.text, limits)
 
 
