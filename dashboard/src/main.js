@@ -15,10 +15,12 @@ function apiKey() {
   return $("api-key").value.trim();
 }
 
-async function api(path, params) {
+async function api(path, params, method = "GET", payload = undefined) {
   const url = new URL(path, window.location.origin);
   for (const [k, v] of Object.entries(params || {})) if (v) url.searchParams.set(k, v);
-  const r = await fetch(url, { headers: { "X-AUTH-TOKEN": apiKey() } });
+  const headers = { "X-AUTH-TOKEN": apiKey() };
+  if (payload !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(url, { method, headers, body: payload === undefined ? undefined : JSON.stringify(payload) });
   let body = null;
   try {
     body = await r.json();
@@ -172,6 +174,14 @@ function renderUptime(monitors) {
       td.textContent = text;
       tr.append(td);
     }
+    const td = document.createElement("td");
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "link remove-monitor";
+    remove.textContent = "Remove";
+    remove.addEventListener("click", () => act(() => api(`/api/monitors/${encodeURIComponent(m.id)}`, {}, "DELETE")));
+    td.append(remove);
+    tr.append(td);
     table.append(tr);
   }
   $("uptime-empty").hidden = monitors.length > 0;
@@ -218,8 +228,51 @@ async function load(event) {
   }
 }
 
+function showError(e) {
+  const err = $("error");
+  err.textContent = e.message;
+  err.hidden = false;
+  document.body.dataset.state = "error";
+}
+
+// Run a change (create / delete) and reload what the page shows.
+async function act(change) {
+  $("error").hidden = true;
+  document.body.dataset.state = "loading";
+  try {
+    await change();
+  } catch (e) {
+    showError(e);
+    return;
+  }
+  await load();
+}
+
+function addMonitor(event) {
+  event.preventDefault();
+  const body = {
+    url: $("monitor-url").value.trim(),
+    method: $("monitor-method").value,
+    expected_status: Number($("monitor-status").value || 200),
+    interval_minutes: Number($("monitor-interval").value),
+  };
+  act(async () => {
+    await api("/api/monitors", {}, "POST", body);
+    $("monitor-url").value = "";
+  });
+}
+
+function deleteAll() {
+  if (!window.confirm("Delete every request and monitor result logged with this API key? This cannot be undone.")) {
+    return;
+  }
+  act(() => api("/api/data", {}, "DELETE"));
+}
+
 window.addEventListener("DOMContentLoaded", () => {
   $("controls").addEventListener("submit", load);
+  $("monitor-form").addEventListener("submit", addMonitor);
+  $("delete-data").addEventListener("click", deleteAll);
   $("hostname").addEventListener("change", () => load());
   const saved = sessionStorage.getItem(KEY_STORE);
   if (saved) {
