@@ -86,7 +86,7 @@ def superset_fake(server: ReplayServer, *, page_size: int) -> dict[str, Any]:
     return state
 
 
-def test_superset_sync_end_to_end(api: Any, replay: ReplayServer) -> None:
+def test_superset_sync_end_to_end(api: Any, platform_db: Any, replay: ReplayServer) -> None:
     state = superset_fake(replay, page_size=2)
     conn = make_connector(api, "superset", {"base_url": replay.url, "page_size": 2},
                           {"username": "svc", "password": "pw"})
@@ -137,10 +137,15 @@ def test_superset_sync_end_to_end(api: Any, replay: ReplayServer) -> None:
     jobs = api.get(f"/connectors/{conn['id']}/sync-jobs").json()
     assert jobs["items"][0]["id"] == job["id"]
 
+    # A job left 'running' by a run that died is closed as failed when the next sync starts.
+    platform_db.query("INSERT INTO usage.sync_jobs (tenant_id, connector_id, kind, started_at)"
+             " VALUES ('demo', CAST(:c AS uuid), 'bi_sync', now() - interval '1 hour')", c=conn["id"])
     # A second sync updates rows in place; an unchanged query-log row is not rewritten.
     before = len(rows)
     job2 = api.post(f"/connectors/{conn['id']}/bi-sync").json()
     assert job2["items_upserted"] == 6 and len(bi_queries(api, conn["id"])) == before
+    statuses = [j["status"] for j in api.get(f"/connectors/{conn['id']}/sync-jobs").json()["items"]]
+    assert statuses == ["partial", "partial", "failed"]  # newest first; the interrupted one is closed
 
     # Aggregation over the synced rows: orders is used, regions by one saved query, inventory by nothing.
     slug, _ids = make_space(api, {"Orders": ["SALES.ORDERS"], "Regions": ["sales.regions"],

@@ -113,6 +113,16 @@ def start_job(tenant_id: str, connector_id: str, kind: str, trigger: str) -> str
     return str(row["id"])
 
 
+def close_interrupted_jobs(tenant_id: str, connector_id: str) -> None:
+    """Jobs still 'running' while we hold the connector's lock were cut short (a timeout, a crash)."""
+    db.query(
+        "UPDATE usage.sync_jobs SET status = 'failed', finished_at = now(),"
+        " errors = errors || CAST('[\"interrupted: the run ended before the job was finished\"]' AS jsonb)"
+        " WHERE tenant_id = :t AND connector_id = CAST(:c AS uuid) AND status = 'running'",
+        t=tenant_id, c=connector_id,
+    )
+
+
 def finish_job(job_id: str, *, status: str, seen: int, upserted: int, failed: int, errors: list[str]) -> None:
     db.query(
         "UPDATE usage.sync_jobs SET status = :s, finished_at = now(), items_seen = :seen, items_upserted = :up,"

@@ -92,6 +92,7 @@ def _run(tenant_id: str, connector: dict[str, Any], kind: str, trigger: str,
          produce: Any) -> tuple[dict[str, Any], int]:
     cid = str(connector["id"])
     with _Lock(f"usage-sync:{cid}"):
+        store.close_interrupted_jobs(tenant_id, cid)
         job_id = store.start_job(tenant_id, cid, kind, trigger)
         started = time.monotonic()
         logger.info("sync started", extra={"job": job_id, "connector": cid, "type": connector["type"], "kind": kind})
