@@ -146,24 +146,25 @@ def to_wire(record: Record | dict[str, Any]) -> dict[str, Any]:
     if isinstance(record, dict):
         return record
     started, method, path, status, elapsed_ms, hostname, user_agent, ip, user_id = record
+    # Cut to the ingest API's limits: one over-long value from a mapper must not get a whole batch refused.
     out: dict[str, Any] = {
-        "path": path if type(path) is str and path else str(path or "/"),
+        "path": (path if type(path) is str and path else str(path or "/"))[:2048],
         "method": method.upper() if type(method) is str else str(method).upper(),
         "status": int(status),
         "response_time": max(0, round(elapsed_ms)),
         "created_at": _iso(started),
-        "hostname": _str_or_none(hostname),
-        "user_agent": _str_or_none(user_agent),
+        "hostname": _str_or_none(hostname, 255),
+        "user_agent": _str_or_none(user_agent, 1024),
     }
     if ip is not _NO_IP:
-        out["ip_address"] = _str_or_none(ip)
+        out["ip_address"] = _str_or_none(ip, 64)
     if user_id is not _NO_USER:
-        out["user_id"] = _str_or_none(user_id)
+        out["user_id"] = _str_or_none(user_id, 255)
     return out
 
 
-def _str_or_none(v: Any) -> str | None:
-    return None if v is None or v == "" else str(v)
+def _str_or_none(v: Any, limit: int) -> str | None:
+    return None if v is None or v == "" else str(v)[:limit]
 
 
 class Client:

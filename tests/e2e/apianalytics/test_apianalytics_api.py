@@ -49,7 +49,7 @@ def test_x_auth_token_is_required_and_checked(api, key):
 
 def test_ingest_validation_names_the_fields(key):
     r = key.post("/api/requests", json={"privacy_level": 3, "requests": [
-        rec(status=42), rec(method="FETCH"), rec(ip_address="300.1.1.1"), {"path": "/x"}]})
+        rec(status=42), rec(method="not a method"), rec(ip_address="300.1.1.1"), {"path": "/x"}]})
     assert r.status_code == 400
     errors = r.json()["errors"]
     assert "privacy_level" in errors

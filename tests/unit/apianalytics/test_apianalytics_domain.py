@@ -69,3 +69,30 @@ def test_literal_private_targets_are_blocked_without_dns():
     assert pinger.resolve("127.0.0.1", 80, allow_private=True) == "127.0.0.1"
     result = pinger.check("http://169.254.169.254/latest/meta-data/", timeout=1)
     assert not result.up and "private" in (result.error or "")
+
+
+def test_forwarded_for_lists_and_custom_methods_are_accepted():
+    batch = ingest.RequestBatch.model_validate({"requests": [
+        {"path": "/dav", "method": "propfind", "status": 207, "response_time": 3,
+         "created_at": dt.datetime.now(dt.UTC).isoformat(), "ip_address": "81.2.69.142, 10.0.0.1"}]})
+    [row] = ingest.rows_for(batch)
+    assert (row["method"], row["ip_address"], row["location"]) == ("PROPFIND", "81.2.69.142", "GB")
+
+
+def test_the_client_cuts_values_to_the_api_limits():
+    from telltale_client.core import Config, record_from, to_wire
+
+    config = Config(server_url="http://127.0.0.1:9")
+    config.get_user_id = lambda request: "u" * 1000
+    wire = to_wire(record_from(config, None, started=0.0, method="get", status=200, elapsed_ms=1.6,
+                               path="/p" * 3000, hostname="h" * 300, user_agent="a" * 5000,
+                               ip_of=lambda r: "1.2.3.4"))
+    assert (len(wire["path"]), len(wire["hostname"]), len(wire["user_agent"]), len(wire["user_id"])) == (
+        2048, 255, 1024, 255)
+    assert wire["created_at"] == "1970-01-01T00:00:00.000000+00:00" and wire["response_time"] == 2
+    now = dt.datetime.now(dt.UTC).timestamp()
+    wire = to_wire(record_from(config, None, started=now, method="get", status=200, elapsed_ms=1.6,
+                               path="/p" * 3000, hostname="h" * 300, user_agent="a" * 5000,
+                               ip_of=lambda r: "1.2.3.4"))
+    record = ingest.RequestRecord.model_validate(wire)  # what the client sends, the API accepts
+    assert abs(record.created_at.timestamp() - now) < 1e-3

@@ -8,6 +8,7 @@ memory: it is turned into a country and dropped before anything is persisted.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,8 @@ from telltale.apianalytics.keys import ApiKey
 from telltale.errors import ValidationError
 
 MAX_BATCH = 5000
-METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE"}
+# Any HTTP method token (WebDAV's PROPFIND, custom verbs), not just the common nine.
+METHOD_RE = re.compile(r"^[A-Z][A-Z-]{0,19}$")
 
 
 class RequestRecord(BaseModel):
@@ -36,15 +38,19 @@ class RequestRecord(BaseModel):
     @field_validator("method")
     @classmethod
     def _method(cls, v: str) -> str:
-        m = v.upper()
-        if m not in METHODS:
-            raise ValueError(f"must be one of {', '.join(sorted(METHODS))}")
+        m = v.strip().upper()
+        if not METHOD_RE.match(m):
+            raise ValueError("must be an HTTP method such as GET or POST")
         return m
 
     @field_validator("ip_address")
     @classmethod
     def _ip(cls, v: str | None) -> str | None:
-        if v is not None and v != "" and not enrich.valid_ip(v):
+        if v is not None and "," in v:
+            # An X-Forwarded-For value, as the spec's own mapper example returns: the client is first.
+            v = v.split(",", 1)[0]
+        v = v.strip() if v else v
+        if v and not enrich.valid_ip(v):
             raise ValueError("must be an IPv4 or IPv6 address")
         return v or None
 
