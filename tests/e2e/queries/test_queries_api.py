@@ -335,16 +335,23 @@ def test_setup_errors_have_the_spec_messages(api, platform_db, external_pg, loca
 
     for type_slug, message in (("postgres", "Unsupported analytics datasource"),
                                ("analytics-oracle", "Driver not supported")):
-        platform_db.query("INSERT INTO platform.secret_types (slug, name, fields) VALUES (:s, :s, '[]')"
-                          " ON CONFLICT DO NOTHING", s=type_slug)
+        added = platform_db.query("INSERT INTO platform.secret_types (slug, name, fields) VALUES (:s, :s, '[]')"
+                                  " ON CONFLICT DO NOTHING RETURNING slug", s=type_slug)
         key = f"odd-{uuid.uuid4().hex[:8]}"
         name = store.secret_name("demo", APP, key)
         store.put_secret_json(name, external_pg.secret())
         platform_db.query("INSERT INTO platform.secrets (tenant_id, app_slug, key, type_slug, secret_name, secret_arn,"
                           " created_by) VALUES ('demo', :a, :k, :t, :n, '', 'test')", a=APP, k=key, t=type_slug, n=name)
-        r = api.post(Q, json={"name": f"odd {key}", "secret_key": key, "query_text": "SELECT 1"})
-        assert r.status_code == 400 and r.json()["code"] == "SecretResolutionError", r.text
-        assert r.json()["message"].startswith(message)
+        try:
+            r = api.post(Q, json={"name": f"odd {key}", "secret_key": key, "query_text": "SELECT 1"})
+            assert r.status_code == 400 and r.json()["code"] == "SecretResolutionError", r.text
+            assert r.json()["message"].startswith(message)
+        finally:
+            # Leave the shared stack as found: other tests list the secret types.
+            platform_db.query("DELETE FROM platform.secrets WHERE tenant_id = 'demo' AND key = :k", k=key)
+            store.delete_secret(name)
+            if added:
+                platform_db.query("DELETE FROM platform.secret_types WHERE slug = :s", s=type_slug)
 
     # A secret deleted after the query was saved: Secret not found at execution.
     key = _secret(api, "analytics-postgres", external_pg.secret())
