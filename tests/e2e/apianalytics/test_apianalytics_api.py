@@ -59,6 +59,26 @@ def test_ingest_validation_names_the_fields(key):
     assert key.data() == []
 
 
+def test_columnar_batches_as_the_client_sends_them(key):
+    fields = ["created_at", "method", "path", "status", "response_time", "hostname", "user_agent", "user_id",
+              "ip_address"]
+    now = datetime.now(UTC).isoformat()
+    r = key.post("/api/requests", json={"framework": "Tornado", "privacy_level": 1, "fields": fields, "rows": [
+        [now, "GET", "/c", 200, 5, "h.example", CHROME_MAC, "u1", "81.2.69.142"],
+        [now, "POST", "/c", 503, 7, "h.example", None, None, None]]})
+    assert r.status_code == 201, r.text
+    rows = sorted(key.data(), key=lambda x: x["method"])
+    assert [(x["method"], x["status"], x["user_id"], x["location"], x["ip_address"]) for x in rows] == [
+        ("GET", 200, "u1", "GB", None), ("POST", 503, None, None, None)]
+    row = [now, "GET", "/c", 999, 5, None, None, None, None]
+    bad = key.post("/api/requests", json={"fields": fields, "rows": [row, [now, "GET"]]})
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"rows.1"}
+    bad = key.post("/api/requests", json={"fields": fields, "rows": [row]})
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"rows.0.status"}
+    bad = key.post("/api/requests", json={"fields": ["path", "colour"], "rows": []})
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"fields"}
+
+
 def test_data_filters_and_their_errors(key):
     day1 = datetime(2026, 1, 10, 12, tzinfo=UTC)
     day2 = day1 + timedelta(days=1)

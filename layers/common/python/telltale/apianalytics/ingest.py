@@ -117,6 +117,26 @@ def store(key: ApiKey, batch: RequestBatch) -> int:
     return len(rows)
 
 
+def _rows_to_requests(body: dict[str, Any]) -> dict[str, Any]:
+    """The columnar form ``{fields: [...], rows: [[...], ...]}`` (what telltale-client sends: names once,
+    not once per request) as the ``requests`` form."""
+    fields, rows = body.get("fields"), body.get("rows")
+    known = set(RequestRecord.model_fields)
+    if not isinstance(fields, list) or not fields or not all(isinstance(f, str) and f in known for f in fields) \
+            or len(set(fields)) != len(fields):
+        raise ValidationError("the request batch is invalid; see errors for each field",
+                              errors={"fields": [f"must list distinct field names from: {', '.join(sorted(known))}"]})
+    if not isinstance(rows, list):
+        raise ValidationError("the request batch is invalid; see errors for each field",
+                              errors={"rows": ["must be an array of arrays"]})
+    bad = {f"rows.{i}": [f"must be an array of {len(fields)} values, one per field"]
+           for i, row in enumerate(rows) if not isinstance(row, list) or len(row) != len(fields)}
+    if bad:
+        raise ValidationError("the request batch is invalid; see errors for each field", errors=bad)
+    rest = {k: v for k, v in body.items() if k not in ("fields", "rows")}
+    return {**rest, "requests": [dict(zip(fields, row, strict=True)) for row in rows]}
+
+
 def parse_batch(body: Any) -> RequestBatch:
     from pydantic import ValidationError as PydanticValidationError
 
@@ -126,8 +146,14 @@ def parse_batch(body: Any) -> RequestBatch:
         raise ValidationError("a JSON body is required: {framework, privacy_level, requests: [...]}")
     if isinstance(body, list):  # a bare list of records is accepted too
         body = {"requests": body}
+    columnar = isinstance(body, dict) and "rows" in body
+    if columnar:
+        body = _rows_to_requests(body)
     try:
         return RequestBatch.model_validate(body)
     except PydanticValidationError as exc:
-        raise ValidationError("the request batch is invalid; see errors for each field",
-                              errors=pydantic_errors(exc)) from None
+        errors = pydantic_errors(exc)
+        if columnar:  # name the row the client sent, not the record it became
+            errors = {("rows" + k[len("requests"):]) if k.startswith("requests") else k: v
+                      for k, v in errors.items()}
+        raise ValidationError("the request batch is invalid; see errors for each field", errors=errors) from None
