@@ -13,7 +13,7 @@ ClickHouse comes from ``servers_clickhouse`` (chdb behind the ClickHouse HTTP pr
 
 from __future__ import annotations
 
-import contextlib
+import atexit
 import json
 import os
 import re
@@ -23,7 +23,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -381,40 +381,65 @@ def start_es_replay() -> tuple[EsReplayServer, Callable[[], None]]:
 
 
 # ------------------------------------------------------------------------------------------- fixtures
+# The e2e and integration folders each have a conftest that exposes these fixtures; session fixtures from
+# two conftests are two fixtures to pytest, so each server is started once per process here and stopped
+# when the process exits.
+_SHARED: dict[str, Any] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _once(name: str, start: Callable[[], tuple[Any, Callable[[], None]]]) -> Any:
+    with _SHARED_LOCK:
+        if name not in _SHARED:
+            value, stop = start()
+            _SHARED[name] = value
+            atexit.register(stop)
+        return _SHARED[name]
+
+
 @pytest.fixture(scope="session")
 def external_pg(local_stack: Any) -> ExternalPostgres:
     return setup_external_postgres(local_stack.pg.port)
 
 
 @pytest.fixture(scope="session")
-def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
-    base = tmp_path_factory.mktemp("mariadb")
-    server, stop = start_mariadb(base)
-    try:
-        seed_mariadb(server)
-        yield server
-    finally:
-        stop()
+def mariadb(tmp_path_factory: pytest.TempPathFactory) -> MariaDB:
+    def start() -> tuple[MariaDB, Callable[[], None]]:
+        server, stop = start_mariadb(tmp_path_factory.mktemp("mariadb"))
+        try:
+            seed_mariadb(server)
+        except BaseException:
+            stop()
+            raise
+        return server, stop
+
+    server: MariaDB = _once("mariadb", start)
+    return server
 
 
 @pytest.fixture(scope="session")
-def es_replay() -> Iterator[EsReplayServer]:
-    server, stop = start_es_replay()
-    try:
-        yield server
-    finally:
-        stop()
+def es_replay() -> EsReplayServer:
+    server: EsReplayServer = _once("es_replay", start_es_replay)
+    return server
 
 
 @pytest.fixture(scope="session")
-def clickhouse(clickhouse_server: Any) -> Any:
-    seed_clickhouse(clickhouse_server.host, clickhouse_server.port)
-    return clickhouse_server
+def clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The chdb-backed ClickHouse (tests/servers_clickhouse.py), seeded with the saved-query tables."""
+    def start() -> tuple[Any, Callable[[], None]]:
+        from servers_clickhouse import ClickHouseServer, start_clickhouse_server
+
+        data_dir = tmp_path_factory.mktemp("clickhouse-queries")
+        host, port, stop = start_clickhouse_server(data_dir)
+        try:
+            seed_clickhouse(host, port)
+        except BaseException:
+            stop()
+            raise
+        return ClickHouseServer(host, port, "default", "", data_dir), stop
+
+    return _once("clickhouse", start)
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-with contextlib.suppress(ImportError):
-    from servers_clickhouse import clickhouse_server  # noqa: F401 - re-exported as a fixture
