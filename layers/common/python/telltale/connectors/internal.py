@@ -21,7 +21,6 @@ from telltale.errors import QueryExecutionError, TelltaleError
 if TYPE_CHECKING:
     import pg8000.native
 
-_ready: set[str] = set()
 _lock = threading.Lock()
 
 
@@ -32,8 +31,6 @@ def _ident(name: str) -> str:
 def ensure_reader_role(tenant_id: str) -> str:
     """Create (idempotently) the tenant's reader role and grant it read access to its schema only."""
     role = tenancy.reader_role_for(tenant_id)
-    if role in _ready:
-        return role
     schema = tenancy.schema_for(tenant_id)
     with _lock, db.transaction() as tx:
         # Serialise role setup across processes: concurrent GRANTs on one role can conflict.
@@ -46,7 +43,6 @@ def ensure_reader_role(tenant_id: str) -> str:
         tx.run(f"GRANT SELECT ON ALL TABLES IN SCHEMA {_ident(schema)} TO {_ident(role)}")
         # Tables the platform creates later in the schema are readable too.
         tx.run(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {_ident(schema)} GRANT SELECT ON TABLES TO {_ident(role)}")
-    _ready.add(role)
     return role
 
 
@@ -61,13 +57,21 @@ class InternalConnector:
         if not tenant_id or not tenant_schema:
             raise QueryExecutionError("Tenant schema required: call the API with a valid tenant/site",
                                       status_code=400)
-        exists = db.query_one("SELECT 1 AS ok FROM pg_namespace WHERE nspname = :s", s=tenant_schema)
-        if exists is None:
+        # One round trip says whether the schema exists and the reader role can use it; the role is set up
+        # only when it cannot (first use, or a schema that was recreated and lost its grants).
+        role = tenancy.reader_role_for(tenant_id)
+        state = db.query_one(
+            "SELECT n.oid IS NOT NULL AS schema_ok, CASE WHEN n.oid IS NULL OR r.oid IS NULL THEN false"
+            " ELSE has_schema_privilege(r.oid, n.oid, 'USAGE') END AS role_ok"
+            " FROM (SELECT 1) AS one LEFT JOIN pg_namespace n ON n.nspname = :s"
+            " LEFT JOIN pg_roles r ON r.rolname = :r", s=tenant_schema, r=role)
+        if state is None or not state["schema_ok"]:
             raise QueryExecutionError("Tenant schema required: this tenant has no schema yet; create an app first",
                                       status_code=400)
         import pg8000.exceptions
 
-        role = ensure_reader_role(tenant_id)
+        if not state["role_ok"]:
+            ensure_reader_role(tenant_id)
         conn = db.connection()
         try:
             conn.run("START TRANSACTION READ ONLY")
