@@ -154,3 +154,12 @@ def test_elasticsearch_errors_are_typed():
         stop()
     with pytest.raises(ConnectorError):
         run("elasticsearch", server.secret(), body={"query": {"match_all": {}}})  # nothing listens any more
+
+
+def test_postgres_backslashes_stay_plain_characters(external_pg):
+    from telltale.queries import render
+
+    for value in ("\\' OR 1=1 --", "a\\", "\\\\'"):
+        sql = render.render("SELECT '{{ v }}' AS v", {"v": value}, language="postgres", user_profile={},
+                            resolve_secret=None).text
+        assert run("postgres", external_pg.secret(), sql).rows == [{"v": value}]

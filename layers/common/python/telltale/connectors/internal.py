@@ -75,9 +75,9 @@ class InternalConnector:
         conn = db.connection()
         try:
             conn.run("START TRANSACTION READ ONLY")
-            # Three SET LOCALs in one round trip: set_config(..., true) is SET LOCAL.
+            # The SET LOCALs in one round trip: set_config(..., true) is SET LOCAL.
             conn.run("SELECT set_config('statement_timeout', :t, true), set_config('search_path', :p, true),"
-                     " set_config('role', :r, true)",
+                     " set_config('standard_conforming_strings', 'on', true), set_config('role', :r, true)",
                      t=str(int(limits.statement_timeout_s) * 1000), p=_ident(tenant_schema), r=role)
             yield conn
         except TelltaleError:

@@ -107,8 +107,10 @@ class PostgresConnector:
         import pg8000.exceptions
 
         timeout_ms = statement_timeout_ms(config, limits)
-        startup = ({"default_transaction_read_only": "on", "statement_timeout": str(timeout_ms)}
-                   if self.startup_settings else None)
+        # standard_conforming_strings: parameters are escaped for '...' strings where a backslash is a
+        # plain character; a server configured otherwise must not turn "\'" into an escaped quote.
+        startup = ({"default_transaction_read_only": "on", "statement_timeout": str(timeout_ms),
+                    "standard_conforming_strings": "on"} if self.startup_settings else None)
         conn = connect(config, limits, what=self.label, startup_params=startup)
         try:
             # The socket may not wait forever either: a server that stops answering is a failure.
