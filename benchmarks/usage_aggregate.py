@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -73,6 +74,8 @@ def main() -> None:
     runs = int(args[1]) if len(args) > 1 else 3
     from telltale_local.pg import EmbeddedPostgres
 
+    # A killed run still stops its PostgreSQL (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     tmp = Path(tempfile.mkdtemp(prefix="usage-bench-"))
     pg = EmbeddedPostgres(tmp)
     try:
@@ -94,9 +97,14 @@ def main() -> None:
         if "--explain" in sys.argv:
             import datetime as dt
 
-            plan = db.query("EXPLAIN ANALYZE " + aggregate.AGGREGATE_SQL, t="bench", spaces=[space],
-                            now=dt.datetime.now(dt.UTC), window=30, top=10, recency_days=30.0)
-            print("\n".join(r["QUERY PLAN"] for r in plan))
+            with db.transaction() as tx:
+                tx.run("SET LOCAL enable_nestloop = off")  # as the service runs it
+                tx.run("SET LOCAL work_mem = '64MB'")
+                plan = tx.run("EXPLAIN ANALYZE " + aggregate.AGGREGATE_SQL, t="bench", spaces=[space],
+                              now=dt.datetime.now(dt.UTC), window=30, top=10, recency_days=30.0)
+                tx.run("ROLLBACK")
+                tx.run("BEGIN")
+            print("\n".join(r[0] for r in plan))
         check(db, aggregate, space)
         xs, ys = interleaved(service, baseline, runs=runs, warmup=1)
         print(f"{rows:,} BiQuery rows, {PRODUCTS:,} products, medians of {runs} interleaved runs")
@@ -110,9 +118,10 @@ def main() -> None:
 
 
 def hand(db) -> list:  # type: ignore[no-untyped-def]
-    # The same planner setting as the service, so the comparison is of the SQL, not of the plan settings.
+    # The same planner settings as the service, so the comparison is of the SQL, not of the settings.
     with db.transaction() as tx:
         tx.run("SET LOCAL enable_nestloop = off")
+        tx.run("SET LOCAL work_mem = '64MB'")
         rows = tx.run(BASELINE)
         cols = [c["name"] for c in tx.columns]
     return [dict(zip(cols, r, strict=True)) for r in rows]

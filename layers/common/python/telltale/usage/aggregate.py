@@ -29,13 +29,12 @@ WINDOW_DAYS = 30
 RECENCY_DAYS = 30.0
 TOP_COLUMNS = 10
 
-# Each referenced table of the tenant's rows, split like usage.product_tables (sch '' when unqualified).
+# Each referenced table of the tenant's rows, split like usage.product_tables (sch '' when unqualified);
+# table_keys is computed when the row is written (migration 0301).
 _REFS = """
 refs AS (
-    SELECT q.id AS query_id, lower(r.name) AS name,
-           regexp_replace(lower(r.name), '^.*\\.', '') AS tbl,
-           COALESCE(substring(lower(r.name) from '([^.]+)\\.[^.]+$'), '') AS sch
-    FROM usage.bi_queries q CROSS JOIN LATERAL unnest(q.referenced_tables) AS r(name)
+    SELECT q.id AS query_id, split_part(k, '.', 1) AS sch, split_part(k, '.', 2) AS tbl
+    FROM usage.bi_queries q CROSS JOIN LATERAL unnest(q.table_keys) AS k
     WHERE q.tenant_id = :t {window}
 ),
 hits AS (
@@ -119,6 +118,8 @@ def aggregate_spaces(tenant_id: str, space_ids: list[str], *, as_of: datetime | 
         # A batch over whole tables: hash joins are right, and a planner that misjudges fresh tables (no
         # statistics yet) must not pick nested loops that evaluate the name matching rows x tables times.
         tx.run("SET LOCAL enable_nestloop = off")
+        # Its sorts and hashes (distinct users, top columns) fit in memory instead of spilling to disk.
+        tx.run("SET LOCAL work_mem = '64MB'")
         result = tx.run(AGGREGATE_SQL, t=tenant_id, spaces=space_ids, now=now, window=WINDOW_DAYS,
                         top=TOP_COLUMNS, recency_days=RECENCY_DAYS)
     rows = result or []
