@@ -20,6 +20,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -163,12 +164,16 @@ def start_mariadb(base: Path) -> tuple[MariaDB, Callable[[], None]]:
     install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
     if binary is None or install is None:
         pytest.skip("MariaDB is not installed (Debian package mariadb-server; `make system-deps` installs it)")
-    base.mkdir(parents=True, exist_ok=True)
-    data = base / "data"
     as_root = os.geteuid() == 0
     user_args = ["--user=mysql"] if as_root else []
     if as_root:
+        # As root the server runs as "mysql", which cannot traverse pytest's private temp folders: give it a
+        # folder of its own directly under the system temp dir.
+        base = Path(tempfile.mkdtemp(prefix="tt-queries-mariadb-"))
         shutil.chown(base, "mysql", "mysql")
+    else:
+        base.mkdir(parents=True, exist_ok=True)
+    data = base / "data"
     result = subprocess.run([install, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
                              "--skip-test-db", *user_args], capture_output=True, text=True)
     if result.returncode != 0:
@@ -200,6 +205,8 @@ def start_mariadb(base: Path) -> tuple[MariaDB, Callable[[], None]]:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if as_root:
+            shutil.rmtree(base, ignore_errors=True)
 
     return server, stop
 
