@@ -418,3 +418,35 @@ def test_internal_cannot_reach_other_schemas(api):
         r = api.post(Q, json={"name": "cross", "connection_type": "internal", "query_text": text})
         assert r.status_code == 400 and r.json()["code"] == "QueryValidationError", (text, r.text)
         assert r.json()["errors"]["query_text"]
+
+
+def test_redshift_driver_through_the_api(api, external_pg):
+    # The embedded PostgreSQL stands in for Redshift (no TLS there, so ssl is turned off in the secret).
+    key = _secret(api, "analytics-redshift", external_pg.secret(ssl=False))
+    q = _create(api, name=f"RS {uuid.uuid4().hex[:6]}", secret_key=key,
+                query_text="SELECT region, SUM(amount) AS total FROM sales WHERE date = '{{ date }}'"
+                           " GROUP BY region ORDER BY total DESC")
+    r = _execute(api, q["slug"], {"date": "2024-01-15"})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == [{"region": "North America", "total": 150000}, {"region": "Europe", "total": 120000}]
+    assert api.get(f"{Q}{q['slug']}/executions/{r.json()['execution_key']}/").json()["data"]["driver"] == "redshift"
+
+
+@pytest.mark.parametrize(("type_slug", "text"), [
+    ("analytics-postgres", "WITH d AS (DELETE FROM sales RETURNING *) SELECT * FROM d"),
+    ("analytics-postgres", "SELECT pg_sleep({{ s }})"),
+    ("analytics-mysql", "SELECT * FROM sales INTO OUTFILE '/tmp/x'"),
+    ("analytics-mysql", "SELECT 1 /*! , sleep(1) */"),
+    ("analytics-clickhouse", "SELECT * FROM file('/etc/passwd', 'LineAsString')"),
+    ("analytics-clickhouse", "SELECT count() FROM events SETTINGS readonly = 0"),
+    ("analytics-elasticsearch", '{"query": {"script": {"script": "1"}}}'),
+    ("analytics-elasticsearch", '{"runtime_mappings": {"x": {"type": "long"}}}'),
+])
+def test_hostile_templates_are_refused_when_saved(api, type_slug, text, external_pg, es_replay):
+    value = es_replay.secret() if type_slug == "analytics-elasticsearch" else external_pg.secret()
+    if type_slug == "analytics-clickhouse":
+        value = {"host": "127.0.0.1", "port": 8123, "database": "analytics", "username": "default", "password": ""}
+    key = _secret(api, type_slug, value)
+    r = api.post(Q, json={"name": "hostile", "secret_key": key, "query_text": text})
+    assert r.status_code == 400 and r.json()["code"] == "QueryValidationError", r.text
+    assert r.json()["message"].startswith("query refused: ") and r.json()["errors"]["query_text"]
