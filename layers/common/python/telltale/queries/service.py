@@ -202,12 +202,9 @@ def delete(auth: AuthContext, app_slug: str, slug: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ execute
-def prepare(auth: AuthContext, app_slug: str, query: dict[str, Any], params: dict[str, Any],
-            *, use_guard: bool = True) -> tuple[str, Prepared, list[str]]:
-    """(driver, what the connector runs, strings to redact): resolve, render, guard. No connection yet.
-
-    ``use_guard=False`` exists for the guard suite's "database alone" tests only; no API path sets it.
-    """
+def prepare(auth: AuthContext, app_slug: str, query: dict[str, Any], params: dict[str, Any]
+            ) -> tuple[str, Prepared, list[str]]:
+    """(driver, what the connector runs, strings to redact): resolve, render, guard. No connection yet."""
     from telltale import secret_service
 
     params = render.check_params(params)
@@ -228,15 +225,12 @@ def prepare(auth: AuthContext, app_slug: str, query: dict[str, Any], params: dic
     hide = rendered.secret_strings + connection_secrets(config)
     try:
         if language == "elasticsearch":
-            body = es_guard.check(rendered.text, str(config.get("index") or "")) if use_guard else \
-                __import__("json").loads(rendered.text)
+            body = es_guard.check(rendered.text, str(config.get("index") or ""))
             return driver, Prepared(text="", config=config, body=body), hide
-        text = rendered.text
-        if use_guard:
-            scope = guard.Internal(schema_for(auth.tenant_id), app_slug) if internal else None
-            tree = guard.check(text, language, internal=scope)
-            if internal:
-                text = guard.to_sql(tree, "postgres")
+        scope = guard.Internal(schema_for(auth.tenant_id), app_slug) if internal else None
+        tree = guard.check(rendered.text, language, internal=scope)
+        # Internal queries run the checked tree with physical names; external ones the checked text.
+        text = guard.to_sql(tree, "postgres") if internal else rendered.text
     except TelltaleError as exc:
         raise _redacted(exc, hide) from None
     return driver, Prepared(text=text, config=config, tenant_schema=schema_for(auth.tenant_id) if internal else None,
