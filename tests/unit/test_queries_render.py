@@ -90,7 +90,9 @@ def test_undefined_and_bad_params_are_named():
 
 
 def test_the_sandbox_blocks_python_internals():
-    for text in ("{{ ''.__class__.__mro__ }}", "{{ cycler.__init__.__globals__ }}", "{{ x.__class__ }}",
+    for text in ("{{ 'x' * 1000000000 }}", "{{ 2 ** 100000 }}", "{{ [1] * 100000000 }}",
+                 "{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}",
+                 "{{ ''.__class__.__mro__ }}", "{{ cycler.__init__.__globals__ }}", "{{ x.__class__ }}",
                  "{% for c in ().__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}"):
         with pytest.raises(QueryValidationError):
             r(text, {"x": "y"})

@@ -54,14 +54,33 @@ def _finalize(context: Any, value: Any) -> str:
     return collector.marker(value)
 
 
+_MAX_OUTPUT_CHARS = 1_000_000
+_MAX_REPEAT = 10_000
+
+
 @lru_cache(maxsize=1)
 def _env() -> Any:
     from jinja2 import StrictUndefined, pass_context
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+    class Sandbox(ImmutableSandboxedEnvironment):  # type: ignore[misc]
+        """The sandbox, also bounding the operators that can build huge values ('x' * 10**9, 9 ** 9 ** 9)."""
+
+        intercepted_binops = frozenset(["*", "**"])
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**" and isinstance(right, int) and abs(right) > 64:
+                raise SecurityError("exponent too large")
+            if operator == "*" and isinstance(left, str | list | tuple) and isinstance(right, int) \
+                    and right > _MAX_REPEAT:
+                raise SecurityError("repetition too large")
+            if operator == "*" and isinstance(right, str | list | tuple) and isinstance(left, int) \
+                    and left > _MAX_REPEAT:
+                raise SecurityError("repetition too large")
+            return super().call_binop(context, operator, left, right)
 
     pass_context(_finalize)
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, finalize=_finalize, autoescape=False,
-                                         keep_trailing_newline=True)
+    return Sandbox(undefined=StrictUndefined, finalize=_finalize, autoescape=False, keep_trailing_newline=True)
 
 
 @lru_cache(maxsize=256)
@@ -214,6 +233,8 @@ def render(text: str, params: dict[str, Any], *, language: str, user_profile: di
         raise template_error(f"rendering failed ({type(exc).__name__})") from None
     finally:
         _state.collector = None
+    if len(raw) > _MAX_OUTPUT_CHARS:
+        raise template_error(f"the rendered query is longer than {_MAX_OUTPUT_CHARS} characters")
     out = _substitute(raw, collector, language)
     return Rendered(out, sink)
 
