@@ -250,3 +250,23 @@ def test_power_bi_sync(api: Any, replay: ReplayServer) -> None:
     assert rows[("dashboard_chart", "dash-1:t1")]["dashboard_title"] == "Exec"
     native = rows[("saved_query", "ds-1:big_customers")]
     assert native["referenced_tables"] == ["PUBLIC.CUSTOMERS"] and "1000" not in native["sql_text"]
+
+
+def test_metabase_api_key_and_failed_tool(api: Any, replay: ReplayServer) -> None:
+    def needs_key(fn: Any) -> Any:
+        return lambda req: fn(req) if req.headers.get("x-api-key") == "mb-key" else (401, "Unauthenticated")
+
+    replay.routes[("GET", "/api/card")] = needs_key(lambda req: (200, [
+        {"id": 1, "name": "n", "dataset_query": {"type": "native", "native": {"query": "select * from a.b"}}}]))
+    replay.routes[("GET", "/api/collection/")] = needs_key(lambda req: (200, []))
+    replay.routes[("GET", "/api/collection/root/items")] = needs_key(lambda req: (200, {"data": [], "total": 0}))
+    conn = make_connector(api, "metabase", {"base_url": replay.url, "dialect": "postgres"}, {"api_key": "mb-key"})
+    job, rows = _sync(api, conn)
+    assert (job["status"], job["items_upserted"]) == ("succeeded", 1) and not replay.hits("POST", "/api/session")
+    assert rows[("chart", "1")]["referenced_tables"] == ["a.b"]
+
+    # The tool refusing the key ends the job as failed, with a message and no secret in it; rows stay.
+    replay.routes[("GET", "/api/card")] = lambda req: (403, {"message": "forbidden"})
+    job, rows = _sync(api, conn)
+    assert job["status"] == "failed" and "403" in job["errors"][0] and "mb-key" not in str(job)
+    assert ("chart", "1") in rows
