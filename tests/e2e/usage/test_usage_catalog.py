@@ -109,3 +109,16 @@ def test_sync_jobs_not_found(api: Any) -> None:
     assert api.get("/sync-jobs/zzz").status_code == 404
     assert api.get("/connectors/00000000-0000-0000-0000-000000000000/sync-jobs").status_code == 404
     assert api.get("/connectors/00000000-0000-0000-0000-000000000000/bi-queries").status_code == 404
+
+
+def test_openapi_documents_the_usage_routes(api: Any) -> None:
+    r = api.get("/swagger?format=json", tenant=None)
+    assert r.status_code == 200, r.text
+    paths = r.json()["paths"]
+    for route in ("/connectors", "/connectors/{connector_id}/bi-sync", "/connectors/{connector_id}/query-log-mining",
+                  "/sync-jobs/{job_id}", "/spaces/{slug}/usage/aggregate", "/spaces/{slug}/usage/unused",
+                  "/spaces/{slug}/usage/popular-queries", "/spaces/{slug}/products/{product_id}"):
+        assert route in paths, route
+    doc = paths["/connectors"]["post"]["description"]
+    assert all(t in doc for t in ("superset", "metabase", "looker", "tableau", "power_bi", "snowflake", "bigquery",
+                                  "postgres"))
