@@ -126,10 +126,22 @@ def test_looker_sync(api: Any, replay: ReplayServer) -> None:
     replay.routes[("GET", "/api/4.0/lookml_models/ecommerce/explores/users")] = auth(
         lambda req: (200, {"name": "users", "sql_table_name": "public.users"}))
 
+    @replay.route("POST", "/api/4.0/queries/run/json")
+    @auth
+    def history(req: Request) -> tuple:
+        body = req.json()
+        assert (body["model"], body["view"]) == ("system__activity", "history")
+        return 200, [{"history.id": 5001, "history.created_time": "2025-02-05 08:31:02", "user.email": "bob@x.com",
+                      "query.id": "991", "history.dashboard_id": 12, "dashboard.title": "Revenue"},
+                     {"history.created_time": "2025-02-05 08:32:00", "user.email": "no-id@x.com"}]
+
     conn = make_connector(api, "looker", {"base_url": replay.url, "page_size": 2},
                           {"client_id": "cid", "client_secret": "sec"})
     job, rows = _sync(api, conn)
-    assert (job["status"], job["items_seen"], job["items_failed"], job["items_upserted"]) == ("partial", 4, 1, 3)
+    assert (job["status"], job["items_seen"], job["items_failed"], job["items_upserted"]) == ("partial", 6, 2, 4)
+    run = rows[("query_log", "5001")]
+    assert run["executed_by"] == "bob@x.com" and run["executed_at"].startswith("2025-02-05T08:31:02")
+    assert run["referenced_tables"] == ["public.orders"] and run["dashboard_url"] == f"{replay.url}/dashboards/12"
     assert len(tokens.issued) == 2
     assert len(replay.hits("GET", "/api/4.0/looks/search")) == 3  # two pages, one retried after a 503
     look = rows[("chart", "88")]

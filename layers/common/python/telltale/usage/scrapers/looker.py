@@ -4,6 +4,10 @@ Auth: POST /api/4.0/login (form client_id, client_secret) -> ``Authorization: to
 ``/looks/search`` and ``/dashboards/search`` page with ``limit``/``offset``. SQL comes from
 ``GET /queries/{id}/run/sql``; when Looker will not give it (no ``see_sql``), the explore's
 ``sql_table_name`` from the LookML model is recorded as the table.
+
+With ``config.history`` (default on) the System Activity ``history`` explore gives one ``query_log`` row per
+run of a Look, tile or explore query in the last ``history_days`` (who ran it, when); an API user without
+``see_system_activity`` is answered 403 and the history is skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ class LookerScraper:
         self.dialect = config.get("dialect")
         self.http = HttpClient(str(config["base_url"]), config, login=self._login, tool="Looker")
         self._sql: dict[str, tuple[str | None, list[str]]] = {}
+        self.history = bool(config.get("history", True))
+        self.history_days = int(config.get("history_days", 30))
+        self.history_limit = int(config.get("history_limit", 5000))
 
     def _login(self, http: HttpClient) -> None:
         form = {"client_id": self.credentials.get("client_id"),
@@ -84,22 +91,53 @@ class LookerScraper:
             except (KeyError, TypeError) as exc:
                 yield item_error("dashboard", exc)
                 continue
-            for el in dash.get("dashboard_elements") or []:
-                try:
-                    look = el.get("look") or {}
-                    query = el.get("query") or look.get("query")
-                    query_id = el.get("query_id") or (query or {}).get("id")
-                    if not query_id and not query:
-                        continue  # text tiles
-                    sql, tables = self._query_sql(query, query_id)
-                    yield BiRecord(resource_type="dashboard_chart", resource_id=f"{dash_id}:{el['id']}",
-                                   title=el.get("title") or look.get("title"), sql=sql, tables=tables,
-                                   dialect=self.dialect, executed_by=person(dash.get("user_name"), dash.get("user_id")),
-                                   executed_at=parse_time(dash.get("last_viewed_at")), dashboard_id=dash_id,
-                                   dashboard_title=dash.get("title"),
-                                   dashboard_url=f"{self.http.base_url}/dashboards/{dash_id}")
-                except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                    yield item_error("dashboard element", exc)
+            yield from self._elements(dash_id, dash)
+        if self.history:
+            yield from self._history()
+
+    def _history(self) -> Iterator[BiRecord | ItemError]:
+        body = {"model": "system__activity", "view": "history",
+                "fields": ["history.id", "history.created_time", "user.email", "query.id", "query.model",
+                           "query.view", "history.dashboard_id", "look.id", "look.title", "dashboard.title"],
+                "filters": {"history.created_date": f"{self.history_days} days"},
+                "sorts": ["history.created_time"], "limit": str(self.history_limit)}
+        try:
+            rows = self.http.json("POST", f"{API}/queries/run/json", json=body)
+        except ConnectorError:
+            return  # no see_system_activity: Looks and tiles are still scraped
+        for row in rows if isinstance(rows, list) else []:
+            try:
+                query_id = row.get("query.id")
+                sql, tables = self._query_sql({"id": query_id, "model": row.get("query.model"),
+                                               "view": row.get("query.view")}, query_id)
+                dash_id = row.get("history.dashboard_id")
+                yield BiRecord(resource_type="query_log", resource_id=str(row["history.id"]),
+                               title=row.get("look.title") or row.get("dashboard.title"), sql=sql, tables=tables,
+                               dialect=self.dialect, executed_by=row.get("user.email"),
+                               executed_at=parse_time(row["history.created_time"]),
+                               dashboard_id=str(dash_id) if dash_id else None,
+                               dashboard_title=row.get("dashboard.title"),
+                               dashboard_url=f"{self.http.base_url}/dashboards/{dash_id}" if dash_id else None)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                yield item_error("history row", exc)
+
+    def _elements(self, dash_id: str, dash: dict[str, Any]) -> Iterator[BiRecord | ItemError]:
+        for el in dash.get("dashboard_elements") or []:
+            try:
+                look = el.get("look") or {}
+                query = el.get("query") or look.get("query")
+                query_id = el.get("query_id") or (query or {}).get("id")
+                if not query_id and not query:
+                    continue  # text tiles
+                sql, tables = self._query_sql(query, query_id)
+                yield BiRecord(resource_type="dashboard_chart", resource_id=f"{dash_id}:{el['id']}",
+                               title=el.get("title") or look.get("title"), sql=sql, tables=tables,
+                               dialect=self.dialect, executed_by=person(dash.get("user_name"), dash.get("user_id")),
+                               executed_at=parse_time(dash.get("last_viewed_at")), dashboard_id=dash_id,
+                               dashboard_title=dash.get("title"),
+                               dashboard_url=f"{self.http.base_url}/dashboards/{dash_id}")
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                yield item_error("dashboard element", exc)
 
 
 def make(config: dict[str, Any], credentials: dict[str, Any]) -> LookerScraper:
