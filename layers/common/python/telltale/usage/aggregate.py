@@ -191,7 +191,8 @@ def popular_queries(tenant_id: str, slug: str, *, days: int, limit: int) -> list
         top AS (
             SELECT q.sql_hash, min(q.sql_text) AS sql_text, sum(q.execution_count) AS query_count,
                    count(DISTINCT q.executed_by) AS unique_users,
-                   array_remove(array_agg(DISTINCT q.executed_by), NULL) AS users,
+                   -- A sample of who runs it (the count is unique_users); a pattern can have thousands.
+                   (array_remove(array_agg(DISTINCT q.executed_by), NULL))[1:20] AS users,
                    max({_ACTIVITY}) AS last_executed_at, count(*) AS resources,
                    bool_or(q.parse_failed) AS parse_failed
             FROM qs JOIN usage.bi_queries q ON q.id = qs.query_id
