@@ -93,6 +93,7 @@ def test_aggregation_hand_computed(api: Any, platform_db: Any) -> None:
     assert bad.status_code == 400 and "days" in bad.json()["errors"]
 
     popular = api.get(f"/spaces/{slug}/usage/popular-queries?limit=2").json()
+    assert isinstance(popular, list), popular
     top = popular[0]
     # 40 "hot" rows plus alice's 3 executions of the same pattern on orders (the 40-day-old one is outside).
     assert top["sql_text"] == "SELECT ?" and top["query_count"] == 43 and top["unique_users"] == 41

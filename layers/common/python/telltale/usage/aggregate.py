@@ -28,6 +28,7 @@ from telltale.usage.catalog import get_space
 WINDOW_DAYS = 30
 RECENCY_DAYS = 30.0
 TOP_COLUMNS = 10
+MAX_USERS_LISTED = 20
 
 # Each referenced table of the tenant's rows, split like usage.product_tables (sch '' when unqualified);
 # table_keys is computed when the row is written (migration 0301).
@@ -183,7 +184,7 @@ def unused_products(tenant_id: str, slug: str, days: int) -> list[dict[str, Any]
 def popular_queries(tenant_id: str, slug: str, *, days: int, limit: int) -> list[dict[str, Any]]:
     """The most frequent anonymized patterns among queries that touch the space's products."""
     space = get_space(tenant_id, slug)
-    return db.query(
+    rows = db.query(
         f"""
         WITH {_PRODUCTS},
         {_REFS.format(window=_WINDOW)},
@@ -191,8 +192,7 @@ def popular_queries(tenant_id: str, slug: str, *, days: int, limit: int) -> list
         top AS (
             SELECT q.sql_hash, min(q.sql_text) AS sql_text, sum(q.execution_count) AS query_count,
                    count(DISTINCT q.executed_by) AS unique_users,
-                   -- A sample of who runs it (the count is unique_users); a pattern can have thousands.
-                   (array_remove(array_agg(DISTINCT q.executed_by), NULL))[1:20] AS users,
+                   array_remove(array_agg(DISTINCT q.executed_by), NULL) AS users,
                    max({_ACTIVITY}) AS last_executed_at, count(*) AS resources,
                    bool_or(q.parse_failed) AS parse_failed
             FROM qs JOIN usage.bi_queries q ON q.id = qs.query_id
@@ -212,3 +212,7 @@ def popular_queries(tenant_id: str, slug: str, *, days: int, limit: int) -> list
         """,
         t=tenant_id, spaces=[str(space["id"])], days=days, lim=limit,
     )
+    for r in rows:
+        # A sample of who runs it (unique_users has the count); a pattern can have thousands.
+        r["users"] = list(r["users"] or [])[:MAX_USERS_LISTED]
+    return rows
