@@ -132,7 +132,9 @@ def test_superset_sync_end_to_end(api: Any, platform_db: Any, replay: ReplayServ
     log = rows[("query_log", "301")]
     assert log["executed_at"].startswith("2025-02-05T08:00:00") and "100" not in log["sql_text"]
 
-    # The job is readable on its own and in the connector's list.
+    # The connector shows its last sync; the job is readable on its own and in the connector's list.
+    last = api.get(f"/connectors/{conn['id']}").json()["last_sync"]
+    assert last["id"] == job["id"] and last["status"] == "partial"
     assert api.get(f"/sync-jobs/{job['id']}").json()["id"] == job["id"]
     jobs = api.get(f"/connectors/{conn['id']}/sync-jobs").json()
     assert jobs["items"][0]["id"] == job["id"]
