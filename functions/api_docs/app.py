@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, Server
 
 from telltale.http import make_resolver
 
@@ -50,7 +50,9 @@ def build() -> APIGatewayHttpResolver:
         version="1.0.0",
         description="Saved queries, events, SaaS metrics, usage analytics and API request analytics.",
         servers=[Server(url="/")],
-        security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
+        security_schemes={"bearer": HTTPBearer(bearerFormat="JWT"),
+                          # The request-logging surface (spec 002) authenticates with an API key.
+                          "apiKey": APIKey(name="X-AUTH-TOKEN", **{"in": APIKeyIn.header})},
         security=[{"bearer": []}],
     )
     return resolver

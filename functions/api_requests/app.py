@@ -16,6 +16,8 @@ from telltale.apianalytics import ingest, keys, query
 from telltale.http import JSON, current_auth, dumps, json_body, logger, make_resolver, parse_body, success
 
 router = APIGatewayHttpRouter()
+# These routes authenticate with an API key, not the JWT (the OpenAPI description says so).
+API_KEY_AUTH = [{"apiKey": []}]
 
 
 def _key() -> keys.ApiKey:
@@ -38,7 +40,8 @@ def list_keys():
     return success(rows, total=len(rows))
 
 
-@router.post("/api/requests", summary="Ingest a batch of logged requests (X-AUTH-TOKEN)", tags=["API analytics"])
+@router.post("/api/requests", security=API_KEY_AUTH,
+             summary="Ingest a batch of logged requests (X-AUTH-TOKEN)", tags=["API analytics"])
 def ingest_requests():
     key = _key()
     batch = ingest.parse_batch(json_body(router))
@@ -46,7 +49,8 @@ def ingest_requests():
     return success({"stored": stored}, message="Requests logged", status=201)
 
 
-@router.get("/api/data", summary="Logged requests, filtered, 50,000 per page (X-AUTH-TOKEN)", tags=["API analytics"])
+@router.get("/api/data", security=API_KEY_AUTH,
+             summary="Logged requests, filtered, 50,000 per page (X-AUTH-TOKEN)", tags=["API analytics"])
 def get_data():
     key = _key()
     f = query.require_valid(query.parse_filters(router.current_event.query_string_parameters))
@@ -56,7 +60,8 @@ def get_data():
                     headers={"X-Page": str(f.page), "X-Page-Size": str(query.PAGE_SIZE)})
 
 
-@router.delete("/api/data", summary="Delete all data logged with this key (X-AUTH-TOKEN)", tags=["API analytics"])
+@router.delete("/api/data", security=API_KEY_AUTH,
+             summary="Delete all data logged with this key (X-AUTH-TOKEN)", tags=["API analytics"])
 def delete_data():
     key = _key()
     deleted = query.delete_all(key)
@@ -64,7 +69,8 @@ def delete_data():
     return success({"deleted": deleted}, message="All data logged with this API key was deleted")
 
 
-@router.get("/api/stats", summary="Dashboard aggregates over the filtered requests (X-AUTH-TOKEN)",
+@router.get("/api/stats", security=API_KEY_AUTH,
+             summary="Dashboard aggregates over the filtered requests (X-AUTH-TOKEN)",
             tags=["API analytics"])
 def get_stats():
     key = _key()

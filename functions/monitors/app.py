@@ -11,6 +11,8 @@ from telltale.apianalytics import keys, monitors
 from telltale.http import logger, make_resolver, parse_body, success
 
 router = APIGatewayHttpRouter()
+# These routes authenticate with an API key, not the JWT (the OpenAPI description says so).
+API_KEY_AUTH = [{"apiKey": []}]
 
 
 def _key() -> keys.ApiKey:
@@ -21,13 +23,15 @@ def _query() -> dict[str, str]:
     return dict(router.current_event.query_string_parameters or {})
 
 
-@router.get("/api/monitors", summary="List the key's monitors", tags=["API monitoring"])
+@router.get("/api/monitors", security=API_KEY_AUTH,
+             summary="List the key's monitors", tags=["API monitoring"])
 def list_monitors():
     rows = monitors.list_monitors(_key())
     return success(rows, total=len(rows))
 
 
-@router.post("/api/monitors", summary="Register an endpoint to watch", tags=["API monitoring"])
+@router.post("/api/monitors", security=API_KEY_AUTH,
+             summary="Register an endpoint to watch", tags=["API monitoring"])
 def create_monitor():
     key = _key()
     body = parse_body(router, monitors.MonitorCreate)
@@ -36,20 +40,23 @@ def create_monitor():
     return success(row, message="Monitor created", status=201)
 
 
-@router.delete("/api/monitors/<monitor_id>", summary="Stop watching an endpoint", tags=["API monitoring"])
+@router.delete("/api/monitors/<monitor_id>", security=API_KEY_AUTH,
+             summary="Stop watching an endpoint", tags=["API monitoring"])
 def delete_monitor(monitor_id: str):
     monitors.delete(_key(), monitor_id)
     return success(message="Monitor deleted")
 
 
-@router.get("/api/monitors/<monitor_id>/results", summary="A monitor's checks, newest first",
+@router.get("/api/monitors/<monitor_id>/results", security=API_KEY_AUTH,
+             summary="A monitor's checks, newest first",
             tags=["API monitoring"])
 def monitor_results(monitor_id: str):
     rows = monitors.results(_key(), monitor_id, _query())
     return success(rows, total=len(rows))
 
 
-@router.get("/api/uptime", summary="Uptime and latency per monitor over time", tags=["API monitoring"])
+@router.get("/api/uptime", security=API_KEY_AUTH,
+             summary="Uptime and latency per monitor over time", tags=["API monitoring"])
 def uptime():
     rows = monitors.uptime(_key(), _query())
     return success(rows, total=len(rows))
