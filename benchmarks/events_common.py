@@ -29,7 +29,8 @@ def start_postgres() -> tuple[Any, Path]:
     pg.start()
     pg.bootstrap()
     os.environ.update({"TELLTALE_DB_HOST": "127.0.0.1", "TELLTALE_DB_PORT": str(pg.port),
-                       "TELLTALE_DB_USER": "telltale", "TELLTALE_DB_NAME": "telltale", "TELLTALE_DB_PASSWORD": ""})
+                       "TELLTALE_DB_USER": "telltale", "TELLTALE_DB_NAME": "telltale",
+                       "TELLTALE_DB_PASSWORD": pg.password()})
     from telltale import config, db, migrate
 
     config.reset_settings()

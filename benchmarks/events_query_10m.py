@@ -130,9 +130,8 @@ def main() -> None:
                 assert r.json()["stats"]["rowCount"] > 0
             return call
 
-        import pg8000.native
 
-        conn = pg8000.native.Connection("telltale", host="127.0.0.1", port=stack.pg.port, database="telltale")
+        conn = stack.pg.connect("telltale", "telltale")
         pg_api = timed(api("bench"), args.runs)
         pg_sql = timed(lambda: conn.run(PG_SQL), args.runs)
         ch_api = timed(api("benchch"), args.runs)

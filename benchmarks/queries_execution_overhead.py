@@ -70,7 +70,6 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=2000)
     args = ap.parse_args()
 
-    import pg8000.native
 
     from telltale.connectors.base import Limits, Prepared
     from telltale.connectors.postgres import CONNECTOR
@@ -82,7 +81,7 @@ def main() -> int:
         pg.start()
         try:
             pg.bootstrap()
-            conn = pg8000.native.Connection("telltale", host="127.0.0.1", port=pg.port, database="telltale")
+            conn = pg.connect("telltale", "telltale")
             conn.run("CREATE TABLE sales (region text, day date, amount integer)")
             conn.run("INSERT INTO sales SELECT 'r' || (i % 7), DATE '2024-01-10' + (i % 10), i FROM"
                      " generate_series(1, 5000) i")
@@ -94,7 +93,7 @@ def main() -> int:
 
             def raw() -> float:
                 t0 = time.perf_counter()
-                c = pg8000.native.Connection("telltale", host="127.0.0.1", port=pg.port, database="telltale")
+                c = pg.connect("telltale", "telltale")
                 c.run(sql)
                 c.close()
                 return time.perf_counter() - t0

@@ -61,6 +61,7 @@ class ExternalPostgres:
     database: str
     user: str
     password: str
+    admin_password: str = ""
 
     def secret(self, **extra: Any) -> dict[str, Any]:
         return {"host": self.host, "port": self.port, "database": self.database, "username": self.user,
@@ -69,14 +70,15 @@ class ExternalPostgres:
     def connect(self, user: str = "postgres") -> Any:
         import pg8000.native
 
-        return pg8000.native.Connection(user, host=self.host, port=self.port, database=self.database)
+        password = self.admin_password if user == "postgres" else self.password
+        return pg8000.native.Connection(user, host=self.host, port=self.port, database=self.database,
+                                        password=password)
 
 
-def setup_external_postgres(pg_port: int) -> ExternalPostgres:
+def setup_external_postgres(pg: Any) -> ExternalPostgres:
     """A database of its own in the embedded server, owned by a superuser, read by ``readonly_user``."""
-    import pg8000.native
-
-    admin = pg8000.native.Connection("postgres", host="127.0.0.1", port=pg_port, database="postgres")
+    pg_port = pg.port
+    admin = pg.connect("postgres", "postgres")
     try:
         if not admin.run("SELECT 1 FROM pg_database WHERE datname = :d", d=EXT_DB):
             admin.run(f"CREATE DATABASE {EXT_DB}")
@@ -85,7 +87,7 @@ def setup_external_postgres(pg_port: int) -> ExternalPostgres:
             admin.run(f"CREATE ROLE {EXT_USER} LOGIN PASSWORD '{EXT_PASSWORD}'")
     finally:
         admin.close()
-    conn = pg8000.native.Connection("postgres", host="127.0.0.1", port=pg_port, database=EXT_DB)
+    conn = pg.connect("postgres", EXT_DB)
     try:
         if not conn.run("SELECT 1 FROM pg_tables WHERE tablename = 'sales'"):
             conn.run("CREATE TABLE sales (region text, amount integer, date date)")
@@ -110,7 +112,7 @@ def setup_external_postgres(pg_port: int) -> ExternalPostgres:
             conn.run(f"GRANT CREATE ON SCHEMA public TO {EXT_USER}")
     finally:
         conn.close()
-    return ExternalPostgres("127.0.0.1", pg_port, EXT_DB, EXT_USER, EXT_PASSWORD)
+    return ExternalPostgres("127.0.0.1", pg_port, EXT_DB, EXT_USER, EXT_PASSWORD, pg.password("postgres"))
 
 
 def postgres_fingerprint(ext: ExternalPostgres, conn: Any = None) -> Any:
@@ -406,7 +408,7 @@ def _once(name: str, start: Callable[[], tuple[Any, Callable[[], None]]]) -> Any
 
 @pytest.fixture(scope="session")
 def external_pg(local_stack: Any) -> ExternalPostgres:
-    return setup_external_postgres(local_stack.pg.port)
+    return setup_external_postgres(local_stack.pg)
 
 
 @pytest.fixture(scope="session")

