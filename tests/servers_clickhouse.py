@@ -97,6 +97,22 @@ def _strip_comments(sql: str) -> str:
     return re.sub(r"--[^\n]*", " ", sql)
 
 
+_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.|'')*'|`(?:[^`\\]|\\.)*`|\"(?:[^\"\\]|\\.)*\"", re.S)
+_INTO_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.I)
+
+
+def refuse_what_a_server_refuses(sql: str) -> None:
+    """What clickhouse-local (chdb) runs but a ClickHouse server's HTTP interface refuses: several
+    statements in one request, and ``INTO OUTFILE`` (a client-side feature). Without this the stand-in
+    would be weaker than the real server in exactly the places the guard tests lean on the database."""
+    code = _STRING_LITERAL.sub("''", _strip_comments(sql)).strip().rstrip(";").strip()
+    if ";" in code:
+        raise ClickHouseError(62, "Code: 62. DB::Exception: Syntax error (Multi-statements are not allowed). "
+                                  "(SYNTAX_ERROR)")
+    if _INTO_OUTFILE.search(code):
+        raise ClickHouseError(48, "Code: 48. DB::Exception: INTO OUTFILE is not allowed. (NOT_IMPLEMENTED)")
+
+
 def _split_leading_settings(sql: str) -> str:
     return _strip_comments(sql).lstrip()
 
@@ -133,6 +149,7 @@ class Engine:
 
     def execute(self, sql: str, *, data: bytes | None, database: str | None, settings: dict[str, str],
                 params: dict[str, str], default_format: str) -> tuple[bytes, dict[str, Any]]:
+        refuse_what_a_server_refuses(sql)
         with self.lock:
             changed: list[str] = []
             try:

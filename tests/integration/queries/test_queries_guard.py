@@ -200,14 +200,6 @@ def test_mysql_database_alone_writes_nothing(mariadb):
     assert not os.path.exists("/tmp/tt_guard_outfile") and not os.path.exists("/tmp/tt_guard_dumpfile")
 
 
-# Where the ClickHouse stand-in is weaker than a ClickHouse server, so the guard is the only wall here.
-# The chdb engine runs in-process like clickhouse-local; a server's HTTP interface refuses both.
-CH_STANDIN_GAPS = {
-    "SELECT 1; DROP TABLE guard_canary": "the stand-in executes stacked statements; the HTTP interface of a "
-                                         "ClickHouse server refuses multi-statements",
-    "SELECT * FROM events INTO OUTFILE '/tmp/tt_ch_outfile.csv'": "the stand-in writes INTO OUTFILE files; a "
-                                                                   "ClickHouse server refuses INTO OUTFILE",
-}
 # Outbound-connection table functions make the engine retry for seconds before failing; they read, never
 # write, and the guard refuses them (test_guard_refuses_hostile). Left out to keep the suite fast.
 CH_SLOW = ("url(", "jdbc(", "odbc(", "hdfs(")
@@ -216,7 +208,7 @@ CH_SLOW = ("url(", "jdbc(", "odbc(", "hdfs(")
 def test_clickhouse_database_alone_writes_nothing(clickhouse):
     config = {"host": clickhouse.host, "port": clickhouse.port, "database": CH_DB, "username": "default",
               "password": "", "secure": False}
-    cases = [q for q in CLICKHOUSE_HOSTILE if q not in CH_STANDIN_GAPS and not any(s in q for s in CH_SLOW)]
+    cases = [q for q in CLICKHOUSE_HOSTILE if not any(s in q for s in CH_SLOW)]
     assert len(cases) >= 35
     client = clickhouse.client(database=CH_DB)
     try:
