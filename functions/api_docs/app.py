@@ -52,7 +52,7 @@ def build() -> APIGatewayHttpResolver:
         servers=[Server(url="/")],
         security_schemes={"bearer": HTTPBearer(bearerFormat="JWT"),
                           # The request-logging surface (spec 002) authenticates with an API key.
-                          "apiKey": APIKey(name="X-AUTH-TOKEN", **{"in": APIKeyIn.header})},
+                          "apiKey": APIKey.model_validate({"name": "X-AUTH-TOKEN", "in": APIKeyIn.header})},
         security=[{"bearer": []}],
     )
     return resolver

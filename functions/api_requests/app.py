@@ -17,7 +17,7 @@ from telltale.http import JSON, current_auth, dumps, json_body, logger, make_res
 
 router = APIGatewayHttpRouter()
 # These routes authenticate with an API key, not the JWT (the OpenAPI description says so).
-API_KEY_AUTH = [{"apiKey": []}]
+API_KEY_AUTH: list[dict[str, list[str]]] = [{"apiKey": []}]
 
 
 def _key() -> keys.ApiKey:

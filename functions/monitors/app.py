@@ -12,7 +12,7 @@ from telltale.http import logger, make_resolver, parse_body, success
 
 router = APIGatewayHttpRouter()
 # These routes authenticate with an API key, not the JWT (the OpenAPI description says so).
-API_KEY_AUTH = [{"apiKey": []}]
+API_KEY_AUTH: list[dict[str, list[str]]] = [{"apiKey": []}]
 
 
 def _key() -> keys.ApiKey:
