@@ -6,14 +6,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from aws_lambda_powertools.logging import correlation_paths
 
 from telltale.apianalytics import ingest, keys, query
-from telltale.http import JSON, current_auth, dumps, json_body, logger, make_resolver, parse_body, success
+from telltale.http import JSON, current_auth, dumps, json_body, lambda_handler, logger, parse_body, success
 
 router = APIGatewayHttpRouter()
 # These routes authenticate with an API key, not the JWT (the OpenAPI description says so).
@@ -78,10 +75,4 @@ def get_stats():
     return success(query.stats(key, f))
 
 
-app = make_resolver()
-app.include_router(router)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+app, handler = lambda_handler(router)

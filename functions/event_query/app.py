@@ -6,14 +6,11 @@ tenant's event store (PostgreSQL or ClickHouse).
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from aws_lambda_powertools.logging import correlation_paths
 
 from telltale.errors import ValidationError
 from telltale.events import service
-from telltale.http import current_auth, json_body, json_response, logger, make_resolver
+from telltale.http import current_auth, json_body, json_response, lambda_handler
 
 router = APIGatewayHttpRouter()
 
@@ -28,10 +25,4 @@ def query():
     return json_response(200, service.run_query(body, tenant_id=auth.tenant_id))
 
 
-app = make_resolver()
-app.include_router(router)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+app, handler = lambda_handler(router)

@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from aws_lambda_powertools.logging import correlation_paths
 from pydantic import ValidationError as PydanticValidationError
 
 from telltale.errors import QueryValidationError, pydantic_errors
-from telltale.http import current_auth, json_body, logger, make_resolver, success
+from telltale.http import current_auth, json_body, lambda_handler, success
 from telltale.queries import service
 from telltale.queries.models import ExecuteBody
 
@@ -32,10 +29,4 @@ def execute_query(app_slug: str, slug: str):
     return success(reply.pop("data"), message="Query executed successfully", total=reply.pop("total"), **reply)
 
 
-app = make_resolver()
-app.include_router(router)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+app, handler = lambda_handler(router)

@@ -6,14 +6,11 @@ event of the request is durably queued (else 503 and the client retries: nothing
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from aws_lambda_powertools.logging import correlation_paths
 
 from telltale.events import service
-from telltale.http import current_auth, json_body, logger, make_resolver
+from telltale.http import current_auth, json_body, lambda_handler, logger
 
 router = APIGatewayHttpRouter()
 
@@ -33,10 +30,4 @@ def ingest():
     return Response(status_code=202, body="")
 
 
-app = make_resolver()
-app.include_router(router)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+app, handler = lambda_handler(router)

@@ -4,12 +4,9 @@ look up the record of an execution by its ``execution_key``. Execution itself is
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from aws_lambda_powertools.logging import correlation_paths
 
-from telltale.http import current_auth, logger, make_resolver, page_params, parse_body, success
+from telltale.http import current_auth, lambda_handler, logger, page_params, parse_body, success
 from telltale.queries import service
 from telltale.queries.models import QueryCreate, QueryUpdate
 
@@ -74,10 +71,4 @@ def get_execution(app_slug: str, slug: str, execution_key: str):
     return success(service.get_execution(auth, app_slug, slug, execution_key))
 
 
-app = make_resolver()
-app.include_router(router)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+app, handler = lambda_handler(router)

@@ -7,9 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from aws_lambda_powertools.logging import correlation_paths
 
-from telltale.http import current_auth, json_response, logger, make_resolver, page_params, parse_body
+from telltale.http import current_auth, json_response, lambda_handler, logger, page_params, parse_body
 from telltale.usage import catalog
 
 router = APIGatewayHttpRouter()
@@ -138,10 +137,4 @@ def delete_product(slug: str, product_id: str):
     return Response(status_code=204, body="")
 
 
-app = make_resolver()
-app.include_router(router)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+app, handler = lambda_handler(router)
