@@ -93,3 +93,14 @@ def pydantic_errors(exc: Any) -> dict[str, list[str]]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         out.setdefault(loc, []).append(err.get("msg", "invalid value"))
     return out
+
+
+def uuid_or_404(value: str, message: str) -> str:
+    """``value`` as a canonical UUID string, or NotFound(message): an id that cannot exist is a 404, not a
+    database error from the ``CAST(:id AS uuid)`` that would follow."""
+    import uuid
+
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise NotFound(message) from None

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, field_validator
 from telltale import db
 from telltale.apianalytics import pinger
 from telltale.apianalytics.keys import ApiKey
-from telltale.errors import Conflict, NotFound, ValidationError
+from telltale.errors import Conflict, NotFound, ValidationError, uuid_or_404
 
 MAX_MONITORS_PER_KEY = 20
 INTERVALS = (1, 5, 15, 30, 60, 360, 1440)
@@ -104,10 +104,7 @@ def list_monitors(key: ApiKey) -> list[dict[str, Any]]:
 
 
 def _parse_id(monitor_id: str) -> str:
-    try:
-        return str(uuid.UUID(monitor_id))
-    except ValueError:
-        raise NotFound(f"monitor '{monitor_id}' not found") from None
+    return uuid_or_404(monitor_id, f"monitor '{monitor_id}' not found")
 
 
 def get(key: ApiKey, monitor_id: str) -> dict[str, Any]:

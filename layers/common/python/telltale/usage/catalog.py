@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from telltale import db, secrets
 from telltale.auth import AuthContext
 from telltale.config import get_settings
-from telltale.errors import Conflict, NotFound, ValidationError
+from telltale.errors import Conflict, NotFound, ValidationError, uuid_or_404
 
 BI_TYPES = ("superset", "metabase", "looker", "tableau", "power_bi")
 WAREHOUSE_TYPES = ("snowflake", "bigquery", "postgres")
@@ -187,10 +187,7 @@ def create_connector(auth: AuthContext, body: ConnectorCreate) -> dict[str, Any]
 
 
 def _connector_row(tenant_id: str, connector_id: str, cols: str) -> dict[str, Any]:
-    try:
-        uuid.UUID(connector_id)
-    except ValueError:
-        raise NotFound(f"connector '{connector_id}' not found") from None
+    uuid_or_404(connector_id, f"connector '{connector_id}' not found")
     row = db.query_one(f"SELECT {cols} FROM usage.connectors WHERE tenant_id = :t AND id = CAST(:id AS uuid)",
                        t=tenant_id, id=connector_id)
     if row is None:
@@ -356,10 +353,7 @@ def create_product(auth: AuthContext, slug: str, body: ProductCreate) -> dict[st
 
 
 def _product_row(tenant_id: str, slug: str, product_id: str) -> dict[str, Any]:
-    try:
-        uuid.UUID(product_id)
-    except ValueError:
-        raise NotFound(f"product '{product_id}' not found in space '{slug}'") from None
+    uuid_or_404(product_id, f"product '{product_id}' not found in space '{slug}'")
     space = get_space(tenant_id, slug)
     row = db.query_one(
         f"SELECT {_PRODUCT_COLS}, s.query_count_30d, s.unique_users_30d, s.last_queried_at, s.popularity_score,"

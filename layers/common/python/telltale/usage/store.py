@@ -6,13 +6,12 @@ resource_type + resource_id, updated in place). A sync job row records status, c
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from telltale import db
-from telltale.errors import NotFound
+from telltale.errors import NotFound, uuid_or_404
 
 MAX_JOB_ERRORS = 50
 
@@ -132,10 +131,7 @@ def finish_job(job_id: str, *, status: str, seen: int, upserted: int, failed: in
 
 
 def get_job(tenant_id: str, job_id: str) -> dict[str, Any]:
-    try:
-        uuid.UUID(job_id)
-    except ValueError:
-        raise NotFound(f"sync job '{job_id}' not found") from None
+    uuid_or_404(job_id, f"sync job '{job_id}' not found")
     row = db.query_one(f"SELECT {JOB_COLS} FROM usage.sync_jobs WHERE tenant_id = :t AND id = CAST(:id AS uuid)",
                        t=tenant_id, id=job_id)
     if row is None:
