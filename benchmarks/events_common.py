@@ -20,23 +20,11 @@ for p in (ROOT / "layers" / "common" / "python", ROOT / "local", ROOT / "tests")
 
 def start_postgres() -> tuple[Any, Path]:
     """An embedded PostgreSQL in a temp folder with the migrations applied; this process points at it."""
-    from telltale_local.pg import EmbeddedPostgres
+    from harness import platform_postgres
 
     data = Path(tempfile.mkdtemp(prefix="events-bench-"))
     os.chmod(data, 0o755)
-    pg = EmbeddedPostgres(data)
-    pg.init()
-    pg.start()
-    pg.bootstrap()
-    os.environ.update({"TELLTALE_DB_HOST": "127.0.0.1", "TELLTALE_DB_PORT": str(pg.port),
-                       "TELLTALE_DB_USER": "telltale", "TELLTALE_DB_NAME": "telltale",
-                       "TELLTALE_DB_PASSWORD": pg.password()})
-    from telltale import config, db, migrate
-
-    config.reset_settings()
-    db.reset()
-    migrate.apply_all()
-    return pg, data
+    return platform_postgres(data), data
 
 
 def messages(tenant: str, n: int, *, event_type: str = "contact.created", seed: int = 1,

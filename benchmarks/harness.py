@@ -3,10 +3,33 @@ medians, so a drift in the machine's speed hits both sides alike. Never part of 
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def platform_postgres(data_dir: Path) -> Any:
+    """A throwaway embedded PostgreSQL in ``data_dir`` with the migrations applied, and this process's
+    telltale package pointed at it (what the benchmarks that write to the platform database share)."""
+    from telltale_local.pg import EmbeddedPostgres
+
+    pg = EmbeddedPostgres(data_dir)
+    pg.init()
+    pg.start()
+    pg.bootstrap()
+    os.environ.update({"TELLTALE_DB_HOST": "127.0.0.1", "TELLTALE_DB_PORT": str(pg.port),
+                       "TELLTALE_DB_USER": "telltale", "TELLTALE_DB_NAME": "telltale",
+                       "TELLTALE_DB_PASSWORD": pg.password()})
+    from telltale import config, db, migrate
+
+    config.reset_settings()
+    db.reset()
+    migrate.apply_all()
+    return pg
 
 
 def time_process(argv: Sequence[str], env: dict[str, str] | None = None) -> float:

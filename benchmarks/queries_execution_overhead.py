@@ -88,7 +88,7 @@ def main() -> int:
             conn.run("ANALYZE sales")
             conn.close()
             config = {"host": "127.0.0.1", "port": pg.port, "database": "telltale", "username": "telltale",
-                      "password": "", "statement_timeout": 30}
+                      "password": pg.password(), "statement_timeout": 30}
             sql = render_and_guard()
 
             def raw() -> float:

@@ -12,7 +12,6 @@ It checks that both agree, and prints medians and the ratio.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import sys
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 for p in (ROOT / "layers" / "common" / "python", ROOT / "local", ROOT / "benchmarks"):
     sys.path.insert(0, str(p))
 
-from harness import interleaved, ratio_row  # noqa: E402
+from harness import interleaved, platform_postgres, ratio_row  # noqa: E402
 
 PRODUCTS = 1000
 
@@ -72,24 +71,16 @@ def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     rows = int(args[0]) if args else 1_000_000
     runs = int(args[1]) if len(args) > 1 else 3
-    from telltale_local.pg import EmbeddedPostgres
-
     # A killed run still stops its PostgreSQL (the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     tmp = Path(tempfile.mkdtemp(prefix="usage-bench-"))
-    pg = EmbeddedPostgres(tmp)
-    try:
-        pg.init()
-        pg.start()
-        pg.bootstrap()
-        os.environ.update({"TELLTALE_DB_HOST": "127.0.0.1", "TELLTALE_DB_PORT": str(pg.port),
-                           "TELLTALE_DB_NAME": "telltale", "TELLTALE_DB_USER": "telltale",
-                           "TELLTALE_DB_PASSWORD": pg.password()})
-        from telltale import config, db, migrate
+    from telltale_local.pg import EmbeddedPostgres
 
-        config.reset_settings()
-        db.reset()
-        migrate.apply_all()
+    pg = EmbeddedPostgres(tmp)  # stopped in the finally below even if start-up fails half-way
+    try:
+        pg = platform_postgres(tmp)
+        from telltale import db
+
         space = load(db, rows)
         from telltale.usage import aggregate
 
