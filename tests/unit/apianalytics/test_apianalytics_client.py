@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+from client_delivery import flush_until_sent
 
 from telltale_client import core
 from telltale_client.core import Client, Config
@@ -193,7 +194,7 @@ def test_privacy_level_on_the_wire(capture, level):
     try:
         r = requests.get(f"http://127.0.0.1:{server.server_port}/hi", headers={"X-User": "u-7"}, timeout=5)
         assert r.text == "hi"
-        assert core.flush_all(5)
+        flush_until_sent(1)
     finally:
         server.shutdown()
     assert len(Capture.bodies) == 1
