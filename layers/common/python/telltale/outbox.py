@@ -39,6 +39,6 @@ def publish(tenant_id: str, event_type: str, *, actor_id: str | None = None, act
 
         queue.send_batch(url, [json.dumps(event)])
     except Exception:  # noqa: BLE001 - the outbox must not fail the request that caused the event
-        from telltale.http import logger
+        from telltale.log import logger
 
         logger.warning("outbox event dropped", extra={"event_type": event_type, "tenant": tenant_id})

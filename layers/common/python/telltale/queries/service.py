@@ -279,7 +279,7 @@ def execute(auth: AuthContext, app_slug: str, slug: str, params: dict[str, Any])
 
 def _record(auth: AuthContext, app_slug: str, query: dict[str, Any], key: str, driver: str | None,
             started: datetime, duration_ms: float, result: Result | None, error: TelltaleError | None) -> None:
-    from telltale.http import logger
+    from telltale.log import logger
 
     try:
         db.query(

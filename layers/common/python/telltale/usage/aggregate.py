@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from telltale import db
-from telltale.http import logger
+from telltale.log import logger
 from telltale.usage.catalog import get_space
 
 WINDOW_DAYS = 30

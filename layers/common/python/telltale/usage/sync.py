@@ -13,7 +13,7 @@ from typing import Any
 
 from telltale import db
 from telltale.errors import Conflict, TelltaleError, ValidationError
-from telltale.http import logger
+from telltale.log import logger
 from telltale.usage import catalog, store
 from telltale.usage.scrapers.base import BiRecord, ItemError
 from telltale.usage.sql import analyze
