@@ -6,7 +6,6 @@ reply, so routes just raise.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol, TypeVar
 
 from aws_lambda_powertools import Logger
@@ -18,12 +17,15 @@ from pydantic import ValidationError as PydanticValidationError
 
 from telltale import auth as _auth
 from telltale.errors import TelltaleError, ValidationError, pydantic_errors
+from telltale.replies import JSON, dumps, envelope, event_json_body, log_error, to_json
 
+# Powertools' JSON handler on the "telltale" logger (telltale.log), with the Lambda context in every line.
 logger = Logger(service="telltale")
 
-M = TypeVar("M", bound=BaseModel)
+__all__ = ["JSON", "current_auth", "dumps", "json_body", "json_response", "lambda_handler", "logger",
+           "make_resolver", "page_params", "parse_body", "success", "to_json"]
 
-JSON = "application/json"
+M = TypeVar("M", bound=BaseModel)
 
 
 class HasEvent(Protocol):
@@ -31,33 +33,6 @@ class HasEvent(Protocol):
 
     @property
     def current_event(self) -> Any: ...
-
-
-def to_json(value: Any) -> Any:
-    """JSON for the types our rows hold: ISO 8601 times (UTC as "Z"), exact decimals as numbers."""
-    import datetime as dt
-    import decimal
-    import uuid
-
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None and value.utcoffset() == dt.timedelta(0):
-            return value.replace(tzinfo=None).isoformat() + "Z"
-        return value.isoformat()
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    return str(value)
-
-
-def dumps(body: Any) -> str:
-    return json.dumps(body, default=to_json)
 
 
 def json_response(status: int, body: Any) -> Response:
@@ -84,10 +59,7 @@ def make_resolver(*, with_auth: bool = True) -> APIGatewayHttpResolver:
 
     @app.exception_handler(TelltaleError)
     def _telltale_error(exc: TelltaleError) -> Response:
-        if exc.status_code >= 500:
-            logger.error("request failed", extra={"code": exc.code, "error": exc.message})
-        else:
-            logger.info("request rejected", extra={"code": exc.code, "status": exc.status_code})
+        log_error(exc)
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
@@ -132,13 +104,7 @@ def current_auth(app: HasEvent) -> _auth.AuthContext:
 
 
 def json_body(app: HasEvent) -> Any:
-    raw = app.current_event.body
-    if raw in (None, ""):
-        return None
-    try:
-        return json.loads(raw if isinstance(raw, str) else raw.decode())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"the body is not valid JSON: {exc}") from None
+    return event_json_body(app.current_event.raw_event)
 
 
 def parse_body(app: HasEvent, model: type[M]) -> M:
@@ -156,13 +122,7 @@ def parse_body(app: HasEvent, model: type[M]) -> M:
 def success(data: Any = None, *, message: str = "Data retrieved successfully", status: int = 200,
             total: int | None = None, **extra: Any) -> Response:
     """The ``{status, message, data, total}`` envelope of spec 000 (and the platform's own APIs)."""
-    body: dict[str, Any] = {"status": "success", "message": message}
-    if data is not None:
-        body["data"] = data
-    if total is not None:
-        body["total"] = total
-    body.update(extra)
-    return json_response(status, body)
+    return json_response(status, envelope(data, message=message, total=total, **extra))
 
 
 class Page(BaseModel):

@@ -1,0 +1,118 @@
+"""Reply bodies and the API Gateway HTTP API (payload 2.0) event, without a router.
+
+``telltale.http`` builds its Powertools resolver on these. A function that serves a single route can
+use :func:`single_route` instead and skip the resolver altogether: API Gateway has matched the route and
+put the path parameters in the event, and Powertools' event-handler package costs about 130 ms of
+imports at every cold start (``execute_query``, the latency-sensitive one, does this).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from telltale.errors import NotFound, TelltaleError, ValidationError
+
+JSON = "application/json"
+_log = logging.getLogger("telltale")
+
+
+def to_json(value: Any) -> Any:
+    """JSON for the types our rows hold: ISO 8601 times (UTC as "Z"), exact decimals as numbers."""
+    import datetime as dt
+    import decimal
+    import uuid
+
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None and value.utcoffset() == dt.timedelta(0):
+            return value.replace(tzinfo=None).isoformat() + "Z"
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return str(value)
+
+
+def dumps(body: Any) -> str:
+    return json.dumps(body, default=to_json)
+
+
+def envelope(data: Any = None, *, message: str = "Data retrieved successfully", total: int | None = None,
+             **extra: Any) -> dict[str, Any]:
+    """The ``{status, message, data, total}`` envelope of spec 000 (and the platform's own APIs)."""
+    body: dict[str, Any] = {"status": "success", "message": message}
+    if data is not None:
+        body["data"] = data
+    if total is not None:
+        body["total"] = total
+    body.update(extra)
+    return body
+
+
+def log_error(exc: TelltaleError) -> None:
+    """One log line per error reply: server faults as errors, client mistakes as info (no values)."""
+    if exc.status_code >= 500:
+        _log.error("request failed", extra={"code": exc.code, "error": exc.message})
+    else:
+        _log.info("request rejected", extra={"code": exc.code, "status": exc.status_code})
+
+
+def parse_json_body(raw: str | bytes | None) -> Any:
+    """The request body as JSON; None when there is none; a 400 that says why when it is not JSON."""
+    if raw in (None, "", b""):
+        return None
+    try:
+        return json.loads(raw if isinstance(raw, str) else raw.decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"the body is not valid JSON: {exc}") from None
+
+
+def event_json_body(event: dict[str, Any]) -> Any:
+    raw = event.get("body")
+    if raw and event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(raw)
+        except ValueError:
+            raise ValidationError("the body is not valid base64") from None
+    return parse_json_body(raw)
+
+
+def lambda_reply(status: int, body: Any) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) reply with a JSON body."""
+    return {"statusCode": status, "headers": {"Content-Type": JSON}, "body": dumps(body),
+            "isBase64Encoded": False}
+
+
+Route = Callable[[dict[str, Any], dict[str, str]], tuple[int, Any]]
+
+
+def single_route(route: Route) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A Lambda handler for a function behind exactly one API Gateway route.
+
+    ``route(event, path_parameters)`` returns ``(status, body)`` and raises :class:`TelltaleError` for
+    anything the client should hear about, mapped exactly as the Powertools resolver maps it. Anything
+    else propagates, so Lambda reports the invocation as failed and API Gateway answers 500.
+    """
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        path_parameters = event.get("pathParameters") or {}
+        try:
+            if not isinstance(path_parameters, dict):
+                raise NotFound("no such route")
+            status, body = route(event, path_parameters)
+        except TelltaleError as exc:
+            log_error(exc)
+            return lambda_reply(exc.status_code, exc.to_body())
+        return lambda_reply(status, body)
+
+    return handler
