@@ -34,7 +34,7 @@ def create_app():
 
 @router.get("/api/me", summary="Who the token says you are", tags=["Apps"])
 def me():
-    return success(current_auth(router).model_dump())
+    return success(current_auth(router).as_dict())
 
 
 app, handler = lambda_handler(router)

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError as PydanticValidationError
-
 from telltale.auth import from_event
-from telltale.errors import NotFound, QueryValidationError, pydantic_errors
+from telltale.errors import NotFound
 from telltale.queries import service
-from telltale.queries.models import ExecuteBody
 from telltale.replies import envelope, event_json_body, single_route
 
 PATH = "/api/apps/<app_slug>/analytics/queries/<slug>/execute/"
@@ -27,14 +24,9 @@ def execute(event: dict[str, Any], path_parameters: dict[str, str]) -> tuple[int
     if not app_slug or not slug:
         raise NotFound("no such route")
     auth = from_event(event)
-    raw = event_json_body(event)
     # An empty body is fine: a template without variables needs no params.
-    try:
-        body = ExecuteBody.model_validate(raw if raw is not None else {})
-    except PydanticValidationError as exc:
-        raise QueryValidationError("the request body is invalid; send {\"params\": {...}}",
-                                   errors=pydantic_errors(exc)) from None
-    reply = service.execute(auth, app_slug, slug, body.params)
+    params = service.params_from_body(event_json_body(event))
+    reply = service.execute(auth, app_slug, slug, params)
     return 200, envelope(reply.pop("data"), message="Query executed successfully", total=reply.pop("total"),
                          **reply)
 

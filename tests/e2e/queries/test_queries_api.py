@@ -450,3 +450,19 @@ def test_hostile_templates_are_refused_when_saved(api, type_slug, text, external
     r = api.post(Q, json={"name": "hostile", "secret_key": key, "query_text": text})
     assert r.status_code == 400 and r.json()["code"] == "QueryValidationError", r.text
     assert r.json()["message"].startswith("query refused: ") and r.json()["errors"]["query_text"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ([1, 2], "body"), ({"params": [1]}, "params"), ({"params": "x=1"}, "params"), ({"parameters": {}}, "parameters"),
+])
+def test_execute_names_what_is_wrong_with_the_body(api, body, field):
+    q = _create(api, name=f"Body {uuid.uuid4().hex[:6]}", connection_type="internal",
+                query_text="SELECT 1 AS one")
+    r = api.post(f"{Q}{q['slug']}/execute/", json=body)
+    assert r.status_code == 400 and r.json()["code"] == "QueryValidationError", r.text
+    assert field in r.json()["errors"]
+    not_json = api.post(f"{Q}{q['slug']}/execute/", data="{params", headers={"Content-Type": "application/json"})
+    assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["message"]
+    # no body at all is a template without variables, run as it is
+    bare = api.post(f"{Q}{q['slug']}/execute/")
+    assert bare.status_code == 200 and bare.json()["data"] == [{"one": 1}], bare.text

@@ -8,9 +8,8 @@ same rules and builds the same event, so handlers read identity one way.
 from __future__ import annotations
 
 import re
+from dataclasses import asdict, dataclass
 from typing import Any
-
-from pydantic import BaseModel
 
 from telltale.config import get_settings
 from telltale.errors import Forbidden, Unauthorized
@@ -19,7 +18,8 @@ TENANT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 TENANT_HEADER = "x-tenant-uuid"
 
 
-class AuthContext(BaseModel, frozen=True):
+@dataclass(frozen=True)
+class AuthContext:
     tenant_id: str
     user_id: str
     username: str = ""
@@ -28,6 +28,9 @@ class AuthContext(BaseModel, frozen=True):
     last_name: str = ""
     is_staff: bool = False
     is_superuser: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
     def user_profile(self) -> dict[str, Any]:
         """The ``secret.user_profile`` a saved-query template may read."""

@@ -2,18 +2,28 @@
 
 The deployed functions get these variables from ``template.yaml``; the local stack sets them to point at
 the embedded PostgreSQL, the in-process AWS endpoint and the local queue.
+
+A frozen dataclass rather than a pydantic model: every function reads settings on its first request, and
+a pydantic model's machinery is about 50 ms of imports and schema building at each cold start, for
+flat scalars that :meth:`Settings.from_env` converts in a few lines.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, fields
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+EventStore = Literal["postgres", "clickhouse"]
 
 
-class Settings(BaseModel):
+class SettingsError(ValueError):
+    """An environment variable that cannot be a setting; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
     stage: str = "local"
     aws_region: str = "us-east-1"
     # An AWS endpoint override (moto locally); None means the real AWS endpoints.
@@ -40,7 +50,7 @@ class Settings(BaseModel):
     # The SQLite file behind every "local://" queue URL.
     local_queue_path: str | None = None
 
-    event_store: Literal["postgres", "clickhouse"] = "postgres"
+    event_store: EventStore = "postgres"
     # The ClickHouse event store (used when event_store is "clickhouse", or for the tenants listed in
     # clickhouse_tenants: tenants that outgrew one PostgreSQL move there one at a time).
     clickhouse_host: str | None = None
@@ -52,22 +62,58 @@ class Settings(BaseModel):
     clickhouse_tenants: str = ""
 
     log_level: str = "INFO"
-    max_page_size: int = Field(default=100, ge=1)
+    max_page_size: int = 100
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Settings from ``TELLTALE_<FIELD>`` variables (empty means the default); a SettingsError naming
+        every bad variable otherwise."""
         env = dict(os.environ if env is None else env)
-        values: dict[str, str] = {}
-        for name in cls.model_fields:
-            key = "TELLTALE_" + name.upper()
-            if key in env and env[key] != "":
-                values[name] = env[key]
+        values: dict[str, Any] = {}
+        errors: list[str] = []
+        for f in fields(cls):
+            key = "TELLTALE_" + f.name.upper()
+            raw = env.get(key, "")
+            if raw == "":
+                continue
+            try:
+                values[f.name] = _convert(f.name, raw, f.default)
+            except ValueError as exc:
+                errors.append(f"{key} ({f.name}): {exc}")
+        if errors:
+            raise SettingsError("invalid settings: " + "; ".join(errors))
         # AWS conventions win for the region and the endpoint override.
         if env.get("AWS_REGION"):
             values.setdefault("aws_region", env["AWS_REGION"])
         if env.get("AWS_ENDPOINT_URL"):
             values.setdefault("aws_endpoint_url", env["AWS_ENDPOINT_URL"])
-        return cls.model_validate(values)
+        return cls(**values)
+
+
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+_MINIMUM = {"max_page_size": 1, "db_port": 1, "clickhouse_port": 1}
+
+
+def _convert(name: str, raw: str, default: Any) -> Any:
+    """``raw`` as the type of the field's default (a string where the default is None)."""
+    if name == "event_store":
+        if raw not in get_args(EventStore):
+            raise ValueError(f"must be one of {', '.join(get_args(EventStore))}, not {raw!r}")
+        return raw
+    if isinstance(default, bool):
+        if raw.strip().lower() not in _TRUE | _FALSE:
+            raise ValueError(f"must be true or false, not {raw!r}")
+        return raw.strip().lower() in _TRUE
+    if isinstance(default, int | float):
+        try:
+            value = type(default)(raw)
+        except ValueError:
+            kind = "an integer" if isinstance(default, int) else "a number"
+            raise ValueError(f"must be {kind}, not {raw!r}") from None
+        if value < _MINIMUM.get(name, value):
+            raise ValueError(f"must be at least {_MINIMUM[name]}")
+        return value
+    return raw
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,8 @@
 """The secrets API's logic: typed connection secrets per tenant and app.
 
 The value goes to Secrets Manager; ``platform.secrets`` holds the metadata (key, type, where). Nothing
-here returns a value to a caller except :func:`resolve_value`, which the query engine uses server-side.
+here returns a value to a caller; the query engine reads values server-side with
+:func:`telltale.secrets.resolve_value` (which needs none of the models here, so execution loads no pydantic).
 """
 
 from __future__ import annotations
@@ -122,24 +123,3 @@ def delete(auth: AuthContext, app_slug: str, key: str) -> None:
     if not rows:
         raise NotFound(f"secret '{key}' not found in app '{app_slug}'")
     secrets.delete_secret(rows[0]["secret_name"])
-
-
-def resolve_value(tenant_id: str, app_slug: str, key: str) -> tuple[str, dict[str, Any]]:
-    """(type slug, value) of a secret, for server-side use only; SecretResolutionError if absent."""
-    meta = db.query_one(
-        "SELECT s.type_slug, s.secret_name, t.slug AS known_type FROM platform.secrets s"
-        " LEFT JOIN platform.secret_types t ON t.slug = s.type_slug"
-        " WHERE s.tenant_id = :t AND s.app_slug = :a AND s.key = :k",
-        t=tenant_id, a=app_slug, k=key,
-    )
-    if meta is None:
-        raise SecretResolutionError(f"Secret not found: '{key}' does not exist in app '{app_slug}'; create it first",
-                                    status_code=404)
-    if meta["known_type"] is None:
-        raise SecretResolutionError("Secret type not found: run the tenant seeder or contact your admin")
-    try:
-        value = secrets.read_secret_json(meta["secret_name"])
-    except NotFound:
-        raise SecretResolutionError(f"Secret not found: the value of '{key}' is missing from the secret store",
-                                    status_code=404) from None
-    return str(meta["type_slug"]), value

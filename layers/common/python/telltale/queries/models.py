@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -72,10 +72,6 @@ class QueryUpdate(_Strict):
     @classmethod
     def _tags(cls, v: list[str] | None) -> list[str] | None:
         return _check_tags(v)
-
-
-class ExecuteBody(_Strict):
-    params: dict[str, Any] = Field(default_factory=dict, description="Values for the template's variables")
 
 
 class SavedQuery(BaseModel):

@@ -13,7 +13,7 @@ import secrets as _random
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telltale import db, outbox
 from telltale.auth import AuthContext
@@ -21,8 +21,10 @@ from telltale.connectors import INTERNAL, driver_for_type, load
 from telltale.connectors.base import Limits, Prepared, Result, connection_secrets, redact
 from telltale.errors import NotFound, QueryValidationError, SecretResolutionError, TelltaleError
 from telltale.queries import es_guard, guard, render
-from telltale.queries.models import QueryCreate, QueryUpdate
 from telltale.tenancy import get_app, schema_for
+
+if TYPE_CHECKING:  # the CRUD's request models; execution (execute_query's cold start) does without pydantic
+    from telltale.queries.models import QueryCreate, QueryUpdate
 
 _COLUMNS = ("id, name, slug, description, connection_type, secret_key, query_text, tags, created_at, updated_at")
 _SLUG_MAX = 80
@@ -205,7 +207,7 @@ def delete(auth: AuthContext, app_slug: str, slug: str) -> None:
 def prepare(auth: AuthContext, app_slug: str, query: dict[str, Any], params: dict[str, Any]
             ) -> tuple[str, Prepared, list[str]]:
     """(driver, what the connector runs, strings to redact): resolve, render, guard. No connection yet."""
-    from telltale import secret_service
+    from telltale.secrets import resolve_value
 
     params = render.check_params(params)
     internal = query["connection_type"] == "internal"
@@ -214,11 +216,11 @@ def prepare(auth: AuthContext, app_slug: str, query: dict[str, Any], params: dic
         config: dict[str, Any] = {}
         resolver = None
     else:
-        type_slug, config = secret_service.resolve_value(auth.tenant_id, app_slug, str(query["secret_key"]))
+        type_slug, config = resolve_value(auth.tenant_id, app_slug, str(query["secret_key"]))
         driver, language = driver_for_type(type_slug)
 
         def resolver(key: str) -> dict[str, Any]:
-            return secret_service.resolve_value(auth.tenant_id, app_slug, key)[1]
+            return resolve_value(auth.tenant_id, app_slug, key)[1]
 
     rendered = render.render(query["query_text"], params, language=language, user_profile=auth.user_profile(),
                              resolve_secret=resolver)
@@ -247,6 +249,22 @@ def _redacted(exc: TelltaleError, hide: list[str]) -> TelltaleError:
         exc.details = {k: redact(str(v), hide) for k, v in exc.details.items()}
     exc.args = (exc.message,)
     return exc
+
+
+def params_from_body(body: Any) -> dict[str, Any]:
+    """The ``params`` of an execute request's body ``{"params": {...}}`` (no body: no params)."""
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise QueryValidationError('the request body must be a JSON object: {"params": {...}}',
+                                   errors={"body": ["must be an object"]})
+    errors = {name: ["unknown field; the body holds only params"] for name in body if name != "params"}
+    params = body.get("params", {})
+    if not isinstance(params, dict):
+        errors["params"] = ["must be an object of the template's variables"]
+    if errors:
+        raise QueryValidationError('the request body is invalid; send {"params": {...}}', errors=errors)
+    return params
 
 
 def execute(auth: AuthContext, app_slug: str, slug: str, params: dict[str, Any]) -> dict[str, Any]:
