@@ -3,9 +3,11 @@ medians, so a drift in the machine's speed hits both sides alike. Never part of 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +32,35 @@ def platform_postgres(data_dir: Path) -> Any:
     db.reset()
     migrate.apply_all()
     return pg
+
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYER_CODE = ROOT / "layers" / "common" / "python"
+LAYER_REQUIREMENTS = ROOT / "layers" / "common" / "requirements.txt"
+
+
+def layer_site() -> Path:
+    """The Common layer's dependencies, installed for this machine's Python into build/bench/.
+
+    Cold-start benchmarks import from here rather than from the dev virtualenv, which also holds the
+    test tools (chdb brings numpy, pandas and pyarrow, and the Elasticsearch client and clickhouse-connect
+    import those when they find them). Lambda sees the layer only; so do the measurements.
+    """
+    digest = hashlib.sha256(LAYER_REQUIREMENTS.read_bytes()).hexdigest()[:12]
+    site = ROOT / "build" / "bench" / f"layer-site-{digest}"
+    if not (site / ".complete").exists():
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                        "--disable-pip-version-check", "--target", str(site), "-r", str(LAYER_REQUIREMENTS)],
+                       check=True)
+        (site / ".complete").touch()
+    return site
+
+
+def layer_python(code: str, *extra_paths: Path) -> list[str]:
+    """argv running ``code`` in a fresh interpreter that sees the standard library, the layer's
+    dependencies, the telltale package and ``extra_paths``, and nothing else (``-S``: no site-packages)."""
+    paths = [str(p) for p in (*extra_paths, LAYER_CODE, layer_site())]
+    return [sys.executable, "-S", "-c", f"import sys; sys.path[:0] = {paths!r}\n{code}"]
 
 
 def time_process(argv: Sequence[str], env: dict[str, str] | None = None) -> float:

@@ -1,7 +1,8 @@
 """Cold start: each handler module's import time against `python -c "import boto3, pydantic"`.
 
 Target (issue 3): at most 1.2x for every handler that is not a query executor. Each figure is a whole
-fresh interpreter, as a Lambda cold start is; runs alternate with the baseline.
+fresh interpreter, as a Lambda cold start is, that sees the standard library and the Common layer only
+(harness.layer_site); runs alternate with the baseline.
 
     .venv/bin/python benchmarks/platform_cold_start.py [function ...]
 """
@@ -13,10 +14,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import interleaved, ratio_row, time_process
+from harness import ROOT, interleaved, layer_python, ratio_row, time_process
 
-ROOT = Path(__file__).resolve().parents[1]
-LAYER = ROOT / "layers" / "common" / "python"
 TARGET = 1.2
 EXECUTORS = {"execute_query"}  # allowed 1.6x (issue 4): they load a database driver
 # The docs function imports every other function by design (to describe the whole API); it is not on
@@ -34,16 +33,15 @@ def handler_modules() -> list[tuple[str, Path]]:
 
 def main(argv: list[str]) -> int:
     env = dict(os.environ, POWERTOOLS_TRACE_DISABLED="true", PYTHONDONTWRITEBYTECODE="0")
-    baseline = [sys.executable, "-c", "import boto3, pydantic"]
+    baseline = layer_python("import boto3, pydantic")
     print(f"{'handler import':<40} {'handler':>12}    {'baseline':>12}   ratio   (target {TARGET}x)")
     worst = 0.0
     for name, path in handler_modules():
         if argv and name.split(".")[0] not in argv:
             continue
-        code = (f"import sys; sys.path[:0] = [{str(LAYER)!r}, {str(path.parent)!r}]; "
-                f"import importlib.util as u; s = u.spec_from_file_location('h', {str(path)!r}); "
+        code = (f"import importlib.util as u; s = u.spec_from_file_location('h', {str(path)!r}); "
                 "m = u.module_from_spec(s); s.loader.exec_module(m)")
-        xs, ys = interleaved(lambda c=code: time_process([sys.executable, "-c", c], env),
+        xs, ys = interleaved(lambda c=code, p=path: time_process(layer_python(c, p.parent), env),
                              lambda: time_process(baseline, env), runs=7)
         row = ratio_row(name, xs, ys)
         ratio = sorted(xs)[len(xs) // 2] / sorted(ys)[len(ys) // 2]
