@@ -177,3 +177,19 @@ def test_hostile_values_round_trip_as_strings(driver, mariadb, clickhouse):
         sql = render.render("SELECT '{{ v }}' AS v", {"v": value}, language=driver, user_profile={},
                             resolve_secret=None).text
         assert run(driver, config, sql).rows == [{"v": value}], sql
+
+
+def test_connections_send_each_message_at_once(platform_db, external_pg):
+    """TCP_NODELAY on the platform connection and on the query connectors' (as libpq sets it): without it
+    a COPY or a statement longer than one segment waits ~40 ms for the server's delayed ACK."""
+    import socket
+
+    from telltale.connectors.base import Limits
+    from telltale.connectors.postgres import connect
+
+    external = connect(external_pg.secret(), Limits(), what="PostgreSQL")
+    try:
+        for conn in (platform_db.connection(), external):
+            assert conn._usock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        external.close()

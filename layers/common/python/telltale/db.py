@@ -52,7 +52,21 @@ def connect(settings: Settings | None = None) -> pg8000.native.Connection:
     )
     # The socket timeout above is for connecting; queries get their own statement timeouts.
     conn._usock.settimeout(None)
+    no_delay(conn)
     return conn
+
+
+def no_delay(conn: pg8000.native.Connection) -> None:
+    """Send each protocol message at once (TCP_NODELAY, as libpq does).
+
+    pg8000 leaves Nagle's algorithm on: a statement with a large parameter, or a COPY (sent in 8 kB
+    chunks), then ends with a small segment that waits for the server's delayed ACK, about 40 ms each time.
+    """
+    import socket
+
+    sock = conn._usock
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def connection() -> pg8000.native.Connection:

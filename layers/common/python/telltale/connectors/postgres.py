@@ -45,6 +45,9 @@ def connect(config: dict[str, Any], limits: Limits, *, what: str,
         )
     except Exception as exc:  # noqa: BLE001 - every failure to connect is the same ConnectorError
         raise connector_error(what, exc, config) from None
+    from telltale.db import no_delay
+
+    no_delay(conn)  # a query longer than one TCP segment must not wait for the server's delayed ACK
     return conn
 
 
