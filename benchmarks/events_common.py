@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import sys
@@ -29,18 +28,18 @@ def start_postgres() -> tuple[Any, Path]:
 
 def messages(tenant: str, n: int, *, event_type: str = "contact.created", seed: int = 1,
              start: datetime = datetime(2026, 4, 1, tzinfo=UTC), days: int = 30) -> list[str]:
-    """``n`` queue messages (the ingest API's shape), spread over ``days``."""
+    """``n`` queue messages, spread over ``days``: the bodies the ingest API enqueues (the same serializer)."""
+    from telltale.events.models import Event, message_body
+
     rnd = random.Random(seed)
     out = []
     span = days * 86400
     for _ in range(n):
         ts = start + timedelta(seconds=rnd.randrange(span))
-        out.append(json.dumps({
-            "eventId": str(uuid.UUID(int=rnd.getrandbits(128), version=4)), "eventType": event_type,
-            "occurredAt": ts.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "tenantId": tenant, "actorType": "TENANT_STAFF",
-            "actorId": f"TS{rnd.randrange(50):04d}", "entityType": "CONTACT",
-            "entityId": f"C{rnd.randrange(100000):06d}",
-            "schemaVersion": 1, "attributes": {"source": rnd.choice(["API", "CRM", "UI"])},
-            "receivedAt": ts.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "source": "api",
-        }, separators=(",", ":")))
+        out.append(message_body(Event(
+            event_id=str(uuid.UUID(int=rnd.getrandbits(128), version=4)), event_type=event_type, occurred_at=ts,
+            tenant_id=tenant, received_at=ts, actor_type="TENANT_STAFF", actor_id=f"TS{rnd.randrange(50):04d}",
+            entity_type="CONTACT", entity_id=f"C{rnd.randrange(100000):06d}", schema_version=1,
+            attributes={"source": rnd.choice(["API", "CRM", "UI"])}, source="api",
+        )))
     return out

@@ -25,11 +25,15 @@ class _Failed(Exception):
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("Records") or []
-    # The whole batch is written in one statement per tenant (what makes the worker fast); the record
-    # handler below then only reports each record's outcome to the BatchProcessor.
+    # The whole batch is written at once (what makes the worker fast); the record handler below then only
+    # reports each record's outcome to the BatchProcessor.
     stored, failed = service.store_messages([(r["messageId"], r.get("body") or "") for r in records])
     failed_ids = set(failed)
     logger.info("events batch", extra={"received": len(records), "stored": len(stored), "failed": len(failed)})
+    if not failed:
+        # What the BatchProcessor answers when every record succeeded, without its per-record bookkeeping
+        # (a few milliseconds per thousand records).
+        return {"batchItemFailures": []}
 
     def record_handler(record: SQSRecord) -> None:
         if record.message_id in failed_ids:

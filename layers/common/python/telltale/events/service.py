@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from telltale.config import get_settings
 from telltale.errors import ServiceUnavailable
 from telltale.events import dsl
-from telltale.events.models import Event, from_message, validate_batch
+from telltale.events.models import Event, from_message, message_body, validate_batch
 from telltale.events.store import store_for
 
 
@@ -25,7 +24,7 @@ def accept(body: Any, *, token_tenant: str) -> int:
     url = get_settings().events_queue_url
     if not url:
         raise ServiceUnavailable("the events queue is not configured (TELLTALE_EVENTS_QUEUE_URL)")
-    queue.send_batch(url, [json.dumps(e.to_message(), separators=(",", ":")) for e in events])
+    queue.send_batch(url, [message_body(e) for e in events])
     return len(events)
 
 
@@ -35,11 +34,11 @@ def store_messages(bodies: list[tuple[str, str]]) -> tuple[list[str], list[str]]
     A message that is not a valid event can never succeed; it is reported failed so that it reaches the
     dead-letter queue after its retries instead of being silently dropped.
     """
-    from telltale.http import logger
+    from telltale.log import logger
 
     s = get_settings()
     if s.event_store == "postgres" and not s.clickhouse_tenants.strip():
-        # Every tenant is on PostgreSQL: the fast path, where PostgreSQL parses the bodies itself.
+        # Every tenant is on PostgreSQL: the fast path, the whole batch in one transaction.
         from telltale.events.store import PostgresEventStore
 
         try:
@@ -47,7 +46,7 @@ def store_messages(bodies: list[tuple[str, str]]) -> tuple[list[str], list[str]]
             if invalid:
                 logger.warning("undecodable event messages", extra={"message_ids": invalid[:20]})
             return stored, invalid
-        except Exception as exc:  # noqa: BLE001 - e.g. a body that is not JSON: the per-message path below
+        except Exception as exc:  # noqa: BLE001 - e.g. the database went away: the per-tenant path below
             from telltale import db
 
             logger.warning("fast event write failed; storing message by message", extra={"error": str(exc)[:300]})
@@ -120,7 +119,7 @@ def execute(q: dsl.Query, *, tenant_id: str, event_types: list[str] | None = Non
 
         if isinstance(exc, TelltaleError):
             raise
-        from telltale.http import logger
+        from telltale.log import logger
 
         logger.exception("event query failed")
         raise ServiceUnavailable("the event store could not run the query; retry later") from None

@@ -5,8 +5,10 @@ which is what makes queue redelivery, worker crashes and client replays safe.
 
 - PostgreSQL: ``events.events`` is range-partitioned by ``occurred_at`` (one partition per month,
   created on demand by the writer) and indexed on (tenant, type, time). Uniqueness across partitions
-  lives in ``events.event_ids`` (tenant, event_id): one statement claims the ids and inserts only the
-  events whose id was new, so a batch is stored exactly once even if it is retried after a crash.
+  lives in the ledger ``events.event_ids`` (tenant, event_id). A batch is one transaction: a COPY of its
+  rows, then an INSERT of its ids into the ledger, which refuses an id stored before; only then (a
+  replay) is the batch redone claiming its ids with ON CONFLICT DO NOTHING and COPYing only the new rows.
+  So a batch is stored exactly once even if it is retried after a crash.
 - ClickHouse: a ReplacingMergeTree keyed on (tenant, event_id); replays are collapsed at merge time and
   every read uses FINAL, so results are the same as PostgreSQL's. The version column keeps the first
   received copy, as PostgreSQL does.
@@ -14,17 +16,24 @@ which is what makes queue redelivery, worker crashes and client replays safe.
 
 from __future__ import annotations
 
-import io
-import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, Protocol
 
 from telltale.config import get_settings
 from telltale.events.dsl import Compiled, Dialect
-from telltale.events.models import Event, iso_ms
+from telltale.events.models import (
+    CANONICAL_COLUMNS,
+    Event,
+    canonical_rows,
+    canonical_values,
+    from_message,
+    iso_ms,
+    storable,
+)
 
 PG_TABLE = "events.events"
 QUERY_TIMEOUT_S = 25
@@ -94,51 +103,88 @@ class PostgresEventStore:
                 _partitions.add(name)
 
     def write(self, events: list[Event]) -> int:
-        from telltale import db
-
         if not events:
             return 0
-        # One row per (tenant, eventId) in the batch, so the merge needs no DISTINCT (a sort).
-        unique = list({(e.tenant_id, e.event_id): e for e in reversed(events)}.values())
-        self.ensure_partitions(e.occurred_at for e in unique)
-        payload = _csv(unique)
-        # COPY into a per-connection staging table (as fast as a raw COPY), then one statement claims the
-        # ids in the ledger and inserts only the events whose id was new. All in one transaction: a crash
-        # leaves either the whole batch or none of it, and a retry stores only what is missing.
-        with db.transaction() as tx:
-            tx.run(_STAGE_DDL)
-            tx.run(f"COPY pg_temp.events_stage ({_COPY_COLUMNS}) FROM STDIN WITH (FORMAT csv)",
-                   stream=io.BytesIO(payload))
-            rows = tx.run(_MERGE)
-        return len(rows or [])
+        batch = _Batch()
+        for e in events:
+            if not batch.add_event(e):
+                raise ValueError(f"event {e.event_id} holds text no store can keep (a NUL or a lone surrogate)")
+        return self._store(batch)
 
     def write_messages(self, messages: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
         """Store raw queue messages ``(message_id, body)``; returns (stored_ids, invalid_ids).
 
-        The worker's fast path: the bodies are COPYed as they are and PostgreSQL parses, checks and
-        normalises them in one statement (C code instead of Python per event), so the worker writes at
-        close to COPY speed. A body that is not a valid event is left out and reported, so that it reaches
-        the dead-letter queue. One transaction: a crash leaves the whole batch or none of it.
+        The worker's path. The bodies are checked and turned into COPY rows a chunk at a time while the COPY
+        runs, so PostgreSQL inserts one chunk while Python reads the next. A chunk of bodies in the ingest
+        API's exact shape takes one regular-expression scan (:func:`telltale.events.models.canonical_rows`);
+        any other body is checked by :func:`telltale.events.models.from_message`. A body that is not a valid
+        event is left out and reported, so that it reaches the dead-letter queue. One transaction: a crash
+        leaves the whole batch or none of it.
         """
-        import csv
-
-        from telltale import db
+        import pg8000.exceptions
 
         if not messages:
             return [], []
-        self.ensure_partitions(_months_of(body) for _, body in messages)
-        buf = io.StringIO()
-        csv.writer(buf).writerows(messages)
+        batch = _Batch(messages)
+        try:
+            self._store(batch)
+        except pg8000.exceptions.DatabaseError as exc:
+            # A value PostgreSQL refused (class 22, data exception: a 2026-02-30 in the right shape). Only the
+            # scan lets such a value through: check the batch again message by message.
+            if not (batch.scanned and _error(exc)[0].startswith("22")):
+                raise
+            batch = _Batch(messages, scan=False)
+            self._store(batch)
+        bad = set(batch.invalid)
+        return [m for m, _ in messages if m not in bad], batch.invalid
+
+    def _store(self, batch: _Batch) -> int:
+        """Write a batch exactly once; returns how many of its events were new.
+
+        Optimistic: the rows are COPYed into events.events, then their ids go into the ledger with a plain
+        INSERT, which fails on an id that is already there (a replay): then the transaction is rolled back
+        and the batch redone the careful way (:meth:`_store_new_only`). Either way one transaction holds the
+        rows and their ids, so a crash at any point leaves the batch stored or not at all, and a retry stores
+        only what is missing.
+        """
+        import pg8000.exceptions
+
+        from telltale import db
+
+        for attempt in (1, 2):
+            try:
+                with db.transaction() as tx:
+                    tx.run(_COPY_EVENTS, stream=batch.stream())
+                    if batch.keys:
+                        tenants, ids = _ledger_arrays(batch.keys)
+                        tx.run(_INSERT_IDS, t=tenants, e=ids)
+                return len(batch.keys)
+            except pg8000.exceptions.DatabaseError as exc:
+                state, message = _error(exc)
+                if state == "23514" and "partition" in message and attempt == 1:
+                    # A month with no partition yet (made on demand, once): make it and write again.
+                    batch.finish()
+                    _partitions.difference_update(_partition(m) for m in batch.months())
+                    self.ensure_partitions(batch.month_starts())
+                    continue
+                if state not in _ALREADY_STORED:  # an id of the batch is in the ledger already
+                    raise
+                break
+        return self._store_new_only(batch)
+
+    def _store_new_only(self, batch: _Batch) -> int:
+        """Claim the ids in the ledger (ON CONFLICT DO NOTHING), then COPY only the rows whose id was new."""
+        from telltale import db
+
+        batch.finish()
         with db.transaction() as tx:
-            tx.run(_INBOX_DDL)
-            # CTE scans have no statistics; without this the planner joins v and claimed in a nested loop.
-            tx.run("SET LOCAL enable_nestloop = off")
-            tx.run("SET LOCAL jit = off")  # compiling costs more than it saves on one batch
-            tx.run("COPY pg_temp.events_inbox (message_id, body) FROM STDIN WITH (FORMAT csv)",
-                   stream=io.BytesIO(buf.getvalue().encode()))
-            invalid = [r[0] for r in tx.run(_MERGE_INBOX) or []]
-        bad = set(invalid)
-        return [m for m, _ in messages if m not in bad], invalid
+            tenants, ids = _ledger_arrays(batch.keys)
+            claimed = tx.run(_CLAIM, t=tenants, e=ids) or []
+            new = {(r[0], r[1]) for r in claimed}
+            if new:
+                tx.run(_COPY_EVENTS, stream=_chunks([line for key, line in zip(batch.keys, batch.lines, strict=True)
+                                                     if key in new]))
+        return len(new)
 
     def run(self, compiled: Compiled) -> list[tuple[Any, ...]]:
         from telltale import db
@@ -166,104 +212,161 @@ class PostgresEventStore:
         )
 
 
-_COPY_COLUMNS = ("tenant_id, event_id, event_type, occurred_at, received_at, actor_type, actor_id, entity_type,"
-                 " entity_id, schema_version, attributes, source")
-# ON COMMIT DELETE ROWS: the staging table is empty at the start of every batch's transaction.
-_STAGE_DDL = ("CREATE TEMP TABLE IF NOT EXISTS events_stage (LIKE events.events INCLUDING DEFAULTS)"
-              " ON COMMIT DELETE ROWS")
-_MERGE = f"""
-WITH claimed AS (
-  INSERT INTO events.event_ids (tenant_id, event_id)
-  SELECT tenant_id, event_id FROM pg_temp.events_stage
-  ON CONFLICT DO NOTHING RETURNING tenant_id, event_id
-)
-INSERT INTO events.events ({_COPY_COLUMNS})
-SELECT {", ".join("s." + c.strip() for c in _COPY_COLUMNS.split(","))}
-FROM pg_temp.events_stage s JOIN claimed c ON c.tenant_id = s.tenant_id AND c.event_id = s.event_id
-RETURNING 1
-"""
+# COPY's text format: one line per row, tab-separated, backslash escapes (see _text), and "" for NULL (what
+# canonical_rows gives; no text column of a valid event is ever ""). The columns in canonical_rows' order,
+# so that a message's row is its values joined.
+_COPY_EVENTS = f"COPY events.events ({', '.join(CANONICAL_COLUMNS)}) FROM STDIN WITH (NULL '')"
+# The ids into the ledger: a plain INSERT from two arrays, which fails on an id stored before. (A COPY of
+# 1000 short rows costs PostgreSQL more: it buffers them all, one tuple slot each, before inserting.)
+_INSERT_IDS = ("INSERT INTO events.event_ids (tenant_id, event_id)"
+               " SELECT * FROM unnest(CAST(:t AS text[]), CAST(:e AS text[]))")
+_CLAIM = _INSERT_IDS + " ON CONFLICT DO NOTHING RETURNING tenant_id, event_id"
+# What the INSERT into the ledger answers when an id of the batch is there already: exclusion_violation (the
+# ledger's constraint, migration 0201) or unique_violation (its primary key before); or deadlock_detected,
+# when two writers add the same new id at the same moment (an exclusion constraint checks after inserting,
+# so each can wait for the other): the one PostgreSQL cancels then claims its ids the careful way.
+_ALREADY_STORED = ("23P01", "23505", "40P01")
+_CHUNK_ROWS = 50  # messages per CopyData message: PostgreSQL inserts one chunk while Python reads the next
 
 
-_INBOX_DDL = "CREATE TEMP TABLE IF NOT EXISTS events_inbox (message_id text, body text) ON COMMIT DELETE ROWS"
-_TEXT_OR_NULL = ("coalesce(jsonb_typeof(b->'{k}'), 'null') IN ('string', 'null')"
-                 " AND coalesce(length(b->>'{k}'), 0) <= {n}")
-# The same rules as telltale.events.models.validate_event, for messages the API or the outbox produced.
-_VALID = " AND ".join([
-    "jsonb_typeof(b) = 'object'",
-    "jsonb_typeof(b->'tenantId') = 'string'", "length(b->>'tenantId') BETWEEN 1 AND 128",
-    "jsonb_typeof(b->'eventId') = 'string'", "pg_input_is_valid(b->>'eventId', 'uuid')",
-    "jsonb_typeof(b->'eventType') = 'string'",
-    # Unbounded repetitions: PostgreSQL's regex engine is slow with {1,64}-style bounds.
-    "length(b->>'eventType') <= 200", "b->>'eventType' ~ '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)+$'",
-    # ISO 8601 only: PostgreSQL alone would also take 'yesterday', 'epoch' or 'infinity'.
-    "jsonb_typeof(b->'occurredAt') = 'string'", "b->>'occurredAt' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T'",
-    "left(b->>'occurredAt', 4) BETWEEN '1970' AND '2200'", "pg_input_is_valid(b->>'occurredAt', 'timestamptz')",
-    "coalesce(jsonb_typeof(b->'receivedAt'), 'null') IN ('string', 'null')",
-    "coalesce(b->>'receivedAt', '2000-01-01T00:00:00Z') ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T'",
-    "pg_input_is_valid(coalesce(b->>'receivedAt', '2000-01-01T00:00:00Z'), 'timestamptz')",
-    "coalesce(jsonb_typeof(b->'schemaVersion'), 'null') IN ('number', 'null')",
-    "pg_input_is_valid(coalesce(b->>'schemaVersion', '1'), 'integer')",
-    "coalesce(jsonb_typeof(b->'attributes'), 'null') IN ('object', 'null')",
-    "NOT jsonb_path_exists(coalesce(b->'attributes', '{}'), '$.* ? (@.type() != \"string\")')",
-    *(_TEXT_OR_NULL.format(k=k, n=n) for k, n in (("actorType", 64), ("actorId", 128), ("entityType", 64),
-                                                  ("entityId", 128))),
-])
-_MERGE_INBOX = f"""
-WITH p AS MATERIALIZED (  -- parse each body once (inlined, every reference to b would parse it again)
-  -- A body that is not JSON at all fails the statement; the caller then takes the per-message path.
-  SELECT message_id, CAST(body AS jsonb) AS b FROM pg_temp.events_inbox
-), checked AS MATERIALIZED (  -- the rules once per row: the valid ones are stored, the others reported
-  SELECT message_id, b, coalesce({_VALID}, false) AS ok FROM p
-), v AS MATERIALIZED (
-  SELECT DISTINCT ON (b->>'tenantId', lower(b->>'eventId'))
-         b->>'tenantId' AS tenant_id, lower(b->>'eventId') AS event_id, b->>'eventType' AS event_type,
-         CAST(b->>'occurredAt' AS timestamptz) AS occurred_at,
-         coalesce(CAST(b->>'receivedAt' AS timestamptz), now()) AS received_at, b->>'actorType' AS actor_type,
-         b->>'actorId' AS actor_id, b->>'entityType' AS entity_type, b->>'entityId' AS entity_id,
-         coalesce(CAST(b->>'schemaVersion' AS integer), 1) AS schema_version,
-         coalesce(b->'attributes', '{{}}') AS attributes,
-         CASE WHEN b->>'source' = 'platform' THEN 'platform' ELSE 'api' END AS source
-  FROM checked WHERE ok
-), claimed AS (
-  INSERT INTO events.event_ids (tenant_id, event_id)
-  SELECT tenant_id, event_id FROM v ON CONFLICT DO NOTHING RETURNING tenant_id, event_id
-), stored AS (
-  INSERT INTO events.events ({_COPY_COLUMNS})
-  SELECT {", ".join("v." + c.strip() for c in _COPY_COLUMNS.split(","))}
-  FROM v JOIN claimed c ON c.tenant_id = v.tenant_id AND c.event_id = v.event_id
-)
-SELECT message_id FROM checked WHERE NOT ok
-"""
-_MONTH_RE = re.compile(r'"occurredAt":\s*"(\d{4})-(\d{2})')
+def _partition(month: str) -> str:
+    """The partition of a month "YYYY-MM" (the name ensure_partitions gives it)."""
+    return f"events_p{month[:4]}{month[5:7]}"
 
 
-def _months_of(body: str) -> datetime:
-    """The month of a message's occurredAt, without parsing the whole body (the API writes it this way)."""
-    m = _MONTH_RE.search(body)
-    if m:
-        return datetime(int(m.group(1)), int(m.group(2)), 1, tzinfo=UTC)
+def _error(exc: Exception) -> tuple[str, str]:
+    info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    return str(info.get("C", "")), str(info.get("M", ""))
+
+
+def _chunks(lines: list[str]) -> Iterator[bytes]:
+    for i in range(0, len(lines), _CHUNK_ROWS):
+        yield ("\n".join(lines[i:i + _CHUNK_ROWS]) + "\n").encode()
+
+
+def _array(values: list[str]) -> str:
+    """A text[] literal (pg8000 would encode a list element by element in Python, many times slower)."""
+    if not values:
+        return "{}"
+    joined = "".join(values)
+    if '"' not in joined and "\\" not in joined:
+        return '{"' + '","'.join(values) + '"}'
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+
+
+def _ledger_arrays(keys: list[tuple[str, str]]) -> tuple[str, str]:
+    """The tenants and event ids of ``keys`` as two text[] literals, in (tenant, event_id) order: writers
+    that share ids take the ledger's entries in the same order, so they never wait for each other in a
+    cycle (a deadlock)."""
+    tenants = set(map(_TENANT, keys))
+    if len(tenants) == 1:  # the usual batch: sorting the ids alone gives the same order, a few times faster
+        ids = sorted(map(_EVENT_ID, keys))
+        return _array([next(iter(tenants))] * len(ids)), _array(ids)
+    keys = sorted(keys)
+    return _array(list(map(_TENANT, keys))), _array(list(map(_EVENT_ID, keys)))
+
+
+def _text(value: str | None) -> str:
+    """One field in COPY's text format."""
+    if value is None:
+        return ""
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _event_line(e: Event) -> str:
     import json
 
+    attributes = json.dumps(e.attributes, ensure_ascii=False, separators=(",", ":"))
+    return "\t".join([_text(e.event_id), _text(e.event_type), iso_ms(e.occurred_at), _text(e.tenant_id),
+                      _text(e.actor_type), _text(e.actor_id), _text(e.entity_type), _text(e.entity_id),
+                      str(e.schema_version), _text(attributes), _text(e.source), iso_ms(e.received_at)])
+
+
+class _Batch:
+    """A batch's events as COPY rows, one per (tenant, eventId) (the first copy of an id in a batch wins),
+    and the messages that are not events. Queue messages are read a chunk at a time, as :meth:`stream`
+    feeds them to the COPY."""
+
+    def __init__(self, messages: list[tuple[str, str]] | None = None, scan: bool = True) -> None:
+        self.keys: list[tuple[str, str]] = []  # (tenant_id, event_id) of each row
+        self.lines: list[str] = []  # each row, in COPY text format, without its line break
+        self.invalid: list[str] = []  # the message ids of bodies that are not events
+        self.scanned = False  # some rows came from the scan (their calendar dates not checked yet)
+        self._scan = scan
+        self._seen: set[tuple[str, str]] = set()
+        messages = messages or []
+        self._pending = (messages[i:i + _CHUNK_ROWS] for i in range(0, len(messages), _CHUNK_ROWS))
+
+    def stream(self) -> Iterator[bytes]:
+        """The rows as CopyData payloads, reading the messages not read yet on the way."""
+        yield from _chunks(self.lines)
+        for chunk in self._pending:
+            start = len(self.lines)
+            self._read(chunk)
+            if len(self.lines) > start:
+                yield ("\n".join(self.lines[start:]) + "\n").encode()
+
+    def finish(self) -> None:
+        for chunk in self._pending:
+            self._read(chunk)
+
+    def _read(self, messages: list[tuple[str, str]]) -> None:
+        rows = canonical_rows([body for _, body in messages]) if self._scan else None
+        if rows is not None:
+            keys = list(map(_KEY, rows))
+            if len(set(keys)) == len(keys) and self._seen.isdisjoint(keys):
+                # Every body in the API's shape, each id once: the rows are the values as they are (the
+                # shape has no escapes), joined by C code with no Python per message.
+                self._seen.update(keys)
+                self.keys += keys
+                self.lines += map("\t".join, rows)
+                self.scanned = True
+                return
+        for message_id, body in messages:
+            values = canonical_values(body)
+            if values is not None and _calendar_ok(values):
+                self._add((values[3], values[0]), "\t".join(values))
+                continue
+            try:
+                event = from_message(body)  # which also refuses text no store can keep (a NUL, say)
+            except (ValueError, TypeError, RecursionError):
+                self.invalid.append(message_id)
+                continue
+            self.add_event(event)
+
+    def add_event(self, event: Event) -> bool:
+        """Add a validated event (escaping its text); False if it holds text no store can keep."""
+        if not storable(event):
+            return False
+        self._add((event.tenant_id, event.event_id), _event_line(event))
+        return True
+
+    def _add(self, key: tuple[str, str], line: str) -> None:
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.keys.append(key)
+        self.lines.append(line)
+
+    def months(self) -> set[str]:
+        """The months ("YYYY-MM") of the rows' occurred_at (only needed when a partition is missing)."""
+        return {line.split("\t", 3)[2][:7] for line in self.lines}
+
+    def month_starts(self) -> list[datetime]:
+        return [datetime(int(m[:4]), int(m[5:7]), 1, tzinfo=UTC) for m in self.months()]
+
+
+_KEY = itemgetter(3, 0)  # (tenant_id, event_id) of a canonical row
+_TENANT, _EVENT_ID = itemgetter(0), itemgetter(1)  # of a key
+
+
+def _calendar_ok(values: tuple[str, ...]) -> bool:
     try:
-        from telltale.events.models import parse_timestamp
-
-        return parse_timestamp(json.loads(body).get("occurredAt"))
-    except Exception:  # noqa: BLE001 - an invalid body is reported by the merge; no partition needed for it
-        return datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def _csv(events: list[Event]) -> bytes:
-    import csv
-    import json
-
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    dumps = json.dumps
-    # csv.writer writes None as an empty unquoted field, which COPY reads as NULL.
-    w.writerows([e.tenant_id, e.event_id, e.event_type, iso_ms(e.occurred_at), iso_ms(e.received_at), e.actor_type,
-                 e.actor_id, e.entity_type, e.entity_id, e.schema_version,
-                 dumps(e.attributes, separators=(",", ":")), e.source] for e in events)
-    return buf.getvalue().encode()
+        datetime.fromisoformat(values[2])
+        datetime.fromisoformat(values[11])
+    except ValueError:
+        return False
+    return True
 
 
 # ----------------------------------------------------------------------------------------------- ClickHouse
