@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import signal
@@ -98,7 +99,10 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         except KeyError as exc:
             print(exc.args[0], file=sys.stderr)
             return 2
-        result = Runtime(template).invoke(fn, event)
+        # As `sam local invoke` does: the function's own output (its log lines) on stderr, the reply alone
+        # on stdout, so that `telltale invoke ... | jq` works.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = Runtime(template).invoke(fn, event)
         print(json.dumps(result, indent=2, default=str))
         return 0
     finally:

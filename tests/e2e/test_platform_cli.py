@@ -40,6 +40,21 @@ def test_invoke_runs_a_function_with_a_sample_event(api):
     assert "analytics-postgres" in result["body"]
 
 
+def test_invoke_saves_and_executes_the_sample_query(api):
+    """The samples as `sam local invoke` would use them: queries_create_internal.json saves the README's
+    internal query, execute_query_internal.json runs it (execute_query answers without a router)."""
+    created = _cli(api.stack, "invoke", "queries", "--event", "events/queries_create_internal.json")
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["statusCode"] in (201, 409)  # 409: saved by an earlier run
+    out = _cli(api.stack, "invoke", "execute_query", "--event", "events/execute_query_internal.json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["statusCode"] == 200 and result["headers"]["Content-Type"] == "application/json"
+    body = json.loads(result["body"])
+    assert body["message"] == "Query executed successfully" and body["total"] == len(body["data"]) > 0
+    assert {row["status"] for row in body["data"]} == {"paid"}
+
+
 def test_invoke_names_the_known_functions_when_asked_for_an_unknown_one(api):
     out = _cli(api.stack, "invoke", "no_such_function", "--event", "events/migrate.json")
     assert out.returncode == 2 and "secrets" in out.stderr
