@@ -47,9 +47,9 @@ def test_secret_round_trip_never_returns_the_value(api):
     assert "secure_password" not in got.text and "value" not in got.json()["data"]
 
     # The value really is in Secrets Manager, under the tenant's and app's name.
-    from telltale import secrets
+    from telltale.secret_lookup import resolve_value
 
-    type_slug, value = secrets.resolve_value("demo", "shop", key)
+    type_slug, value = resolve_value("demo", "shop", key)
     assert type_slug == "analytics-postgres" and value["password"] == "secure_password"
     assert value["ssl"] is False  # the type's default was filled in
 

@@ -2,7 +2,7 @@
 
 The value goes to Secrets Manager; ``platform.secrets`` holds the metadata (key, type, where). Nothing
 here returns a value to a caller; the query engine reads values server-side with
-:func:`telltale.secrets.resolve_value` (which needs none of the models here, so execution loads no pydantic).
+:func:`telltale.secret_lookup.resolve_value` (which needs none of the models here, so execution loads no pydantic).
 """
 
 from __future__ import annotations

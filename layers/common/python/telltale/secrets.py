@@ -10,9 +10,9 @@ import contextlib
 import json
 from typing import Any
 
-from telltale import aws, db
+from telltale import aws
 from telltale.config import get_settings
-from telltale.errors import NotFound, SecretResolutionError
+from telltale.errors import NotFound
 
 _provider: Any = None
 
@@ -75,23 +75,3 @@ def _forget(name: str) -> None:
     if _provider is not None:
         _provider.clear_cache()
 
-
-def resolve_value(tenant_id: str, app_slug: str, key: str) -> tuple[str, dict[str, Any]]:
-    """(type slug, value) of a secret, for server-side use only; SecretResolutionError if absent."""
-    meta = db.query_one(
-        "SELECT s.type_slug, s.secret_name, t.slug AS known_type FROM platform.secrets s"
-        " LEFT JOIN platform.secret_types t ON t.slug = s.type_slug"
-        " WHERE s.tenant_id = :t AND s.app_slug = :a AND s.key = :k",
-        t=tenant_id, a=app_slug, k=key,
-    )
-    if meta is None:
-        raise SecretResolutionError(f"Secret not found: '{key}' does not exist in app '{app_slug}'; create it first",
-                                    status_code=404)
-    if meta["known_type"] is None:
-        raise SecretResolutionError("Secret type not found: run the tenant seeder or contact your admin")
-    try:
-        value = read_secret_json(meta["secret_name"])
-    except NotFound:
-        raise SecretResolutionError(f"Secret not found: the value of '{key}' is missing from the secret store",
-                                    status_code=404) from None
-    return str(meta["type_slug"]), value

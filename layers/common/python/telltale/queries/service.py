@@ -207,7 +207,7 @@ def delete(auth: AuthContext, app_slug: str, slug: str) -> None:
 def prepare(auth: AuthContext, app_slug: str, query: dict[str, Any], params: dict[str, Any]
             ) -> tuple[str, Prepared, list[str]]:
     """(driver, what the connector runs, strings to redact): resolve, render, guard. No connection yet."""
-    from telltale.secrets import resolve_value
+    from telltale.secret_lookup import resolve_value
 
     params = render.check_params(params)
     internal = query["connection_type"] == "internal"
