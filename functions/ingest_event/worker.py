@@ -14,7 +14,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from telltale.events import service
-from telltale.http import logger
+from telltale.log import powertools_logger
+
+logger = powertools_logger()  # from telltale.log, not telltale.http: no HTTP resolver to import
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from telltale import migrate, secret_types
-from telltale.http import logger
+from telltale.log import powertools_logger
+
+logger = powertools_logger()  # from telltale.log, not telltale.http: no HTTP resolver to import
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

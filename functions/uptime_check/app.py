@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from telltale.apianalytics import monitors
-from telltale.http import logger
+from telltale.log import powertools_logger
+
+logger = powertools_logger()  # from telltale.log, not telltale.http: no HTTP resolver to import
 
 
 @logger.inject_lambda_context

@@ -86,15 +86,20 @@ def reset() -> None:
             conn.close()
 
 
+def pg_error(exc: BaseException) -> tuple[str, str]:
+    """(SQLSTATE, message) of a pg8000 error, which carries the server's fields as a dict; ("", "") if not."""
+    args = getattr(exc, "args", ())
+    fields = args[0] if args and isinstance(args[0], dict) else {}
+    return str(fields.get("C", "")), str(fields.get("M", ""))
+
+
 def _is_connection_failure(exc: BaseException) -> bool:
     import pg8000.exceptions
 
     if isinstance(exc, pg8000.exceptions.InterfaceError | OSError | ConnectionError):
         return True
-    if isinstance(exc, pg8000.exceptions.DatabaseError) and exc.args and isinstance(exc.args[0], dict):
-        # 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now
-        return str(exc.args[0].get("C", "")).startswith("57P")
-    return False
+    # 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now
+    return isinstance(exc, pg8000.exceptions.DatabaseError) and pg_error(exc)[0].startswith("57P")
 
 
 def _rows(conn: pg8000.native.Connection, result: list[list[Any]] | None) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -17,10 +16,11 @@ from pydantic import ValidationError as PydanticValidationError
 
 from telltale import auth as _auth
 from telltale.errors import TelltaleError, ValidationError, pydantic_errors
+from telltale.log import powertools_logger
 from telltale.replies import JSON, dumps, envelope, event_json_body, log_error, to_json
 
-# Powertools' JSON handler on the "telltale" logger (telltale.log), with the Lambda context in every line.
-logger = Logger(service="telltale")
+# Powertools' JSON handler on the "telltale" logger, with the Lambda context in every line.
+logger = powertools_logger()
 
 __all__ = ["JSON", "current_auth", "dumps", "json_body", "json_response", "lambda_handler", "logger",
            "make_resolver", "page_params", "parse_body", "success", "to_json"]

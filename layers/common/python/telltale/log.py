@@ -1,8 +1,9 @@
-"""The platform's logger, for library code: the standard ``logging`` logger named "telltale".
+"""The platform's logging: one logger, named "telltale".
 
-Functions that import ``telltale.http`` also set up Powertools' ``Logger(service="telltale")``, which
-attaches its JSON handler to this same logger, so library lines come out as Powertools JSON there.
-``execute_query`` does not load Powertools (to keep its cold start short); its lines reach the root
+Library code logs through :data:`logger`, the standard ``logging`` logger, at no import cost. A function
+that wants Powertools' JSON lines with the Lambda context (``inject_lambda_context``) takes
+:func:`powertools_logger`, which attaches Powertools' handler to that same logger, so library lines come
+out in its format too. ``execute_query`` does not (to keep its cold start short); its lines reach the root
 logger, which Lambda formats as JSON (``LoggingConfig: LogFormat: JSON`` in template.yaml). Either way a
 line is ``logger.info("message", extra={...})``.
 """
@@ -10,5 +11,18 @@ line is ``logger.info("message", extra={...})``.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
 
 logger = logging.getLogger("telltale")
+
+
+@lru_cache(maxsize=1)
+def powertools_logger() -> Logger:
+    """Powertools' ``Logger(service="telltale")``, made once per process (it owns the "telltale" logger)."""
+    from aws_lambda_powertools import Logger
+
+    return Logger(service="telltale")

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 from collections.abc import Callable
 from typing import Any
 
 from telltale.errors import NotFound, TelltaleError, ValidationError
+from telltale.log import logger
 
 JSON = "application/json"
-_log = logging.getLogger("telltale")
 
 
 def to_json(value: Any) -> Any:
@@ -62,9 +61,9 @@ def envelope(data: Any = None, *, message: str = "Data retrieved successfully", 
 def log_error(exc: TelltaleError) -> None:
     """One log line per error reply: server faults as errors, client mistakes as info (no values)."""
     if exc.status_code >= 500:
-        _log.error("request failed", extra={"code": exc.code, "error": exc.message})
+        logger.error("request failed", extra={"code": exc.code, "error": exc.message})
     else:
-        _log.info("request rejected", extra={"code": exc.code, "status": exc.status_code})
+        logger.info("request rejected", extra={"code": exc.code, "status": exc.status_code})
 
 
 def parse_json_body(raw: str | bytes | None) -> Any:

@@ -84,11 +84,12 @@ def run_limited(conn: pg8000.native.Connection, sql: str, limits: Limits) -> Res
 
 
 def db_error_message(exc: BaseException) -> str:
-    """pg8000 errors carry the server's fields; the message (M) and code (C) say what went wrong."""
-    args = getattr(exc, "args", ())
-    if args and isinstance(args[0], dict):
-        fields = args[0]
-        return f"{fields.get('M', 'error')} (SQLSTATE {fields.get('C', '?')})"
+    """pg8000 errors carry the server's fields; the message and the SQLSTATE say what went wrong."""
+    from telltale.db import pg_error
+
+    code, message = pg_error(exc)
+    if code or message:
+        return f"{message or 'error'} (SQLSTATE {code or '?'})"
     return f"{type(exc).__name__}: {exc}"
 
 

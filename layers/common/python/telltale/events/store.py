@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, Protocol
 
+from telltale import db
 from telltale.config import get_settings
 from telltale.events.dsl import Compiled, Dialect
 from telltale.events.models import (
@@ -81,8 +82,6 @@ class PostgresEventStore:
     table = PG_TABLE
 
     def ensure_partitions(self, times: Iterable[datetime]) -> None:
-        from telltale import db
-
         months = {_month_start(t) for t in times}
         for month in sorted(months):
             name = f"events_p{month:%Y%m}"
@@ -131,7 +130,7 @@ class PostgresEventStore:
         except pg8000.exceptions.DatabaseError as exc:
             # A value PostgreSQL refused (class 22, data exception: a 2026-02-30 in the right shape). Only the
             # scan lets such a value through: check the batch again message by message.
-            if not (batch.scanned and _error(exc)[0].startswith("22")):
+            if not (batch.scanned and db.pg_error(exc)[0].startswith("22")):
                 raise
             batch = _Batch(messages, scan=False)
             self._store(batch)
@@ -149,8 +148,6 @@ class PostgresEventStore:
         """
         import pg8000.exceptions
 
-        from telltale import db
-
         for attempt in (1, 2):
             try:
                 with db.transaction() as tx:
@@ -160,7 +157,7 @@ class PostgresEventStore:
                         tx.run(_INSERT_IDS, t=tenants, e=ids)
                 return len(batch.keys)
             except pg8000.exceptions.DatabaseError as exc:
-                state, message = _error(exc)
+                state, message = db.pg_error(exc)
                 if state == "23514" and "partition" in message and attempt == 1:
                     # A month with no partition yet (made on demand, once): make it and write again.
                     batch.finish()
@@ -174,8 +171,6 @@ class PostgresEventStore:
 
     def _store_new_only(self, batch: _Batch) -> int:
         """Claim the ids in the ledger (ON CONFLICT DO NOTHING), then COPY only the rows whose id was new."""
-        from telltale import db
-
         batch.finish()
         with db.transaction() as tx:
             tenants, ids = _ledger_arrays(batch.keys)
@@ -187,8 +182,6 @@ class PostgresEventStore:
         return len(new)
 
     def run(self, compiled: Compiled) -> list[tuple[Any, ...]]:
-        from telltale import db
-
         # Read-only, and cut before API Gateway's 29 s so that the client gets a reason, not a timeout.
         try:
             with db.transaction() as tx:
@@ -202,8 +195,6 @@ class PostgresEventStore:
         return [tuple(r) for r in rows]
 
     def recent_events(self, tenant_id: str, actor_id: str, since: datetime, limit: int) -> list[dict[str, Any]]:
-        from telltale import db
-
         return db.query(
             "SELECT event_id, event_type, occurred_at, entity_type, entity_id, attributes FROM events.events"
             " WHERE tenant_id = :t AND actor_id = :a AND occurred_at >= :since"
@@ -232,11 +223,6 @@ _CHUNK_ROWS = 50  # messages per CopyData message: PostgreSQL inserts one chunk 
 def _partition(month: str) -> str:
     """The partition of a month "YYYY-MM" (the name ensure_partitions gives it)."""
     return f"events_p{month[:4]}{month[5:7]}"
-
-
-def _error(exc: Exception) -> tuple[str, str]:
-    info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
-    return str(info.get("C", "")), str(info.get("M", ""))
 
 
 def _chunks(lines: list[str]) -> Iterator[bytes]:

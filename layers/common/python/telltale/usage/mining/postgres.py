@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from telltale.db import pg_error
 from telltale.errors import ConnectorError
 from telltale.usage.scrapers.base import BiRecord, ItemError, item_error
 
@@ -60,7 +61,7 @@ class PostgresMiner:
             try:
                 result = conn.run(STATEMENTS_SQL, all_dbs=bool(self.config.get("all_databases", False)))
             except Exception as exc:  # noqa: BLE001 - e.g. the extension is not installed
-                msg = str(exc.args[0].get("M")) if exc.args and isinstance(exc.args[0], dict) else type(exc).__name__
+                msg = pg_error(exc)[1] or type(exc).__name__
                 raise ConnectorError(f"cannot read pg_stat_statements: {msg}"[:300]) from None
             names = [c["name"] for c in conn.columns]
             snapshot = datetime.now(UTC)
