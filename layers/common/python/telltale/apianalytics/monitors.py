@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from telltale import db
+from telltale import db, netguard
 from telltale.apianalytics import pinger
 from telltale.apianalytics.keys import ApiKey
 from telltale.errors import Conflict, NotFound, ValidationError, uuid_or_404
@@ -49,7 +49,7 @@ class MonitorCreate(BaseModel):
     @classmethod
     def _url(cls, v: str) -> str:
         v = v.strip()
-        pinger.validate_url(v)  # ValueError -> a 400 naming "url"
+        netguard.split_url(v)  # ValueError -> a 400 naming "url"
         return v
 
     @field_validator("method")
@@ -71,10 +71,10 @@ _COLS = "id, url, method, expected_status, interval_minutes, created_at, last_ch
 
 
 def create(key: ApiKey, body: MonitorCreate) -> dict[str, Any]:
-    _, host, port = pinger.validate_url(body.url)
+    _, host, port = netguard.split_url(body.url)
     try:
-        pinger.resolve(host, port, allow_private=allow_private())
-    except pinger.Blocked as exc:
+        netguard.resolve(host, port, allow_private=allow_private())
+    except netguard.Blocked as exc:
         raise ValidationError("the monitor's URL cannot be watched", errors={"url": [str(exc)]}) from None
     with db.transaction() as tx:
         # Serialise creations per key so the cap cannot be raced past.

@@ -9,12 +9,13 @@ never followed, whatever the monitor's own URL was allowed to be.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import socket
 import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
+
+from telltale.netguard import Blocked, resolve, split_url
 
 USER_AGENT = "telltale-uptime/1.0"
 MAX_REDIRECTS = 3
@@ -27,33 +28,6 @@ class CheckResult:
     response_time: int | None
     up: bool
     error: str | None = None
-
-
-class Blocked(Exception):
-    """The target is not one this checker may reach."""
-
-
-def is_public(ip: str) -> bool:
-    addr = ipaddress.ip_address(ip)
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return addr.is_global and not addr.is_multicast
-
-
-def resolve(host: str, port: int, *, allow_private: bool) -> str:
-    """An address for ``host`` that may be contacted; Blocked if there is none."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise Blocked(f"cannot resolve {host}: {exc.strerror}") from None
-    addrs = [str(info[4][0]) for info in infos]
-    if allow_private:
-        return addrs[0]
-    # Any private answer disqualifies the name: a name that mixes public and private answers is a
-    # classic way to reach the inside.
-    if not addrs or not all(is_public(a) for a in addrs):
-        raise Blocked(f"{host} resolves to a private or reserved address")
-    return addrs[0]
 
 
 class _PinnedHTTP(http.client.HTTPConnection):
@@ -76,22 +50,6 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.sock = self._ctx.wrap_socket(sock, server_hostname=self.host)
 
 
-def validate_url(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of an http(s) URL without credentials; ValueError says what is wrong."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError("must be an http:// or https:// URL")
-    if not parts.hostname:
-        raise ValueError("must name a host")
-    if parts.username or parts.password:
-        raise ValueError("must not carry credentials")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise ValueError("has an invalid port") from None
-    return parts.scheme, parts.hostname, port
-
-
 def check(url: str, method: str = "GET", expected_status: int = 200, *, timeout: float = 10.0,
           allow_private: bool = False) -> CheckResult:
     started = time.perf_counter()
@@ -102,7 +60,7 @@ def check(url: str, method: str = "GET", expected_status: int = 200, *, timeout:
         if remaining <= 0:
             return CheckResult(status, None, False, f"timed out after {timeout:g}s")
         try:
-            scheme, host, port = validate_url(url)
+            scheme, host, port = split_url(url)
             # The registered URL may be private only where the deployment allows it; redirects never.
             ip = resolve(host, port, allow_private=allow_private and hop == 0)
         except (ValueError, Blocked) as exc:

@@ -1,0 +1,89 @@
+"""Where the service may open an outbound connection to an address a client gave it.
+
+Uptime monitors (spec 002) and BI/warehouse connectors (spec 001) both make the service fetch a URL a
+tenant typed in. Without a check, that URL could name the cloud metadata endpoint, the Lambda runtime API
+on loopback, or anything inside the VPC. One rule for both: every address a host name resolves to must
+be globally routable, after unwrapping the IPv6 forms that carry an IPv4 address inside them (mapped,
+compatible, NAT64, 6to4, Teredo), which a plain ``is_global`` test would take at face value.
+
+The caller connects to the address :func:`resolve` returned, not to the name again, so DNS cannot swap
+in a private answer between the check and the connection (rebinding).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+class Blocked(Exception):
+    """The target is not one the service may reach."""
+
+
+def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    if addr.sixtofour is not None:
+        return addr.sixtofour
+    if addr.teredo is not None:
+        return addr.teredo[1]  # the client's (obfuscation removed) address
+    if any(addr in net for net in _NAT64) or addr in _IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return None
+
+
+def is_public(ip: str) -> bool:
+    """Whether ``ip`` (a literal address) is globally routable unicast, whatever form it is written in."""
+    addr: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(addr, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(addr)
+        if inner is not None:
+            addr = inner
+    return addr.is_global and not (addr.is_multicast or addr.is_reserved or addr.is_unspecified)
+
+
+def split_url(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL without credentials; ValueError says what is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("must be an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError("must name a host")
+    if parts.username or parts.password:
+        raise ValueError("must not carry credentials")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return parts.scheme, parts.hostname, port
+
+
+def resolve(host: str, port: int, *, allow_private: bool) -> str:
+    """An address for ``host`` that may be contacted; :class:`Blocked` if there is none.
+
+    ``allow_private`` is for deployments (and tests) whose targets legitimately live inside the network.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise Blocked(f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}") from None
+    addrs = [str(info[4][0]) for info in infos]
+    if not addrs:
+        raise Blocked(f"cannot resolve {host}")
+    if allow_private:
+        return addrs[0]
+    # Any private answer disqualifies the name: a name that mixes public and private answers is a
+    # classic way to reach the inside.
+    if not all(is_public(a) for a in addrs):
+        raise Blocked(f"{host} resolves to a private, loopback, link-local or reserved address")
+    return addrs[0]
+
+
+def check_url(url: str, *, allow_private: bool) -> str:
+    """The address to connect to for ``url``; ValueError for a malformed URL, Blocked for a forbidden one."""
+    _, host, port = split_url(url)
+    return resolve(host, port, allow_private=allow_private)
