@@ -26,3 +26,9 @@ def powertools_logger() -> Logger:
     from aws_lambda_powertools import Logger
 
     return Logger(service="telltale")
+
+
+def quiet_sqlglot() -> None:
+    """Keep sqlglot's own logger to errors only: at WARNING it logs "'<the whole SQL>' contains unsupported
+    syntax", and that SQL may hold passwords, personal data or secret values that must never reach a log."""
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)

@@ -11,15 +11,15 @@ names (``orders``) to physical ones (``shop_orders``); what runs is the tree tha
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from telltale.errors import QueryValidationError
+from telltale.log import quiet_sqlglot
 
-# sqlglot logs unsupported fragments verbatim; rendered SQL may hold secret values, so keep it quiet.
-logging.getLogger("sqlglot").setLevel(logging.ERROR)
+# Rendered SQL may hold secret values.
+quiet_sqlglot()
 
 SQL_DIALECTS = {"postgres", "mysql", "redshift", "clickhouse"}
 

@@ -20,6 +20,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from telltale.log import quiet_sqlglot
+
+# BI and query-log SQL holds customers' values (and at times passwords): sqlglot must not log it.
+quiet_sqlglot()
+
 # BI tools' and warehouses' names for sqlglot dialects.
 DIALECT_ALIASES = {
     "postgresql": "postgres", "postgres": "postgres", "redshift": "redshift", "snowflake": "snowflake",
@@ -116,6 +121,7 @@ def _token_categories() -> tuple[dict[Any, int], Any]:
 
 
 _VALUE_LIST = re.compile(r"\(\?(?:, \?)+\)")
+_VALUE_ROWS = re.compile(r"\(\?\)(?:, \(\?\))+")
 
 
 @lru_cache(maxsize=1)
@@ -136,7 +142,7 @@ def _spaced_before_paren() -> frozenset[Any]:
 
 def _pattern_from_tokens(sql: str, tokens: list[Any]) -> str:
     cats, T = _token_categories()
-    dot, lparen = T.DOT, T.L_PAREN
+    dot, lparen, dash, colon, number = T.DOT, T.L_PAREN, T.DASH, T.COLON, T.NUMBER
     spaced = _spaced_before_paren()
     out: list[str] = []
     append = out.append
@@ -148,6 +154,17 @@ def _pattern_from_tokens(sql: str, tokens: list[Any]) -> str:
             skip = False
             continue
         tt = tok.token_type
+        nxt = tokens[i + 1] if i < last else None
+        if tt is dash and nxt is not None and nxt.token_type is number and (prev_tt is None or prev_tt in spaced):
+            continue  # a negative number is a value like any other: x = -5 is the pattern of x = 5
+        if (tt is colon and nxt is not None and nxt.start == tok.end + 1
+                and (nxt.text[:1].isalnum() or nxt.text[:1] == "_")
+                and (prev_tt is None or prev_tt in spaced or tokens[i - 1].end + 1 < tok.start)):
+            # A :name or :1 bind parameter (not Snowflake's v:field path, which hugs the name before it).
+            append("?")
+            skip = True
+            prev_tt = T.PLACEHOLDER
+            continue
         if tt is lparen and out and prev_tt not in spaced:
             out[-1] += "("  # a call: f(x)
             prev_tt = tt
@@ -170,14 +187,11 @@ def _pattern_from_tokens(sql: str, tokens: list[Any]) -> str:
     text = " ".join(out)
     text = (text.replace(" ,", ",").replace("( ", "(").replace(" )", ")").replace(" . ", ".")
             .replace("[ ", "[").replace(" ]", "]").replace(" ;", ";"))
-    # IN (?, ?, ?) and VALUES (?, ?) lists of any length are the same pattern.
-    return _VALUE_LIST.sub("(?)", text)
+    # IN (?, ?, ?) and VALUES (?, ?), (?, ?) lists of any length (and row count) are the same pattern.
+    return _VALUE_ROWS.sub("(?)", _VALUE_LIST.sub("(?)", text))
 
 
-# Fallback when even the tokenizer gives up (an unterminated quote, bytes sqlglot cannot read).
-_QUOTED = re.compile(r"'(?:[^'\\]|\\.|'')*'?|\$([A-Za-z_]*)\$.*?(?:\$\1\$|$)", re.S)
 _NUMBER = re.compile(r"(?<![\w$.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
-_COMMENT = re.compile(r"--[^\n]*|/\*.*?(?:\*/|$)", re.S)
 _SPACE = re.compile(r"\s+")
 _FROM_JOIN = re.compile(r"\b(?:from|join)\s+((?:[A-Za-z_][\w$]*|\"[^\"]+\"|`[^`]+`)"
                         r"(?:\.(?:[A-Za-z_][\w$]*|\"[^\"]+\"|`[^`]+`)){0,2})", re.I)
@@ -186,11 +200,151 @@ _FROM_JOIN = re.compile(r"\b(?:from|join)\s+((?:[A-Za-z_][\w$]*|\"[^\"]+\"|`[^`]
 _NOT_TABLES = {"select", "lateral", "unnest", "where", "group", "order", "limit", "on", "join", "from", "as"}
 
 
-def regex_anonymize(sql: str) -> str:
-    sql = _COMMENT.sub(" ", sql)
-    sql = _QUOTED.sub("?", sql)
-    sql = _NUMBER.sub("?", sql)
-    return _SPACE.sub(" ", sql).strip()
+@dataclass(frozen=True)
+class _Quoting:
+    """How a dialect quotes, read from sqlglot's own tokenizer for it: string openers (with their closer and
+    whether a backslash escapes inside them), identifier openers, dollar quoting and comment markers."""
+
+    strings: tuple[tuple[str, str, bool], ...]
+    identifiers: tuple[tuple[str, str], ...]
+    dollar: bool
+    comments: tuple[tuple[str, str | None], ...]
+    firsts: frozenset[str]  # the characters any of those can start with
+
+
+@lru_cache(maxsize=64)
+def _quoting(dialect: str | None, backslash: bool | None = None) -> _Quoting:
+    """``backslash`` None: as the dialect says; True/False: forced (for the no-dialect, hide-both reading)."""
+    tok = _dialect(dialect).tokenizer_class
+    escapes = "\\" in tok._STRING_ESCAPES if backslash is None else backslash
+    strings: dict[str, tuple[str, bool]] = {q: (end, escapes) for q, end in tok._QUOTES.items()}
+    dollar = False
+    for opener, (end, _kind) in tok._FORMAT_STRINGS.items():
+        if opener.startswith("$"):
+            dollar = True  # $$ ... $$ or $tag$ ... $tag$
+        elif opener[-1] in "'\"":
+            prefix = opener.rstrip("'\"").lower()
+            # E'..' is PostgreSQL's escape string. (In BigQuery's raw r'..' a backslash is kept, but a quote
+            # after it still does not end the string, as in Python.)
+            strings[opener.lower()] = (end, escapes or prefix == "e")
+    # A character that opens both a string and an identifier (MySQL's and T-SQL's "): taken as a string.
+    ident_map = dict(tok._IDENTIFIERS)
+    comment_map = dict(tok._COMMENTS)
+    if dialect is None:
+        # No dialect: any quoting some database uses counts (all of it is hidden then).
+        dollar = True
+        ident_map.update({"`": "`", "[": "]"})
+        comment_map.update({"#": None, "//": None})
+    idents = tuple((q, end) for q, end in ident_map.items() if q not in strings)
+    comments = tuple((c, end) for c, end in comment_map.items() if not c.startswith("{"))
+
+    def longest_first(item: tuple[Any, ...]) -> int:
+        return -len(item[0])  # a triple quote before a single one, E' before '
+
+    openers = [*strings, *(q for q, _ in idents), *(c for c, _ in comments), *(["$"] if dollar else [])]
+    return _Quoting(tuple(sorted(((q, e, b) for q, (e, b) in strings.items()), key=longest_first)),
+                    tuple(sorted(idents, key=longest_first)), dollar, tuple(sorted(comments, key=longest_first)),
+                    frozenset(c for o in openers for c in (o[0].lower(), o[0].upper())))
+
+
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_]\w*)?\$")
+
+
+def _quoted_spans(sql: str, q: _Quoting) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of every string ("s"), quoted identifier ("i") and comment ("c") in ``sql``. An
+    unterminated quote or comment runs to the end of the text."""
+    spans: list[tuple[int, int, str]] = []
+    n, i = len(sql), 0
+    lower = sql.lower()
+    while i < n:
+        if sql[i] not in q.firsts:
+            i += 1
+            continue
+        stop, kind = _span_at(sql, lower, i, q)
+        if stop is None:
+            i += 1
+            continue
+        spans.append((i, stop, kind))
+        i = stop
+    return spans
+
+
+def _span_at(sql: str, lower: str, i: int, q: _Quoting) -> tuple[int | None, str]:
+    for marker, end in q.comments:
+        if sql.startswith(marker, i):
+            stop = sql.find(end or "\n", i + len(marker))
+            return (len(sql) if stop < 0 else stop + len(end or "\n")), "c"
+    if i > 0 and (sql[i - 1].isalnum() or sql[i - 1] == "_") and sql[i] not in "'\"`[":
+        return None, ""  # the last letters of a word that happen to look like a prefix (name'x')
+    for opener, close, backslash in q.strings:
+        if lower.startswith(opener, i):
+            return _close(sql, i + len(opener), close, backslash), "s"
+    if q.dollar and sql[i] == "$":
+        m = _DOLLAR_TAG.match(sql, i)
+        if m:
+            stop = sql.find(m.group(0), m.end())
+            return (len(sql) if stop < 0 else stop + len(m.group(0))), "s"
+    for opener, close in q.identifiers:
+        if sql[i] == opener:
+            return _close(sql, i + 1, close, False), "i"
+    return None, ""
+
+
+def _close(sql: str, i: int, close: str, backslash: bool) -> int:
+    """The index just past the quote that closes a span whose text starts at ``i`` (a doubled quote stands
+    for one quote character); the end of the text when nothing closes it."""
+    n = len(sql)
+    while i < n:
+        if backslash and sql[i] == "\\":
+            i += 2
+            continue
+        if sql.startswith(close, i):
+            if len(close) == 1 and sql.startswith(close, i + 1):
+                i += 2
+                continue
+            return i + len(close)
+        i += 1
+    return n
+
+
+def regex_anonymize(sql: str, dialect: str | None = None) -> str:
+    """Anonymization that needs no tokenizer: for text sqlglot cannot read (an unterminated quote, SQL cut
+    at MAX_SQL_CHARS, bytes it rejects).
+
+    Strings are found with the dialect's own quoting rules (sqlglot's tables of them). Without a dialect
+    nothing is certain, so every quoted span of any kind is hidden, under both readings of a backslash
+    (an escape, or a plain character): a literal is hidden whichever reading the database uses. Numbers are
+    hidden everywhere, comments dropped, and an unterminated quote hides the rest of the text.
+    """
+    if dialect is None:
+        spans = _quoted_spans(sql, _quoting(None, True)) + _quoted_spans(sql, _quoting(None, False))
+        hidden = _merge(spans, hide_names=True)
+    else:
+        hidden = _merge(_quoted_spans(sql, _quoting(dialect)), hide_names=False)
+    out: list[str] = []
+    pos = 0
+    for start, end, text in hidden:
+        out.append(_NUMBER.sub("?", sql[pos:start]))
+        out.append(sql[start:end] if text is None else text)
+        pos = end
+    out.append(_NUMBER.sub("?", sql[pos:]))
+    return _SPACE.sub(" ", "".join(out)).strip()
+
+
+def _merge(spans: list[tuple[int, int, str]], *, hide_names: bool) -> list[tuple[int, int, str | None]]:
+    """Overlapping spans joined; each is replaced by "?" (it holds a literal), " " (only a comment) or kept
+    as it is (None: a quoted name)."""
+    merged: list[list[Any]] = []
+    for start, end, kind in sorted(spans):
+        hide = kind == "s" or (kind == "i" and hide_names)
+        if merged and start < merged[-1][1]:
+            last = merged[-1]
+            last[1] = max(last[1], end)
+            last[2] = last[2] or hide
+            last[3] = last[3] and kind == "c"
+        else:
+            merged.append([start, end, hide, kind == "c"])
+    return [(s, e, "?" if hide else (" " if comment else None)) for s, e, hide, comment in merged]
 
 
 def _hash(pattern: str) -> str:
@@ -212,13 +366,13 @@ def analyze(sql: str, dialect: str | None = None, *, default_schema: str | None 
     try:
         tokens = tokenizer.tokenize(sql)
     except Exception:  # noqa: BLE001 - sqlglot raises several types (and Rust panics); all mean "unreadable"
-        pattern = regex_anonymize(sql)
-        return Analysis(pattern, _hash(pattern), _regex_tables(sql), [], parse_failed=True)
+        pattern = regex_anonymize(sql, dialect)
+        return Analysis(pattern, _hash(pattern), _regex_tables(pattern), [], parse_failed=True)
     pattern = _pattern_from_tokens(sql, tokens)
     try:
         trees = [t for t in parser.parse(tokens, sql) if t is not None]
     except Exception:  # noqa: BLE001 - a parse failure is recorded, never fatal
-        return Analysis(pattern, _hash(pattern), _regex_tables(sql), [], parse_failed=True)
+        return Analysis(pattern, _hash(pattern), _regex_tables(pattern), [], parse_failed=True)
     tables, columns, failed = _extract(trees, default_schema)
     return Analysis(pattern, _hash(pattern), tables, columns, parse_failed=failed)
 
@@ -261,10 +415,11 @@ def _extract(trees: list[Any], default_schema: str | None) -> tuple[list[str], l
     return list(tables), list(columns), failed
 
 
-def _regex_tables(sql: str) -> list[str]:
-    """Best-effort table names for SQL that does not parse (so usage is not lost entirely)."""
+def _regex_tables(pattern: str) -> list[str]:
+    """Best-effort table names for SQL that does not parse (so usage is not lost entirely), read from its
+    anonymized pattern: a name inside a literal ('... from secret_table') is no table and must not leak."""
     seen: dict[str, None] = {}
-    for m in _FROM_JOIN.finditer(_COMMENT.sub(" ", sql)):
+    for m in _FROM_JOIN.finditer(pattern):
         name = m.group(1).replace('"', "").replace("`", "")
         if name.lower().split(".")[0] not in SYSTEM_SCHEMAS and name.lower() not in _NOT_TABLES:
             seen[name] = None
