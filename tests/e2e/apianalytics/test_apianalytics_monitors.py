@@ -149,3 +149,61 @@ def test_monitors_crud_checks_and_uptime(key, new_key, local_stack, target, monk
     assert key.delete("/api/data").json()["data"]["deleted"]["monitor_results"] >= 4
     assert results_of(key, ids["ok"], at_least=0, timeout=0) == []
     assert len(key.get("/api/monitors").json()["data"]) == 4
+
+
+def test_a_slow_monitor_does_not_hold_back_the_others_results(key, local_stack, target, monkeypatch):
+    """Each result is written as soon as its check ends: while a slow endpoint is still being waited on,
+    the fast ones' results are already readable (a run cut short would lose only the slow one)."""
+    from telltale import db
+    from telltale.apianalytics import monitors
+
+    monkeypatch.setenv(ALLOW, "true")
+    ids = [key.post("/api/monitors", json={"url": f"{target}/{p}", "interval_minutes": 1440}).json()["data"]["id"]
+           for p in ("slow", "ok", "down")]
+    rows = db.query("SELECT id, tenant_id, url, method, expected_status, last_checked_at AS prev_checked_at"
+                    " FROM platform.api_monitors WHERE id = ANY(CAST(:ids AS uuid[]))", ids=ids)
+    slow_id, ok_id, down_id = ids
+    run = threading.Thread(target=monitors.run_checks, args=(rows,),
+                           kwargs={"deadline": time.monotonic() + 30, "timeout": 2.0, "workers": 3})
+    started = time.monotonic()
+    run.start()
+    fast = {mid: results_of(key, mid, timeout=5) for mid in (ok_id, down_id)}
+    assert run.is_alive(), "the fast results should be stored while the slow check still waits"
+    assert fast[ok_id][0]["up"] is True, fast
+    assert fast[down_id][0]["status"] == 503
+    assert results_of(key, slow_id, at_least=0, timeout=0) == []
+    run.join(10)
+    assert time.monotonic() - started < 4  # the slow endpoint answers after 2.5 s; the check gives up at 2 s
+    slow = results_of(key, slow_id)
+    assert slow[0]["up"] is False and "timed out" in slow[0]["error"]
+
+
+def test_a_run_claims_only_what_it_can_check_before_the_lambda_times_out(key, local_stack, target, monkeypatch):
+    from telltale import db
+    from telltale.apianalytics import monitors
+
+    monkeypatch.setenv(ALLOW, "true")
+    monkeypatch.setenv("TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S", "1")
+    mid = key.post("/api/monitors", json={"url": f"{target}/ok", "interval_minutes": 1440}).json()["data"]["id"]
+
+    def last_checked() -> Any:
+        return db.query_one("SELECT last_checked_at FROM platform.api_monitors WHERE id = CAST(:m AS uuid)",
+                            m=mid)["last_checked_at"]
+
+    from telltale_local.runtime import LambdaContext
+
+    fn = local_stack.template.function("uptime_check")
+    almost_out = LambdaContext(fn)  # less time left than one check needs after the reserve
+    almost_out._deadline = time.monotonic() + monitors.RESERVE_S + 0.5
+    assert local_stack.runtime.handler_for(fn)({}, almost_out)["checked"] == 0
+    assert last_checked() is None  # not claimed: due at the next run
+
+    # Claimed, but the deadline passes before its check can start: the claim is given back.
+    claimed_now = monitors.claim_due(monitors.MAX_CLAIM)
+    monitors.release([m for m in claimed_now if str(m["id"]) != mid])  # other tests' monitors
+    claimed = next((m for m in claimed_now if str(m["id"]) == mid), None)
+    if claimed is None:  # the stack's own scheduler got there first
+        pytest.skip("the local stack's scheduler checked the monitor meanwhile")
+    assert monitors.run_checks([claimed], deadline=time.monotonic() + 0.1) == []
+    assert last_checked() is None
+    assert results_of(key, mid, at_least=0, timeout=0) == []

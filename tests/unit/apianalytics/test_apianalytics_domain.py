@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -77,3 +78,50 @@ def test_the_client_cuts_values_to_the_api_limits():
                                ip_of=lambda r: "1.2.3.4"))
     record = ingest.RequestRecord.model_validate(wire)  # what the client sends, the API accepts
     assert abs(record.created_at.timestamp() - now) < 1e-3
+
+
+def _drip_server(line_every: float, lines: int) -> tuple[str, Any]:
+    """A server that answers with a status line, then one header line every ``line_every`` seconds: each
+    read finishes well inside any per-read timeout, the response never does."""
+    import socket
+    import threading
+    import time
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            try:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                for i in range(lines):
+                    time.sleep(line_every)
+                    conn.sendall(f"X-Drip-{i}: .\r\n".encode())
+                conn.sendall(b"Content-Length: 0\r\n\r\n")
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{srv.getsockname()[1]}/", srv
+
+
+def test_a_check_timeout_is_a_deadline_for_the_whole_response():
+    import time
+
+    url, srv = _drip_server(0.3, 20)  # 6 s in all, 0.3 s per line
+    try:
+        started = time.perf_counter()
+        result = pinger.check(url, timeout=1.0, allow_private=True)
+        took = time.perf_counter() - started
+    finally:
+        srv.close()
+    assert not result.up and "timed out" in (result.error or "")
+    assert took < 1.5, took

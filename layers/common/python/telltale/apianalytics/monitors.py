@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -197,39 +198,97 @@ def uptime(key: ApiKey, q: dict[str, str]) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- the scheduled checker
-def claim_due(limit: int = 200) -> list[dict[str, Any]]:
+# Checks are network waits, not CPU: many run at once. A run claims no more monitors than it can check
+# before the Lambda's own timeout, at WORKERS checks per check_timeout().
+WORKERS = 32
+MAX_CLAIM = 500
+# Kept back from the Lambda's remaining time for the last result's write and the run's log line.
+RESERVE_S = 5.0
+
+
+def run_due(remaining_s: float, *, workers: int = WORKERS) -> list[dict[str, Any]]:
+    """Claim the monitors that are due and that can be checked within ``remaining_s`` (the invocation's
+    remaining time), check them, and record each result as soon as it is known."""
+    timeout = check_timeout()
+    budget = remaining_s - RESERVE_S
+    # Every check ends within ``timeout`` (pinger's deadline), so ``workers`` checks per ``timeout``.
+    limit = min(MAX_CLAIM, workers * int(budget // timeout))
+    if limit <= 0:
+        return []
+    return run_checks(claim_due(limit), deadline=monotonic() + budget, timeout=timeout, workers=workers)
+
+
+def claim_due(limit: int) -> list[dict[str, Any]]:
     """Monitors due for a check, marked as checked in the same statement so that overlapping runs (a
-    slow run and the next schedule tick) never ping the same monitor twice."""
+    slow run and the next schedule tick) never ping the same monitor twice. Each row keeps its previous
+    ``last_checked_at`` so that a claim the run cannot honour in time can be given back (:func:`release`)."""
     # 10 seconds of slack: a 1-minute schedule fires a little early or late, and a monitor due at
     # 60 s must not wait for the following tick.
     return db.query(
-        "UPDATE platform.api_monitors SET last_checked_at = now() WHERE id IN ("
-        " SELECT id FROM platform.api_monitors WHERE last_checked_at IS NULL"
+        "WITH due AS (SELECT id, last_checked_at FROM platform.api_monitors WHERE last_checked_at IS NULL"
         " OR last_checked_at <= now() - make_interval(mins => interval_minutes) + interval '10 seconds'"
         " ORDER BY last_checked_at NULLS FIRST LIMIT :limit FOR UPDATE SKIP LOCKED)"
-        " RETURNING id, tenant_id, url, method, expected_status", limit=limit,
+        " UPDATE platform.api_monitors m SET last_checked_at = now() FROM due WHERE m.id = due.id"
+        " RETURNING m.id, m.tenant_id, m.url, m.method, m.expected_status, due.last_checked_at AS prev_checked_at",
+        limit=limit,
     )
 
 
-def run_checks(monitors: list[dict[str, Any]], *, workers: int = 16) -> list[dict[str, Any]]:
+def release(monitors: list[dict[str, Any]]) -> None:
+    """Give back claims that were not checked: they are due again at the next run, not an interval later."""
+    if monitors:
+        db.query(
+            "UPDATE platform.api_monitors m SET last_checked_at = r.prev"
+            " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(id uuid, prev timestamptz) WHERE m.id = r.id",
+            rows=db.jsonb([{"id": str(m["id"]), "prev": m["prev_checked_at"]} for m in monitors]),
+        )
+
+
+def record(row: dict[str, Any]) -> None:
+    db.query(
+        "INSERT INTO platform.api_monitor_results (tenant_id, monitor_id, status, response_time, up, error)"
+        " SELECT :t, CAST(:m AS uuid), :s, :rt, :up, :e"
+        # A monitor deleted while it was being checked has nowhere to put its result.
+        " WHERE EXISTS (SELECT 1 FROM platform.api_monitors WHERE id = CAST(:m AS uuid))",
+        t=row["tenant_id"], m=row["monitor_id"], s=row["status"], rt=row["response_time"], up=row["up"],
+        e=row["error"],
+    )
+
+
+# The least time worth starting a check with: below it, the claim is given back instead.
+MIN_CHECK_S = 0.5
+
+
+def run_checks(monitors: list[dict[str, Any]], *, deadline: float, timeout: float | None = None,
+               workers: int = WORKERS) -> list[dict[str, Any]]:
+    """Check ``monitors`` in parallel, each within ``timeout`` and all before ``deadline`` (monotonic
+    clock). Each result is written as soon as it is known, so one slow endpoint, or a run cut short,
+    costs no other monitor its result; monitors there was no time left to check are released."""
     if not monitors:
         return []
-    timeout, private = check_timeout(), allow_private()
+    timeout = check_timeout() if timeout is None else timeout
+    private = allow_private()
 
-    def one(m: dict[str, Any]) -> dict[str, Any]:
-        r = pinger.check(m["url"], m["method"], int(m["expected_status"]), timeout=timeout, allow_private=private)
+    def one(m: dict[str, Any]) -> dict[str, Any] | None:
+        left = deadline - monotonic()
+        if left < MIN_CHECK_S:
+            return None
+        r = pinger.check(m["url"], m["method"], int(m["expected_status"]), timeout=min(timeout, left),
+                         allow_private=private)
         return {"tenant_id": m["tenant_id"], "monitor_id": str(m["id"]), "status": r.status,
                 "response_time": r.response_time, "up": r.up, "error": r.error}
 
+    done: list[dict[str, Any]] = []
+    unchecked: list[dict[str, Any]] = []
+    # Results are written from this thread only (one database connection), in the order they finish.
     with ThreadPoolExecutor(max_workers=min(workers, len(monitors))) as pool:
-        rows = list(pool.map(one, monitors))
-    db.query(
-        "INSERT INTO platform.api_monitor_results (tenant_id, monitor_id, status, response_time, up, error)"
-        " SELECT r.tenant_id, r.monitor_id, r.status, r.response_time, r.up, r.error"
-        " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(tenant_id text, monitor_id uuid, status smallint,"
-        " response_time integer, up boolean, error text)"
-        # A monitor deleted while it was being checked has nowhere to put its result.
-        " WHERE EXISTS (SELECT 1 FROM platform.api_monitors m WHERE m.id = r.monitor_id)",
-        rows=db.jsonb(rows),
-    )
-    return rows
+        futures = {pool.submit(one, m): m for m in monitors}
+        for future in as_completed(futures):
+            row = future.result()
+            if row is None:
+                unchecked.append(futures[future])
+                continue
+            record(row)
+            done.append(row)
+    release(unchecked)
+    return done
