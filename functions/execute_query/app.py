@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telltale.auth import from_event
+from telltale.auth import check_body_tenant, from_event
 from telltale.errors import NotFound
 from telltale.queries import service
 from telltale.replies import envelope, event_json_body, single_route
@@ -25,7 +25,7 @@ def execute(event: dict[str, Any], path_parameters: dict[str, str]) -> tuple[int
         raise NotFound("no such route")
     auth = from_event(event)
     # An empty body is fine: a template without variables needs no params.
-    params = service.params_from_body(event_json_body(event))
+    params = service.params_from_body(check_body_tenant(auth, event_json_body(event)))
     reply = service.execute(auth, app_slug, slug, params)
     return 200, envelope(reply.pop("data"), message="Query executed successfully", total=reply.pop("total"),
                          **reply)

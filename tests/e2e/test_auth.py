@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import jwt
 import pytest
@@ -10,6 +11,8 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 ROUTE = "/api/apps/shop/secrets/types/"
+PG_VALUE = {"host": "db.example.com", "port": 5432, "database": "analytics_db", "username": "readonly_user",
+            "password": "secure_password"}
 
 
 def _status(api, token: str | None, **headers: str) -> int:
@@ -71,6 +74,40 @@ def test_valid_token_is_200_and_reply_never_echoes_it(api):
 def test_tenant_header_must_match_the_token(api):
     assert _status(api, api.token("demo"), **{"x-tenant-uuid": "other"}) == 403
     assert _status(api, api.token("demo"), **{"x-tenant-uuid": "demo"}) == 200
+
+
+@pytest.mark.parametrize("field", ["tenant_id", "tenantId", "tenant_uuid", "tenant"])
+def test_a_body_naming_another_tenant_is_403_and_writes_nothing(api, field):
+    key = f"k-{field.lower()}-{uuid.uuid4().hex[:6]}"
+    body = {"key": key, "type_slug": "analytics-postgres", "value": PG_VALUE, field: "other"}
+    r = api.post("/api/apps/shop/secrets/", json=body)
+    assert r.status_code == 403 and field in r.json()["message"]
+    assert api.get(f"/api/apps/shop/secrets/{key}/").status_code == 404
+    assert api.get(f"/api/apps/shop/secrets/{key}/", tenant="other").status_code == 404
+
+    slug = f"app_{uuid.uuid4().hex[:6]}"
+    assert api.post("/api/apps/", json={"slug": slug, "name": "X", field: "other"}).status_code == 403
+    assert slug not in {a["slug"] for a in api.get("/api/apps/").json()["data"]}
+
+
+def test_a_body_naming_the_tokens_own_tenant_is_accepted(api):
+    key = f"own-{uuid.uuid4().hex[:6]}"
+    body = {"key": key, "type_slug": "analytics-postgres", "value": PG_VALUE, "tenant_id": "demo"}
+    assert api.post("/api/apps/shop/secrets/", json=body).status_code == 201
+    assert api.delete(f"/api/apps/shop/secrets/{key}/").status_code == 200
+
+
+def test_a_saved_query_body_naming_another_tenant_is_403(api):
+    base = "/api/apps/shop/analytics/queries"
+    r = api.post(f"{base}/", json={"name": "Cross", "connection_type": "internal", "tenantId": "other",
+                                   "query_text": "SELECT 1"})
+    assert r.status_code == 403
+    slug = f"q-{uuid.uuid4().hex[:6]}"
+    assert api.post(f"{base}/", json={"name": slug, "connection_type": "internal",
+                                      "query_text": "SELECT 1"}).status_code == 201
+    r = api.post(f"{base}/{slug}/execute/", json={"params": {}, "tenant_id": "other"})
+    assert r.status_code == 403 and "tenant_id" in r.json()["message"]
+    assert api.post(f"{base}/{slug}/execute/", json={"params": {}, "tenant_id": "demo"}).status_code == 200
 
 
 def test_token_without_tenant_is_403(api):

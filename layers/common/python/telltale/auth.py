@@ -88,7 +88,27 @@ def from_event(event: dict[str, Any]) -> AuthContext:
     return auth
 
 
-def check_tenant(auth: AuthContext, claimed: str | None, *, where: str) -> None:
+# Keys under which a client might name "its" tenant in a JSON body. A route whose body model declares one
+# of them as data (spec 003's active-users rows carry the SaaS customer's tenant_id) is exempt for that key.
+BODY_TENANT_KEYS = ("tenant_id", "tenantId", "tenant_uuid", "tenantUuid", "tenant")
+
+
+def check_body_tenant(auth: AuthContext, body: Any, *, declared: Any = ()) -> Any:
+    """``body`` without the keys that name a tenant, once they are found to name the token's own.
+
+    A JSON object body that names a tenant, under a key the route does not take as data, must name the
+    token's tenant: 403 otherwise, before the body is validated, so the client hears the real problem.
+    Naming your own tenant says nothing new, so the key is dropped rather than refused as unknown.
+    """
+    if not isinstance(body, dict):
+        return body
+    claimed = [key for key in BODY_TENANT_KEYS if key in body and key not in declared]
+    for key in claimed:
+        check_tenant(auth, body[key], where=f"the body's {key!r}")
+    return {k: v for k, v in body.items() if k not in claimed} if claimed else body
+
+
+def check_tenant(auth: AuthContext, claimed: Any, *, where: str) -> None:
     """A tenant named by the client (header or body) must be the token's own."""
     if claimed is not None and str(claimed) != auth.tenant_id:
         raise Forbidden(f"{where} names a tenant other than the token's; omit it or use your own tenant id")
