@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAM_VENV := .venv-sam
 
-.PHONY: dev test lint typecheck validate package unit integration e2e bench clean system-deps install
+.PHONY: dev test lint typecheck validate package openapi unit integration e2e bench clean system-deps install
 
 $(STAMP): requirements/dev.txt layers/common/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ validate: $(SAM_VENV)/.installed
 # Deployable artifacts without Docker: the layer's dependencies as wheels for the Lambda platform.
 package: $(STAMP)
 	$(BIN)/python scripts/package.py
+
+# The API description (functions/api_docs/openapi.json and swagger.html), after changing a route.
+openapi: $(STAMP)
+	$(BIN)/python functions/api_docs/describe.py
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q

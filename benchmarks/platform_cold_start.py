@@ -18,9 +18,6 @@ from harness import ROOT, interleaved, layer_python, ratio_row, time_process
 
 TARGET = 1.2
 EXECUTORS = {"execute_query"}  # allowed 1.6x (issue 4): they load a database driver
-# The docs function imports every other function by design (to describe the whole API); it is not on
-# any data path, so it is shown but held to no target.
-EXEMPT = {"api_docs"}
 
 
 def handler_modules() -> list[tuple[str, Path]]:
@@ -47,8 +44,7 @@ def main(argv: list[str]) -> int:
         ratio = sorted(xs)[len(xs) // 2] / sorted(ys)[len(ys) // 2]
         base = name.split(".")[0]
         limit = 1.6 if base in EXECUTORS else TARGET
-        note = "   (no target: imports every function)" if base in EXEMPT else (
-            "" if ratio <= limit else f"   OVER {limit}x")
+        note = "" if ratio <= limit else f"   OVER {limit}x"
         print(row + note)
         worst = max(worst, ratio)
     return 0

@@ -53,9 +53,12 @@ def build(out: Path) -> Path:
     _zip_dir(out / "layer", out / "layer.zip")
     functions = out / "functions"
     functions.mkdir()
-    for fn in sorted((ROOT / "functions").iterdir()):
-        if (fn / "app.py").exists() or any(fn.glob("*.py")):
-            _zip_dir(fn, functions / f"{fn.name}.zip")
+    # One zip per function of the template, holding its CodeUri as Lambda will unpack it (the handler
+    # path is relative to that folder), named after the logical id.
+    from telltale_local.template import load
+
+    for fn in load().functions.values():
+        _zip_dir(fn.code_uri, functions / f"{fn.logical_id}.zip")
     return out
 
 

@@ -1,65 +1,42 @@
-"""The API's own description: OpenAPI JSON and Swagger UI for every route of every function.
+"""The API's own description, public: ``/swagger`` (Swagger UI) and ``/swagger?format=json`` (OpenAPI).
 
-Its package holds the whole ``functions/`` folder, so it can include each function's router and
-describe the deployment as one API. It is the only function that imports the others.
+Both are files generated from every function's routes by ``describe.py`` (``make openapi``), so this
+function imports nothing of the others, nor Powertools' OpenAPI machinery: it reads the document, and
+fills the Swagger UI page with it and with the Swagger UI assets that Powertools ships in the layer.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, Server
-
-from telltale.http import make_resolver
-
-FUNCTIONS_DIR = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
 
 
-def _function_routers() -> list[Any]:
-    routers = []
-    for path in sorted(FUNCTIONS_DIR.glob("*/app.py")):
-        name = path.parent.name
-        if name == Path(__file__).parent.name:
-            continue
-        module_name = f"telltale_function_{name}_app"
-        module = sys.modules.get(module_name)
-        if module is None:
-            spec = importlib.util.spec_from_file_location(module_name, path)
-            if spec is None or spec.loader is None:
-                continue
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module
-            spec.loader.exec_module(module)
-        router = getattr(module, "router", None)
-        if router is not None:
-            routers.append(router)
-    return routers
+@cache
+def openapi_json() -> str:
+    return (HERE / "openapi.json").read_text(encoding="utf-8")
 
 
-def build() -> APIGatewayHttpResolver:
-    resolver = make_resolver()
-    for router in _function_routers():
-        resolver.include_router(router)
-    resolver.enable_swagger(
-        path="/swagger",
-        title="Telltale API",
-        version="1.0.0",
-        description="Saved queries, events, SaaS metrics, usage analytics and API request analytics.",
-        servers=[Server(url="/")],
-        security_schemes={"bearer": HTTPBearer(bearerFormat="JWT"),
-                          # The request-logging surface (spec 002) authenticates with an API key.
-                          "apiKey": APIKey.model_validate({"name": "X-AUTH-TOKEN", "in": APIKeyIn.header})},
-        security=[{"bearer": []}],
-    )
-    return resolver
-
-
-app = build()
+@cache
+def swagger_page() -> str:
+    spec = importlib.util.find_spec("aws_lambda_powertools")  # finds the package without importing it
+    assert spec is not None and spec.origin is not None, "the Common layer provides aws_lambda_powertools"
+    assets = Path(spec.origin).parent / "event_handler" / "openapi" / "swagger_ui"
+    page = (HERE / "swagger.html").read_text(encoding="utf-8")
+    # Inside <script>, "</" would end the script early; JSON allows the escaped form.
+    return (page.replace("@@OPENAPI_JSON@@", openapi_json().replace("</", "<\\/"))
+            .replace("@@SWAGGER_UI_CSS@@", (assets / "swagger-ui.min.css").read_text(encoding="utf-8"))
+            .replace("@@SWAGGER_UI_JS@@", (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")))
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    query = event.get("queryStringParameters") or {}
+    if query.get("format") == "json":
+        body, content_type = openapi_json(), "application/json"
+    else:
+        body, content_type = swagger_page(), "text/html; charset=utf-8"
+    return {"statusCode": 200, "headers": {"Content-Type": content_type, "Cache-Control": "no-cache"},
+            "body": body, "isBase64Encoded": False}

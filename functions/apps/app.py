@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from telltale import tenancy
-from telltale.http import current_auth, lambda_handler, parse_body, success
+from telltale.http import current_auth, lambda_handler, success, takes_body
 
 router = APIGatewayHttpRouter()
 
 
 class AppCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     slug: str = Field(pattern=tenancy.APP_SLUG_RE.pattern,
                       description="Lowercase letters, digits and '_', starting with a letter; the table prefix")
     name: str = Field(min_length=1, max_length=200)
@@ -25,9 +27,9 @@ def list_apps():
 
 
 @router.post("/api/apps/", summary="Create an app", tags=["Apps"])
-def create_app():
+@takes_body(router, AppCreate, status=201)
+def create_app(body: AppCreate):
     auth = current_auth(router)
-    body = parse_body(router, AppCreate)
     return success(tenancy.create_app(auth.tenant_id, body.slug, body.name), message="App created successfully",
                    status=201)
 

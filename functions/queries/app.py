@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from telltale.http import current_auth, lambda_handler, logger, page_params, parse_body, success
+from telltale.http import current_auth, lambda_handler, logger, page_params, success, takes_body
 from telltale.queries import service
 from telltale.queries.models import QueryCreate, QueryUpdate
 
@@ -26,9 +26,9 @@ def list_queries(app_slug: str):
 
 
 @router.post(f"{BASE}/", summary="Create a saved query (the template is validated now)", tags=["Analytics queries"])
-def create_query(app_slug: str):
+@takes_body(router, QueryCreate, status=201)
+def create_query(app_slug: str, body: QueryCreate):
     auth = current_auth(router)
-    body = parse_body(router, QueryCreate)
     row = service.create(auth, app_slug, body)
     logger.info("saved query created", extra={"tenant": auth.tenant_id, "app": app_slug, "slug": row["slug"],
                                                "connection_type": row["connection_type"]})
@@ -42,9 +42,9 @@ def get_query(app_slug: str, slug: str):
 
 
 @router.put(f"{BASE}/<slug>/", summary="Update a saved query (any field; re-validated)", tags=["Analytics queries"])
-def update_query(app_slug: str, slug: str):
+@takes_body(router, QueryUpdate)
+def update_query(app_slug: str, slug: str, body: QueryUpdate):
     auth = current_auth(router)
-    body = parse_body(router, QueryUpdate)
     return success(service.update(auth, app_slug, slug, body), message="Query updated successfully")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from telltale import secret_service as service
-from telltale.http import current_auth, lambda_handler, logger, page_params, parse_body, success
+from telltale.http import current_auth, lambda_handler, logger, page_params, success, takes_body
 from telltale.tenancy import get_app
 
 router = APIGatewayHttpRouter()
@@ -32,9 +32,9 @@ def list_secrets(app_slug: str):
 
 
 @router.post(f"{BASE}/", summary="Create a connection secret", tags=["Secrets"])
-def create_secret(app_slug: str):
+@takes_body(router, service.SecretCreate, status=201)
+def create_secret(app_slug: str, body: service.SecretCreate):
     auth = current_auth(router)
-    body = parse_body(router, service.SecretCreate)
     meta = service.create(auth, app_slug, body)
     logger.info("secret created", extra={"tenant": auth.tenant_id, "app": app_slug, "key": body.key,
                                           "type": body.type_slug})
@@ -48,9 +48,9 @@ def get_secret(app_slug: str, key: str):
 
 
 @router.put(f"{BASE}/<key>/", summary="Replace a secret's value (rotation)", tags=["Secrets"])
-def update_secret(app_slug: str, key: str):
+@takes_body(router, service.SecretUpdate)
+def update_secret(app_slug: str, key: str, body: service.SecretUpdate):
     auth = current_auth(router)
-    body = parse_body(router, service.SecretUpdate)
     return success(service.update(auth, app_slug, key, body), message="Secret updated successfully")
 
 

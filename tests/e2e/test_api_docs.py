@@ -27,3 +27,12 @@ def test_openapi_describes_every_deployed_route(api: Any) -> None:
     execute = paths["/api/apps/{app_slug}/analytics/queries/{slug}/execute/"]["post"]
     assert execute["summary"] == "Execute a saved query"
     assert [p["name"] for p in execute["parameters"]] == ["app_slug", "slug"]
+
+
+def test_swagger_ui_is_one_self_contained_page_with_the_description(api: Any) -> None:
+    r = api.get("/swagger", tenant=None)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    for mark in ("@@OPENAPI_JSON@@", "@@SWAGGER_UI_JS@@", "@@SWAGGER_UI_CSS@@"):
+        assert mark not in r.text
+    assert "SwaggerUIBundle" in r.text and ".swagger-ui" in r.text  # Powertools' bundled JS and CSS
+    assert '"/api/apps/{app_slug}/secrets/"' in r.text  # the description, inline (no request back)

@@ -1,0 +1,149 @@
+"""Writes the API's description: ``openapi.json`` and the Swagger UI page, next to this file.
+
+Run ``make openapi`` after changing a route; ``tests/unit/test_api_docs_file.py`` fails while the files
+are stale. Generating them here, rather than when the docs function starts, keeps that function's cold
+start to reading two files: describing the API means importing every function and Powertools' OpenAPI
+machinery (about 1.5x the import budget of a handler).
+
+The description is Powertools' OpenAPI generation over every function's router, completed with what the
+routes declare through :func:`telltale.http.takes_body`: the request body's schema and the status of a
+success. Validation failures are documented as the 400 this platform answers, not Powertools' 422.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+FUNCTIONS_DIR = HERE.parent
+DOCUMENT = HERE / "openapi.json"
+PAGE = HERE / "swagger.html"
+
+# Placeholders in the Swagger UI page, filled in by app.py with the document and Powertools' bundled assets.
+SPEC_MARK, JS_MARK, CSS_MARK = "@@OPENAPI_JSON@@", "@@SWAGGER_UI_JS@@", "@@SWAGGER_UI_CSS@@"
+ERROR_SCHEMA = {
+    "type": "object",
+    "title": "Error",
+    "properties": {
+        "status": {"type": "string", "enum": ["error"]},
+        "code": {"type": "string", "description": "The error's type, e.g. ValidationError, NotFound"},
+        "message": {"type": "string", "description": "What is wrong and what to do about it"},
+        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                   "description": "For a 400: each invalid field, with what is wrong with it"},
+    },
+    "required": ["status", "code", "message"],
+}
+
+
+def _function_routers() -> list[Any]:
+    routers = []
+    for path in sorted(FUNCTIONS_DIR.glob("*/app.py")):
+        name = path.parent.name
+        if name == HERE.name:
+            continue
+        module_name = f"telltale_function_{name}_app"
+        module = sys.modules.get(module_name)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            if spec is None or spec.loader is None:
+                continue
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
+        router = getattr(module, "router", None)
+        if router is not None:
+            routers.append(router)
+    return routers
+
+
+def _complete(doc: dict[str, Any], routes: list[Any]) -> None:
+    from telltale.http import BODY_SPEC
+
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):  # Powertools' 422 shapes, replaced below
+        schemas.pop(name, None)
+    schemas["Error"] = ERROR_SCHEMA
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for route in routes:
+        operation = doc["paths"].get(route.openapi_path, {}).get(route.method.lower())
+        if operation is None:
+            continue
+        responses = operation["responses"]
+        if responses.pop("422", None) is not None:
+            responses["400"] = {"description": "The request is invalid; `errors` names each field", **error}
+        spec = getattr(route.func, BODY_SPEC, None)
+        if spec is None:
+            continue
+        model, status, optional = spec
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+            if schemas.setdefault(name, definition) != definition:
+                raise ValueError(f"two request models are both called {name}; rename one")
+        operation["requestBody"] = {
+            "required": not optional,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        }
+        if status != 200 and "200" in responses:
+            responses[str(status)] = responses.pop("200")
+        responses.setdefault("400", {"description": "The body is invalid; `errors` names each field", **error})
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document of every route of every function."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, Server
+
+    from telltale.http import make_resolver
+
+    resolver = make_resolver()
+    for router in _function_routers():
+        resolver.include_router(router)
+    schema = resolver.get_openapi_schema(
+        title="Telltale API",
+        version="1.0.0",
+        description="Saved queries, events, SaaS metrics, usage analytics and API request analytics.",
+        servers=[Server(url="/")],
+        security_schemes={"bearer": HTTPBearer(bearerFormat="JWT"),
+                          # The request-logging surface (spec 002) authenticates with an API key.
+                          "apiKey": APIKey.model_validate({"name": "X-AUTH-TOKEN", "in": APIKeyIn.header})},
+        security=[{"bearer": []}],
+    )
+    doc: dict[str, Any] = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
+    _complete(doc, resolver._static_routes + resolver._dynamic_routes)
+    return doc
+
+
+def page_template() -> str:
+    """Powertools' Swagger UI page, with placeholders for the document and the assets."""
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
+
+    return generate_swagger_html(SPEC_MARK, JS_MARK, CSS_MARK, "", None).strip() + "\n"
+
+
+def rendered() -> dict[Path, str]:
+    return {DOCUMENT: json.dumps(document(), indent=1, sort_keys=True) + "\n", PAGE: page_template()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the files are stale, write nothing")
+    args = parser.parse_args()
+    files = rendered()
+    stale = [path for path, text in files.items()
+             if not path.exists() or path.read_text(encoding="utf-8") != text]
+    if args.check:
+        for path in stale:
+            print(f"{path.relative_to(FUNCTIONS_DIR.parent)} is stale: run `make openapi`")
+        return 1 if stale else 0
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(FUNCTIONS_DIR.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
