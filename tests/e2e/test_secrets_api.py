@@ -60,6 +60,37 @@ def test_secret_round_trip_never_returns_the_value(api):
     assert api.delete(f"/api/apps/shop/secrets/{key}/").status_code == 200
     assert api.get(f"/api/apps/shop/secrets/{key}/").status_code == 404
     assert api.delete(f"/api/apps/shop/secrets/{key}/").status_code == 404
+    _assert_gone_from_secrets_manager("demo", "shop", key)
+
+
+def _assert_gone_from_secrets_manager(tenant: str, app: str, key: str) -> None:
+    from botocore.exceptions import ClientError
+
+    from telltale import aws, secrets
+
+    with pytest.raises(ClientError) as err:
+        aws.client("secretsmanager").get_secret_value(SecretId=secrets.secret_name(tenant, app, key))
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_rotation_replaces_the_value_and_never_returns_it(api):
+    from telltale.secret_lookup import resolve_value
+
+    key = f"pg-{uuid.uuid4().hex[:8]}"
+    assert api.post("/api/apps/shop/secrets/", json={"key": key, "type_slug": "analytics-postgres",
+                                                     "value": PG_VALUE}).status_code == 201
+    rotated = dict(PG_VALUE, password="rotated-pass-9")
+    r = api.put(f"/api/apps/shop/secrets/{key}/", json={"value": rotated, "description": "rotated"})
+    assert r.status_code == 200, r.text
+    assert "rotated-pass-9" not in r.text and "value" not in r.json()["data"]
+    assert r.json()["data"]["description"] == "rotated"
+    assert resolve_value("demo", "shop", key)[1]["password"] == "rotated-pass-9"
+
+    # The type cannot be changed by a PUT; saying so is a 400 that names the field, not a silent no-op.
+    r = api.put(f"/api/apps/shop/secrets/{key}/", json={"value": rotated, "type_slug": "analytics-mysql"})
+    assert r.status_code == 400 and "type_slug" in r.json()["errors"]
+    assert api.get(f"/api/apps/shop/secrets/{key}/").json()["data"]["type_slug"] == "analytics-postgres"
+    assert api.delete(f"/api/apps/shop/secrets/{key}/").status_code == 200
 
 
 def test_unknown_type_lists_the_known_ones(api):
@@ -67,6 +98,16 @@ def test_unknown_type_lists_the_known_ones(api):
     assert r.status_code == 400
     for slug in TYPES:
         assert slug in r.json()["message"]
+
+
+@pytest.mark.parametrize("type_slug", ["analytics-redshift", "analytics-clickhouse"])
+def test_port_is_required_as_the_spec_table_says(api, type_slug):
+    types = {t["slug"]: t for t in api.get("/api/apps/shop/secrets/types/").json()["data"]}
+    assert next(f for f in types[type_slug]["fields"] if f["name"] == "port")["required"] is True
+    value = {"host": "h", "database": "d", "username": "u", "password": "p"}
+    r = api.post("/api/apps/shop/secrets/", json={"key": f"noport-{type_slug}", "type_slug": type_slug,
+                                                  "value": value})
+    assert r.status_code == 400 and "value.port" in r.json()["errors"]
 
 
 def test_value_is_validated_against_the_type(api):

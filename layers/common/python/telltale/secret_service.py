@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from telltale import db, secrets
 from telltale.auth import AuthContext
@@ -23,6 +23,8 @@ _META_COLUMNS = "key, type_slug, description, created_by, created_at, updated_at
 
 
 class SecretCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     key: str = Field(pattern=KEY_PATTERN, description="Unique per app: letters, digits, '_', '.', '-'")
     type_slug: str = Field(description="One of the types listed at .../secrets/types/")
     value: dict[str, Any] = Field(description="The connection settings; validated against the type's fields")
@@ -30,6 +32,11 @@ class SecretCreate(BaseModel):
 
 
 class SecretUpdate(BaseModel):
+    """A rotation: the new value (and optionally description). The key and type stay; to change the type,
+    delete the secret and create it again."""
+
+    model_config = ConfigDict(extra="forbid")
+
     value: dict[str, Any]
     description: str | None = Field(default=None, max_length=1000)
 
@@ -116,10 +123,15 @@ def update(auth: AuthContext, app_slug: str, key: str, body: SecretUpdate) -> di
 
 
 def delete(auth: AuthContext, app_slug: str, key: str) -> None:
-    rows = db.query(
-        "DELETE FROM platform.secrets WHERE tenant_id = :t AND app_slug = :a AND key = :k RETURNING secret_name",
+    # Value first, metadata last, each step safe to repeat: db.query may re-send a statement after a
+    # dropped connection, and a DELETE ... RETURNING re-sent after it committed would find nothing and
+    # leave the value behind. If this stops half way, the metadata remains and a second DELETE finishes.
+    meta = db.query_one(
+        "SELECT secret_name FROM platform.secrets WHERE tenant_id = :t AND app_slug = :a AND key = :k",
         t=auth.tenant_id, a=app_slug, k=key,
     )
-    if not rows:
+    if meta is None:
         raise NotFound(f"secret '{key}' not found in app '{app_slug}'")
-    secrets.delete_secret(rows[0]["secret_name"])
+    secrets.delete_secret(meta["secret_name"])
+    db.query("DELETE FROM platform.secrets WHERE tenant_id = :t AND app_slug = :a AND key = :k",
+             t=auth.tenant_id, a=app_slug, k=key)

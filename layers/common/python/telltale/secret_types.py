@@ -26,14 +26,16 @@ class SqlConnection(_SecretValue):
                       description="Database port (5432 for PostgreSQL, 3306 for MySQL, 5439 for Redshift)")
     database: str = Field(min_length=1, description="Database name")
     username: str = Field(min_length=1, description="Database username")
-    password: str = Field(description="Database password", json_schema_extra={"secret": True})
+    password: str = Field(description="Database password (empty for a passwordless account)",
+                          json_schema_extra={"secret": True})
     ssl: bool = Field(default=False, description="Connect with TLS and verify the server certificate")
     connect_timeout: int = Field(default=10, ge=1, le=60, description="Seconds to wait for a connection")
     statement_timeout: int = Field(default=30, ge=1, le=300, description="Seconds a query may run")
 
 
 class RedshiftConnection(SqlConnection):
-    port: int = Field(default=5439, ge=1, le=65535, description="Database port (5439 for Redshift)")
+    # Spec 000's table: port is required for every SQL type (5439 is Redshift's usual one), no default.
+    port: int = Field(ge=1, le=65535, description="Database port (5439 for Redshift)")
     ssl: bool = Field(default=True, description="Connect with TLS (Redshift requires it by default)")
 
 
@@ -53,7 +55,8 @@ class ElasticsearchConnection(_SecretValue):
 
 class ClickHouseConnection(_SecretValue):
     host: str = Field(min_length=1, description="ClickHouse host")
-    port: int = Field(default=8443, ge=1, le=65535, description="Port (default: 8443 for HTTPS)")
+    # Required, as spec 000's table says; 8443 is the usual HTTPS port, 8123 plain HTTP.
+    port: int = Field(ge=1, le=65535, description="Port (8443 for HTTPS, 8123 for plain HTTP)")
     database: str = Field(min_length=1, description="Database name")
     username: str = Field(min_length=1, description="Username")
     password: str = Field(description="Password", json_schema_extra={"secret": True})
