@@ -45,7 +45,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print("Starting Telltale locally (embedded PostgreSQL, moto, local queue and scheduler)...", flush=True)
-    stack.start()
+    try:
+        stack.start()
+    except RuntimeError as exc:
+        print(f"Could not start: {exc}", file=sys.stderr)
+        return 1
     token_cmd = ".venv/bin/telltale token --tenant demo"
     print(f"""
 Telltale is running.

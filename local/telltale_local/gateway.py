@@ -31,22 +31,20 @@ class Gateway:
         self.audience = audience
         self.routes = template.routes
 
-    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
-        """(route, path parameters, whether the path exists under another method)."""
-        path_exists = False
+    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+        """(route, path parameters); no route when neither path nor method matches one."""
         for route in self.routes:
             m = route.pattern.match(path)
-            if not m:
-                continue
-            if route.method in (method, "ANY"):
-                return route, m.groupdict(), True
-            path_exists = True
-        return None, {}, path_exists
+            if m and route.method in (method, "ANY"):
+                return route, m.groupdict()
+        return None, {}
 
     def authorize(self, headers: dict[str, str]) -> dict[str, str] | None:
-        value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-        scheme, _, token = value.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        value = next((v for k, v in headers.items() if k.lower() == "authorization"), "").strip()
+        # As API Gateway's JWT authorizer: the identity source holds the token, with or without "Bearer ".
+        scheme, _, rest = value.partition(" ")
+        token = rest if scheme.lower() == "bearer" else value
+        if not token.strip() or " " in token.strip():
             return None
         try:
             claims = tokens.verify(self.public_key, token.strip(), issuer=self.issuer, audience=self.audience)
@@ -57,10 +55,8 @@ class Gateway:
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes,
                source_ip: str = "127.0.0.1") -> tuple[int, dict[str, str], list[str], bytes]:
         path, _, query = raw_path.partition("?")
-        route, params, path_exists = self.match(method, path)
-        if route is None:
-            if path_exists:
-                return 404, {"content-type": "application/json"}, [], b'{"message":"Not Found"}'
+        route, params = self.match(method, path)
+        if route is None:  # API Gateway answers 404 whether the path or only the method is unknown
             return 404, {"content-type": "application/json"}, [], b'{"message":"Not Found"}'
         claims = None
         if not route.public:

@@ -9,6 +9,7 @@ As root, PostgreSQL runs as the unprivileged ``embedded_postgres`` user, as the 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -16,6 +17,8 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 SUPERUSER = "postgres"
 APP_USER = "telltale"
@@ -130,6 +133,11 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 60) -> None:
         ids = _run_as()
+        if self.running():
+            # Left behind by a process that died without stopping it (the CLI refuses to start a second
+            # stack on a folder whose stack is alive), and it holds the folder's lock: stop it.
+            log.warning("stopping a PostgreSQL left running on %s", self.pgdata)
+            self.stop()
         self._write_hba()
         if self.log.exists():
             self._chown(self.log, ids)

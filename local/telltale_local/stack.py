@@ -129,14 +129,29 @@ class LocalStack:
             demo.load()
 
     def start(self) -> None:
-        self.start_backends()
+        """Everything, or nothing: a start that fails stops what it had started (PostgreSQL above all,
+        which would otherwise outlive this process and hold the data folder's lock)."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         from telltale.localqueue import LocalQueue
         from telltale_local import gateway, workers
 
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         _, public_key = tokens.ensure_keys(self.data_dir)
         gw = gateway.Gateway(self.template, self.runtime, public_key)
-        self.server = gateway.serve(gw, self.host, self.port)
+        # Bind the port before starting anything, so a busy port fails at once and leaves nothing running.
+        try:
+            self.server = gateway.serve(gw, self.host, self.port)
+        except OSError as exc:
+            raise RuntimeError(f"cannot listen on {self.host}:{self.port} ({exc.strerror}); stop what uses it "
+                               "or pick another port with --port") from None
         self.port = self.server.server_address[1]
+        self.start_backends()
         os.environ["TELLTALE_LOCAL_URL"] = self.url
         t = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
         t.start()

@@ -71,6 +71,12 @@ def test_valid_token_is_200_and_reply_never_echoes_it(api):
     assert token.split(".")[1] not in r.text
 
 
+def test_a_token_without_the_bearer_prefix_is_accepted_as_api_gateway_does(api):
+    r = api.request("GET", ROUTE, tenant=None, headers={"Authorization": api.token()})
+    assert r.status_code == 200
+    assert api.request("GET", ROUTE, tenant=None, headers={"Authorization": "Basic dXNlcjpwYXNz"}).status_code == 401
+
+
 def test_tenant_header_must_match_the_token(api):
     assert _status(api, api.token("demo"), **{"x-tenant-uuid": "other"}) == 403
     assert _status(api, api.token("demo"), **{"x-tenant-uuid": "demo"}) == 200

@@ -32,7 +32,7 @@ def _wait_up(url: str, proc: subprocess.Popen[str]) -> None:
         try:
             requests.get(url + "/swagger", timeout=2)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # the port is bound before the stack is up
             time.sleep(0.3)
     raise AssertionError("telltale dev did not come up")
 
@@ -82,3 +82,44 @@ def test_dev_stops_cleanly_and_keeps_its_data(tmp_path):
         assert out.stdout.strip().endswith("kept-secret"), out.stderr
     finally:
         _stop(proc)
+
+
+def test_a_busy_port_fails_at_once_and_leaves_nothing_running(tmp_path):
+    import socket
+
+    from telltale_local.pg import free_port
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = _start(tmp_path, port)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in out and "--port" in out
+    assert not (tmp_path / "pg" / "postmaster.pid").exists() and not list(tmp_path.rglob("postmaster.pid"))
+    # And the folder is usable straight away.
+    port = free_port()
+    proc = _start(tmp_path, port)
+    try:
+        _wait_up(f"http://127.0.0.1:{port}", proc)
+    finally:
+        _stop(proc)
+
+
+def test_a_postgresql_left_running_by_a_dead_process_is_stopped_and_replaced(tmp_path):
+    from telltale_local.pg import free_port
+    from telltale_local.stack import LocalStack
+
+    leftover = LocalStack(tmp_path, port=0).pg  # what a killed `telltale dev` leaves behind
+    leftover.init()
+    leftover.start()
+    assert leftover.running()
+    port = free_port()
+    proc = _start(tmp_path, port)
+    try:
+        _wait_up(f"http://127.0.0.1:{port}", proc)
+    finally:
+        out = _stop(proc)
+    assert "left running" in out
+    assert not leftover.running()
