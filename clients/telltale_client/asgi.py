@@ -3,7 +3,7 @@
     app.add_middleware(Analytics, api_key="<API-KEY>")            # FastAPI / Starlette
     app = Analytics(app, "<API-KEY>", config)                       # any ASGI app
 
-Mappers receive a :class:`telltale_client.core.RequestView` (``.headers`` lower-cased, ``.client_ip``,
+Mappers receive a :class:`telltale_client.core.RequestView` (``.headers`` case-insensitive, ``.client_ip``,
 ``.path``, ``.method``, ``.host``, ``.raw`` = the ASGI scope). The buffer is flushed on lifespan shutdown.
 """
 
@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from telltale_client.core import Config, RequestView, get_client, record_from, safely
+from telltale_client.core import Config, Headers, RequestView, get_client, record_from, safely
 
 __all__ = ["Analytics", "Config"]
 Scope = MutableMapping[str, Any]
@@ -75,9 +75,7 @@ class Analytics:
 
 
 def _view(scope: Scope) -> RequestView:
-    headers: dict[str, str] = {}
-    for k, v in scope.get("headers") or ():
-        headers[k.decode("latin-1").lower()] = v.decode("latin-1")
+    headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers") or ())
     client = scope.get("client")
     host = headers.get("host")
     if host is None and scope.get("server"):

@@ -12,6 +12,7 @@ Design rules, because this code runs inside someone else's application:
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import json
 import logging
 import os
@@ -49,7 +50,9 @@ class Config:
     Privacy levels: 0 sends the client IP (stored, and used for the country); 1 sends it so the server
     can infer the country, then the server discards it; 2 never reads the IP at all.
     Mappers take the framework's request object (Tornado ``HTTPServerRequest``; for ASGI and WSGI a
-    small :class:`RequestView`) and return the value, overriding the default extraction.
+    small :class:`RequestView`) and return the value, overriding the default extraction. A mapper that
+    raises (``request.headers['X-Forwarded-For']`` without a proxy in front) costs only its own field:
+    the default value is used instead and the error is logged once.
     """
 
     privacy_level: int = 0
@@ -70,13 +73,33 @@ class Config:
     shutdown_timeout: float = 3.0
 
 
+class Headers(dict[str, str]):
+    """Request headers looked up case-insensitively, as Tornado's and every framework's are, so that the
+    spec's ``request.headers['X-Forwarded-For']`` works on ASGI and WSGI too. Keys are kept lower-case."""
+
+    def __init__(self, items: Any = ()) -> None:
+        super().__init__((str(k).lower(), v) for k, v in (items.items() if isinstance(items, dict) else items))
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name.lower() if isinstance(name, str) else name)
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+    def __setitem__(self, name: str, value: str) -> None:
+        super().__setitem__(name.lower(), value)
+
+
 @dataclass
 class RequestView:
     """What ASGI and WSGI mappers receive: the request's parts, framework-neutral."""
 
     method: str
     path: str
-    headers: dict[str, str]
+    headers: Headers
     client_ip: str | None
     host: str | None
     raw: Any = None  # the ASGI scope or WSGI environ
@@ -90,6 +113,13 @@ class _RateLimitedLog:
     def __init__(self, every: float = 60.0) -> None:
         self.every = every
         self._last: dict[str, float] = {}
+        self._once: set[str] = set()
+
+    def once(self, kind: str, msg: str, *args: Any) -> None:
+        """Log the first occurrence only: a broken mapper fails on every request in the same way."""
+        if kind not in self._once:
+            self._once.add(kind)
+            logger.warning(msg, *args, exc_info=True)
 
     def warning(self, kind: str, msg: str, *args: Any, exc_info: bool = False) -> None:
         now = time.monotonic()
@@ -111,23 +141,37 @@ _NO_USER = object()  # no get_user_id mapper: the field is absent
 def record_from(config: Config, request: Any, *, started: float, method: str, status: int, elapsed_ms: float,
                 path: Any, hostname: Any, user_agent: Any, ip_of: Callable[[Any], Any]) -> Record:
     """One record with exactly the spec's fields. ``path``, ``hostname`` and ``user_agent`` are the
-    framework's defaults (used unless a mapper is set); ``ip_of(request)`` is only called below privacy
-    level 2, so at level 2 the IP is never even read."""
+    framework's defaults (used unless a mapper is set and returns); ``ip_of(request)`` is only called
+    below privacy level 2, so at level 2 the IP is never even read."""
     if config.privacy_level < 2:
-        ip = config.get_ip_address(request) if config.get_ip_address is not None else ip_of(request)
+        ip = _mapped(config.get_ip_address, "get_ip_address", request, None)
+        if ip is None:
+            ip = ip_of(request)
     else:
         ip = _NO_IP
     return (
         started,
         method,
-        config.get_path(request) if config.get_path is not None else path,
+        _mapped(config.get_path, "get_path", request, path),
         status,
         elapsed_ms,
-        config.get_hostname(request) if config.get_hostname is not None else hostname,
-        config.get_user_agent(request) if config.get_user_agent is not None else user_agent,
+        _mapped(config.get_hostname, "get_hostname", request, hostname),
+        _mapped(config.get_user_agent, "get_user_agent", request, user_agent),
         ip,
-        config.get_user_id(request) if config.get_user_id is not None else _NO_USER,
+        _mapped(config.get_user_id, "get_user_id", request, _NO_USER),
     )
+
+
+def _mapped(mapper: Mapper | None, name: str, request: Any, default: Any) -> Any:
+    """The mapper's value, or ``default`` when there is no mapper or it raised (logged once per mapper)."""
+    if mapper is None:
+        return default
+    try:
+        return mapper(request)
+    except Exception:  # noqa: BLE001 - the user's code; one field's default beats a lost record
+        _log.once(f"mapper:{name}", "telltale_client: config.%s raised; using the default value for that "
+                  "field (logged once)", name)
+        return default
 
 
 _second_cache: list[Any] = [None, ""]
@@ -157,7 +201,7 @@ def to_wire(record: Record | dict[str, Any]) -> dict[str, Any]:
         "user_agent": _str_or_none(user_agent, 1024),
     }
     if ip is not _NO_IP:
-        out["ip_address"] = _str_or_none(ip, 64)
+        out["ip_address"] = _ip_or_none(ip)
     if user_id is not _NO_USER:
         out["user_id"] = _str_or_none(user_id, 255)
     return out
@@ -186,7 +230,7 @@ def to_row(record: Record | dict[str, Any], with_ip: bool) -> list[Any]:
         None if user_id is _NO_USER else _str_or_none(user_id, 255),
     ]
     if with_ip:
-        row.append(None if ip is _NO_IP else _str_or_none(ip, 64))
+        row.append(None if ip is _NO_IP else _ip_or_none(ip))
     return row
 
 
@@ -194,6 +238,17 @@ def _from_dict(d: dict[str, Any]) -> Record:
     started = datetime.fromisoformat(str(d["created_at"]).replace("Z", "+00:00")).timestamp()
     return (started, d.get("method", "GET"), d.get("path", "/"), d.get("status", 200), d.get("response_time", 0),
             d.get("hostname"), d.get("user_agent"), d.get("ip_address", _NO_IP), d.get("user_id", _NO_USER))
+
+
+def _ip_or_none(v: Any) -> str | None:
+    """An address in its canonical form, or None: a mapper's "unknown" must not cost the whole batch.
+    An X-Forwarded-For list names the client first."""
+    if v is None or v == "":
+        return None
+    try:
+        return str(ipaddress.ip_address(str(v).split(",", 1)[0].strip()))
+    except ValueError:
+        return None
 
 
 def _str_or_none(v: Any, limit: int) -> str | None:

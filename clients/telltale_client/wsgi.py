@@ -3,7 +3,7 @@
     app.wsgi_app = Analytics(app.wsgi_app, "<API-KEY>")            # Flask
     application = Analytics(get_wsgi_application(), "<API-KEY>")    # Django (wsgi.py)
 
-Mappers receive a :class:`telltale_client.core.RequestView` (``.headers`` lower-cased, ``.client_ip``,
+Mappers receive a :class:`telltale_client.core.RequestView` (``.headers`` case-insensitive, ``.client_ip``,
 ``.path``, ``.method``, ``.host``, ``.raw`` = the WSGI environ). The response time runs until the
 response body has been sent (the server closes the iterable).
 """
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from telltale_client.core import Config, RequestView, get_client, record_from, safely
+from telltale_client.core import Config, Headers, RequestView, get_client, record_from, safely
 
 __all__ = ["Analytics", "Config"]
 StartResponse = Callable[..., Any]
@@ -84,7 +84,7 @@ class _ClosingIterable:
 
 
 def _view(environ: dict[str, Any]) -> RequestView:
-    headers = {k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")}
+    headers = Headers((k[5:].replace("_", "-"), str(v)) for k, v in environ.items() if k.startswith("HTTP_"))
     if environ.get("CONTENT_TYPE"):
         headers["content-type"] = str(environ["CONTENT_TYPE"])
     host = headers.get("host")

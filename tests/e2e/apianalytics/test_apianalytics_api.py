@@ -53,10 +53,29 @@ def test_ingest_validation_names_the_fields(key):
     assert r.status_code == 400
     errors = r.json()["errors"]
     assert "privacy_level" in errors
-    assert "requests.0.status" in errors and "requests.1.method" in errors and "requests.2.ip_address" in errors
+    assert "requests.0.status" in errors and "requests.1.method" in errors
     assert "requests.3.created_at" in errors
+    assert "requests.2.ip_address" not in errors  # a bad address costs its record only the IP (below)
     assert key.post("/api/requests", data="not json", headers={"Content-Type": "application/json"}).status_code == 400
     assert key.data() == []
+
+
+def test_a_value_that_is_not_an_ip_costs_only_that_field(key):
+    """X-Forwarded-For: unknown, as a mapper may well return: five good records and one bad are all
+    stored, the bad one without an IP (or a country)."""
+    good = [rec(path=f"/ok{i}", ip_address="81.2.69.142") for i in range(5)]
+    ingest(key, [*good, rec(path="/bad", ip_address="unknown")])
+    rows = {r["path"]: r for r in key.data()}
+    assert len(rows) == 6
+    assert (rows["/bad"]["ip_address"], rows["/bad"]["location"], rows["/bad"]["status"]) == (None, None, 200)
+    assert {(rows[f"/ok{i}"]["ip_address"], rows[f"/ok{i}"]["location"]) for i in range(5)} == {("81.2.69.142", "GB")}
+
+
+def test_ip_addresses_are_matched_in_one_spelling(key):
+    ingest(key, [rec(path="/v6", ip_address="2001:DB8:0:0::1"), rec(path="/v4", ip_address=" 8.8.8.8 ")])
+    assert [r["ip_address"] for r in key.data(ipAddress="2001:db8::1")] == ["2001:db8::1"]
+    assert [r["path"] for r in key.data(ipAddress="2001:0DB8::0001")] == ["/v6"]
+    assert [r["path"] for r in key.data(ipAddress="8.8.8.8")] == ["/v4"]
 
 
 def test_columnar_batches_as_the_client_sends_them(key):

@@ -122,8 +122,9 @@ def test_starlette_app_on_uvicorn(api, key):
     from telltale_client.asgi import Analytics, Config
 
     config = Config(server_url=api.url, flush_interval=0.2)
-    config.get_ip_address = lambda request: request.headers["x-forwarded-for"]
-    config.get_user_id = lambda request: request.headers.get("x-user")
+    # Spelled as in the spec (Tornado's headers): ASGI's are looked up case-insensitively too.
+    config.get_ip_address = lambda request: request.headers["X-Forwarded-For"]
+    config.get_user_id = lambda request: request.headers.get("X-User")
 
     async def hello(request):
         return JSONResponse({"message": "Hello World!"})
@@ -150,8 +151,9 @@ def test_flask_app_on_werkzeug(api, key):
         return jsonify(message="Hello World!")
 
     config = Config(server_url=api.url, flush_interval=0.2)
-    config.get_ip_address = lambda request: request.headers["x-forwarded-for"]
-    config.get_user_id = lambda request: request.headers.get("x-user")
+    # Spelled as in the spec (Tornado's headers): WSGI's are looked up case-insensitively too.
+    config.get_ip_address = lambda request: request.headers["X-Forwarded-For"]
+    config.get_user_id = lambda request: request.headers.get("X-User")
     app.wsgi_app = Analytics(app.wsgi_app, key.key, config, framework="Flask")  # type: ignore[method-assign]
     from apianalytics_servers import WerkzeugServer
 
@@ -222,11 +224,13 @@ def test_host_app_stays_fast_and_correct_when_the_server_is_down(key):
         time.sleep(0.01)
     stats = client.stats()
     assert stats["sent"] == 0 and stats["failed_attempts"] >= 1
-    assert stats["buffered"] == 50 and stats["dropped"] == n - 50
-    # The newest records are the ones kept (the broken mapper's request was never recorded).
+    assert stats["buffered"] == 50 and stats["dropped"] == n + 1 - 50  # the /broken request is recorded too
+    # The newest records are the ones kept; the broken mapper cost its request only the user id.
     from telltale_client.core import to_wire
 
-    assert [to_wire(r)["path"] for r in client._buffer] == [f"/hello/{i}" for i in range(n - 50, n)]
+    kept = [to_wire(r) for r in client._buffer]
+    assert [r["path"] for r in kept] == [f"/hello/{i}" for i in range(n - 49, n)] + ["/broken"]
+    assert kept[-1].get("user_id") is None and kept[-1]["status"] == 200
     assert not client.flush(timeout=1)
     client.shutdown(0.1)
     hung.close()
@@ -259,3 +263,90 @@ def test_asgi_lifespan_shutdown_flushes_the_buffer(api, key):
     rows = key.data()
     assert sorted((r["path"], r["status"]) for r in rows) == [("/boom", 500), ("/ok", 200)]
     assert {r["framework"] for r in rows} == {"FastAPI"}
+
+
+def hello_server(framework: str, config: Any, api_key: str) -> Any:
+    """A hello-world app of ``framework`` with the middleware, served on loopback."""
+    from apianalytics_servers import TornadoServer, UvicornServer, WerkzeugServer
+
+    if framework == "Tornado":
+        from tornado.web import Application
+
+        from telltale_client.tornado import Analytics
+
+        class Hello(Analytics):
+            def __init__(self, app, res):
+                super().__init__(app, res, api_key, config)
+
+            def get(self):
+                self.write({"message": "Hello World!"})
+
+        return TornadoServer(lambda: Application([(r"/hello", Hello)]))
+    if framework == "Starlette":
+        from starlette.applications import Starlette
+        from starlette.middleware import Middleware
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        from telltale_client import asgi
+
+        async def hello(request):
+            return JSONResponse({"message": "Hello World!"})
+
+        return UvicornServer(Starlette(routes=[Route("/hello", hello)], middleware=[
+            Middleware(asgi.Analytics, api_key=api_key, config=config, framework="Starlette")]))
+    from flask import Flask, jsonify
+
+    from telltale_client import wsgi
+
+    app = Flask("apianalytics_hello")
+    app.add_url_rule("/hello", "hello", lambda: jsonify(message="Hello World!"))
+    app.wsgi_app = wsgi.Analytics(app.wsgi_app, api_key, config, framework="Flask")  # type: ignore[method-assign]
+    return WerkzeugServer(app)
+
+
+@pytest.mark.parametrize("framework", ["Tornado", "Starlette", "Flask"])
+def test_a_mapper_that_raises_costs_only_its_own_field(api, key, framework):
+    """The spec's mapper, request.headers['X-Forwarded-For'], with no proxy in front: the header is
+    missing, the mapper raises, and the request is still recorded, with the connection's address."""
+    from telltale_client.core import Config
+
+    config = Config(server_url=api.url, flush_interval=0.2)
+    config.get_ip_address = lambda request: request.headers["X-Forwarded-For"]
+    config.get_user_id = lambda request: request.headers["X-User"]
+    with hello_server(framework, config, key.key) as srv:
+        sent = requests.get(srv.url + "/hello", headers={"User-Agent": FIREFOX_LINUX}, timeout=10)
+        assert sent.status_code == 200 and sent.json() == {"message": "Hello World!"}
+        with_header = requests.get(srv.url + "/hello", headers={"X-Forwarded-For": "unknown", "X-User": "ann"},
+                                   timeout=10)
+        assert with_header.status_code == 200
+        from client_delivery import flush_until_sent
+
+        flush_until_sent(2)
+    rows = sorted(key.data(), key=lambda r: r["user_id"] or "")
+    assert [(r["path"], r["status"], r["framework"]) for r in rows] == [("/hello", 200, framework)] * 2
+    # No header: the mapper raised, so the default (the peer's address) and no user id.
+    assert (rows[0]["ip_address"], rows[0]["user_id"], rows[0]["browser"]) == ("127.0.0.1", None, "Firefox")
+    # X-Forwarded-For: unknown is not an address: the record is kept, without an IP.
+    assert (rows[1]["ip_address"], rows[1]["user_id"]) == (None, "ann")
+
+
+@pytest.mark.parametrize(("level", "stored_ip", "location"), [(1, None, "GB"), (2, None, None)])
+def test_privacy_levels_end_to_end(api, key, platform_db, level, stored_ip, location):
+    """A real Tornado app at privacy level 1 or 2: what /api/data returns and what the database holds."""
+    from telltale_client.core import Config
+
+    config = Config(server_url=api.url, flush_interval=0.2, privacy_level=level)
+    config.get_ip_address = lambda request: request.headers.get("X-Forwarded-For")
+    with hello_server("Tornado", config, key.key) as srv:
+        r = requests.get(srv.url + "/hello", headers={"X-Forwarded-For": GB_IP, "User-Agent": CHROME_WIN}, timeout=10)
+        assert r.status_code == 200
+        from client_delivery import flush_until_sent
+
+        flush_until_sent(1)
+    [row] = key.data()
+    assert (row["ip_address"], row["location"], row["browser"], row["path"]) == (stored_ip, location, "Chrome",
+                                                                               "/hello")
+    stored = platform_db.query("SELECT ip_address, location FROM platform.api_requests"
+                               " WHERE api_key_id = CAST(:k AS uuid)", k=key.id)
+    assert [(r["ip_address"], (r["location"] or "").strip() or None) for r in stored] == [(stored_ip, location)]

@@ -210,3 +210,48 @@ def test_privacy_level_on_the_wire(capture, level):
         assert "81.2.69.142" not in json.dumps(sent["body"])
     else:
         assert record["ip_address"] == "81.2.69.142" and ip_reads == ["/hi"]
+
+
+def test_server_url_defaults_to_telltale_url(monkeypatch):
+    from telltale_client.core import DEFAULT_URL, Config
+
+    monkeypatch.setenv("TELLTALE_URL", "http://telltale.internal:8080")
+    assert Config().server_url == "http://telltale.internal:8080"
+    monkeypatch.delenv("TELLTALE_URL")
+    assert Config().server_url == DEFAULT_URL == "http://127.0.0.1:3000"
+
+
+def test_headers_are_case_insensitive_as_in_every_framework():
+    from telltale_client.core import Headers
+
+    h = Headers([("X-Forwarded-For", "81.2.69.142"), ("user-agent", "curl")])
+    assert h["x-forwarded-for"] == h["X-Forwarded-For"] == "81.2.69.142"
+    assert h.get("User-Agent") == "curl" and "USER-AGENT" in h and h.get("X-Missing") is None
+    with pytest.raises(KeyError):
+        h["X-Missing"]
+
+
+def test_a_raising_mapper_falls_back_to_that_fields_default(caplog):
+    from telltale_client.core import Config, record_from, to_wire
+
+    def boom(request):
+        raise KeyError("X-Forwarded-For")
+
+    config = Config(server_url="http://127.0.0.1:9")
+    config.get_ip_address = config.get_path = config.get_user_id = boom
+    make = lambda: to_wire(record_from(config, None, started=0.0, method="GET", status=200,  # noqa: E731
+                                       elapsed_ms=1, path="/p", hostname="h", user_agent="ua",
+                                       ip_of=lambda r: "10.0.0.1"))
+    with caplog.at_level("WARNING", logger="telltale_client"):
+        first, second = make(), make()
+    assert first == second
+    assert (first["path"], first["ip_address"], first.get("user_id")) == ("/p", "10.0.0.1", None)
+    assert sum("get_ip_address" in r.getMessage() for r in caplog.records) == 1  # logged once, not per request
+
+
+def test_the_client_sends_only_addresses():
+    from telltale_client.core import _ip_or_none
+
+    assert _ip_or_none("unknown") is None and _ip_or_none("") is None and _ip_or_none(None) is None
+    assert _ip_or_none("81.2.69.142, 10.0.0.1") == "81.2.69.142"
+    assert _ip_or_none("2001:DB8:0::1") == "2001:db8::1"

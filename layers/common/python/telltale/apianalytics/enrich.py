@@ -38,9 +38,10 @@ def browser_and_os(user_agent: str | None) -> tuple[str | None, str | None]:
             os_name if os_name and os_name != "Other" else None)
 
 
-def valid_ip(ip: str) -> bool:
+def normal_ip(ip: str) -> str | None:
+    """``ip`` in its one canonical spelling (IPv6 compressed, lower-case), or None if it is not an
+    address. Stored values and filter values both go through here, so 2001:DB8::1 finds 2001:db8::1."""
     try:
-        ipaddress.ip_address(ip.strip())
+        return str(ipaddress.ip_address(ip.strip()))
     except ValueError:
-        return False
-    return True
+        return None

@@ -46,13 +46,13 @@ class RequestRecord(BaseModel):
     @field_validator("ip_address")
     @classmethod
     def _ip(cls, v: str | None) -> str | None:
-        if v is not None and "," in v:
-            # An X-Forwarded-For value, as the spec's own mapper example returns: the client is first.
-            v = v.split(",", 1)[0]
-        v = v.strip() if v else v
-        if v and not enrich.valid_ip(v):
-            raise ValueError("must be an IPv4 or IPv6 address")
-        return v or None
+        # A mapper's value (X-Forwarded-For: "unknown", say) that is not an address costs only this
+        # field: the record is stored without an IP (and so without a country) rather than the whole
+        # batch being refused, which the client could only drop.
+        if not v:
+            return None
+        # An X-Forwarded-For list, as the spec's own mapper example returns: the client is first.
+        return enrich.normal_ip(v.split(",", 1)[0])
 
     @field_validator("created_at")
     @classmethod

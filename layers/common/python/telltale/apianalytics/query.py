@@ -88,9 +88,8 @@ def parse_filters(q: dict[str, str] | None) -> Filters:
     if q.get("hostname"):
         f.hostname = q["hostname"]
     if q.get("ipAddress"):
-        if enrich.valid_ip(q["ipAddress"]):
-            f.ip_address = q["ipAddress"].strip()
-        else:
+        f.ip_address = enrich.normal_ip(q["ipAddress"])
+        if f.ip_address is None:
             errors["ipAddress"] = ["must be an IPv4 or IPv6 address"]
     if q.get("status") not in (None, ""):
         try:
