@@ -32,7 +32,7 @@ def test_poison_message_reaches_the_dlq_and_redrives(api: Any, local_stack: Any,
         # Four failed receives are simulated (the worker's retry backoff would take half a minute); the fifth
         # is real: the worker reports the message as a batch item failure.
         queue._conn().execute("UPDATE messages SET receive_count = 4 WHERE id = ?", (mid,))
-        # Received a fifth time and failed: released for a retry after a backoff (not the 180 s visibility).
+        # Received a fifth time and failed: released for a retry after a backoff (not the 900 s visibility).
         _wait(lambda: (_row(queue, mid) or ("", 0, 0))[1] >= 5 and (_row(queue, mid) or ("", 0, 1e18))[2]
               < time.time() + 60)
         row = _row(queue, mid)
