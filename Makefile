@@ -8,11 +8,11 @@ SAM_VENV := .venv-sam
 
 .PHONY: dev test lint typecheck validate package openapi unit integration e2e bench clean system-deps install
 
-$(STAMP): requirements/dev.txt layers/common/requirements.txt pyproject.toml
+$(STAMP): requirements/dev.txt layers/common/requirements.txt pyproject.toml clients/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements/dev.txt
-	$(BIN)/pip install -q -e . -e clients/ 2>/dev/null || $(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e . -e clients/
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -70,6 +70,15 @@ Press Ctrl-C to stop.
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    from telltale.auth import TENANT_ID_RE
+
+    # The API would refuse these tokens (403, 401); say so here, where the mistake is made.
+    if not TENANT_ID_RE.match(args.tenant):
+        print("--tenant must be letters, digits and '-' (at most 63), e.g. demo", file=sys.stderr)
+        return 2
+    if args.ttl <= 0:
+        print("--ttl must be a positive number of seconds", file=sys.stderr)
+        return 2
     data_dir = Path(args.data_dir).resolve()
     print(tokens.mint(data_dir, tenant=args.tenant, user=args.user, email=args.email, staff=args.staff,
                       ttl_seconds=args.ttl))

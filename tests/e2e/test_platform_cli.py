@@ -32,6 +32,13 @@ def test_token_command_mints_a_token_the_gateway_accepts(api):
     assert me["is_staff"] is True
 
 
+@pytest.mark.parametrize(("args", "says"), [(["--tenant", "a;b"], "--tenant"),
+                                            (["--tenant", "demo", "--ttl", "-5"], "--ttl")])
+def test_token_command_refuses_what_the_api_would_refuse(api, args, says):
+    out = _cli(api.stack, "token", *args)
+    assert out.returncode == 2 and says in out.stderr and out.stdout == ""
+
+
 def test_invoke_runs_a_function_with_a_sample_event(api):
     out = _cli(api.stack, "invoke", "secrets", "--event", "events/secrets_list_types.json")
     assert out.returncode == 0, out.stderr
@@ -60,16 +67,29 @@ def test_invoke_names_the_known_functions_when_asked_for_an_unknown_one(api):
     assert out.returncode == 2 and "secrets" in out.stderr
 
 
-def test_every_function_has_a_sample_event():
+def test_every_function_has_a_sample_event_for_each_way_it_is_triggered():
+    """Per function of the template, among the samples named after its folder: an API Gateway event for
+    one of its routes, an SQS event if a queue feeds it, an EventBridge event if a schedule runs it
+    (told apart by content: the ingest API and its queue worker share a folder)."""
     sys.path.insert(0, str(ROOT / "local"))
     from telltale_local.template import load
 
-    names = {fn.name for fn in load().functions.values()}
-    events = [p.stem for p in (ROOT / "events").glob("*.json")]
-    missing = sorted(n for n in names if not any(e == n or e.startswith(n + "_") for e in events))
-    assert not missing, f"functions without a sample event in events/: {missing}"
-    for path in (ROOT / "events").glob("*.json"):
-        json.loads(path.read_text())  # every sample is valid JSON
+    def samples(name: str) -> list[dict]:
+        return [json.loads(p.read_text()) for p in sorted((ROOT / "events").glob("*.json"))
+                if p.stem == name or p.stem.startswith(name + "_")]
+
+    missing = []
+    for logical_id, fn in load().functions.items():
+        own = samples(fn.name)
+        if fn.routes and not {f"{r.method} {r.path}" for r in fn.routes} & {s.get("routeKey") for s in own}:
+            missing.append(f"{logical_id}: an API Gateway event for one of its routes")
+        if fn.queues and not any((s.get("Records") or [{}])[0].get("eventSource") == "aws:sqs" for s in own):
+            missing.append(f"{logical_id}: an SQS event")
+        if fn.schedules and not any(s.get("detail-type") == "Scheduled Event" for s in own):
+            missing.append(f"{logical_id}: a scheduled (EventBridge) event")
+        if not own:
+            missing.append(f"{logical_id}: any sample named events/{fn.name}*.json")
+    assert missing == []
 
 
 def test_migrate_command_is_idempotent(api):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from telltale.migrate import MIGRATIONS_DIR, discover
+from telltale.migrate import discover
 
 
 def test_migrations_are_numbered_and_ordered():
@@ -23,4 +23,3 @@ def test_checksum_tracks_content(tmp_path):
     second = {m.version: m.checksum for m in discover(tmp_path)}
     assert first["0001_a"] == second["0001_a"] and first["0002_b"] != second["0002_b"]
     assert list(first) == ["0001_a", "0002_b"]
-    assert MIGRATIONS_DIR.name == "migrations"
