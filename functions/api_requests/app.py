@@ -51,9 +51,9 @@ def ingest_requests():
 def get_data():
     key = _key()
     f = query.require_valid(query.parse_filters(router.current_event.query_string_parameters))
-    rows = query.fetch_page(key, f)
-    # A full page is ~10 MB of JSON; compressed it fits Lambda's 6 MB reply limit.
-    return Response(status_code=200, content_type=JSON, body=dumps(rows), compress=True,
+    body = dumps(query.fetch_page(key, f))
+    query.require_deliverable(len(body), (router.current_event.headers or {}).get("accept-encoding"))
+    return Response(status_code=200, content_type=JSON, body=body, compress=True,
                     headers={"X-Page": str(f.page), "X-Page-Size": str(query.PAGE_SIZE)})
 
 

@@ -140,6 +140,12 @@ def test_pages_hold_50000_rows(key):
     assert r.status_code == 200 and r.headers.get("content-encoding") == "gzip"
     assert len(r.json()) == 50_000
     assert len(key.data(page=2)) == 1
+    # Uncompressed, a full page is over what a Lambda reply can carry: a 406 that says what to send.
+    plain = key.get("/api/data", headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 406, plain.status_code
+    assert "Accept-Encoding: gzip" in plain.json()["message"] and "--compressed" in plain.json()["message"]
+    small = key.get("/api/data", params={"page": "2"}, headers={"Accept-Encoding": "identity"})
+    assert small.status_code == 200 and small.headers.get("content-encoding") is None and len(small.json()) == 1
 
 
 @pytest.mark.parametrize("level", [0, 1, 2])
@@ -208,3 +214,33 @@ def test_retention_deletes_keys_idle_for_six_months(api, local_stack, new_key, p
     assert idle.get("/api/data").status_code == 401
     assert platform_db.query("SELECT 1 FROM platform.api_requests WHERE api_key_id = CAST(:i AS uuid)", i=idle.id) == []
     assert len(active.data()) == 1
+
+
+def test_out_of_range_and_unknown_parameters_are_400s_naming_them(key, monkeypatch):
+    monkeypatch.setenv("TELLTALE_APIANALYTICS_ALLOW_PRIVATE_MONITORS", "true")
+    mid = key.post("/api/monitors", json={"url": "http://127.0.0.1:9/health"}).json()["data"]["id"]
+    cases = [
+        ("/api/data", {"date": "9999-12-31"}, {"date"}),
+        ("/api/data", {"dateTo": "9999-12-31"}, {"dateTo"}),
+        ("/api/stats", {"date": "9999-12-31"}, {"date"}),
+        ("/api/stats", {"dateFrom": "0001-01-01", "dateTo": "9999-12-31"}, {"dateFrom", "dateTo"}),
+        ("/api/data", {"page": "100000000000000000000"}, {"page"}),
+        ("/api/data", {"status": "\uff12\uff10\uff10"}, {"status"}),  # full-width 200
+        ("/api/data", {"page": "\uff11"}, {"page"}),
+        ("/api/data", {"statuss": "200"}, {"statuss"}),
+        ("/api/stats", {"hostnme": "a"}, {"hostnme"}),
+        ("/api/uptime", {"dateTo": "9999-12-31"}, {"dateTo"}),
+        ("/api/uptime", {"dateFrom": "20240101"}, {"dateFrom"}),
+        ("/api/uptime", {"hostname": "a"}, {"hostname"}),
+        (f"/api/monitors/{mid}/results", {"dateTo": "9999-12-31"}, {"dateTo"}),
+        (f"/api/monitors/{mid}/results", {"limit": "\uff15"}, {"limit"}),
+    ]
+    for path, params, names in cases:
+        r = key.get(path, params=params)
+        assert r.status_code == 400, (path, params, r.status_code, r.text)
+        assert set(r.json()["errors"]) == names, (path, params, r.text)
+        assert all(n in r.json()["message"] for n in names)
+    unknown = key.get("/api/data", params={"statuss": "200"}).json()["errors"]["statuss"][0]
+    assert "accepted: page, date, dateFrom, dateTo, hostname, ipAddress, status, location, user_id" in unknown
+    assert key.get("/api/data", params={"dateTo": "9998-12-31", "page": "20000"}).status_code == 200
+    assert key.get("/api/uptime", params={"dateFrom": "2026-01-01", "dateTo": "9998-12-31"}).status_code == 200

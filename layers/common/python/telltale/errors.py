@@ -50,6 +50,11 @@ class NotFound(TelltaleError):
     code = "NotFound"
 
 
+class NotAcceptable(TelltaleError):
+    status_code = 406
+    code = "NotAcceptable"
+
+
 class Conflict(TelltaleError):
     status_code = 409
     code = "Conflict"

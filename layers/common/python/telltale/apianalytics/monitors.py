@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from telltale import db, netguard
-from telltale.apianalytics import pinger
+from telltale.apianalytics import pinger, query
 from telltale.apianalytics.keys import ApiKey
 from telltale.errors import Conflict, NotFound, ValidationError, uuid_or_404
 
@@ -127,34 +127,32 @@ def delete(key: ApiKey, monitor_id: str) -> None:
         raise NotFound(f"monitor '{monitor_id}' not found for this API key")
 
 
-def _range(q: dict[str, str], default_days: int = 7) -> tuple[datetime, datetime]:
-    errors: dict[str, list[str]] = {}
+def _range(q: dict[str, str], accepted: tuple[str, ...] = ("dateFrom", "dateTo"),
+           default_days: int = 7) -> tuple[datetime, datetime]:
+    """The [dateFrom, dateTo] range in whole UTC days (the last ``default_days`` by default), parsed as
+    the data API parses it; an unknown parameter is a 400 too."""
+    errors = query.unknown_params(q, accepted)
     today = datetime.now(UTC).date()
     out: dict[str, date] = {}
     for name, default in (("dateFrom", today - timedelta(days=default_days - 1)), ("dateTo", today)):
         raw = q.get(name)
-        if not raw:
-            out[name] = default
-            continue
         try:
-            out[name] = date.fromisoformat(raw)
-        except ValueError:
-            errors[name] = ["must be a date as YYYY-MM-DD"]
+            out[name] = query.parse_day(raw) if raw else default
+        except ValueError as exc:
+            errors[name] = [str(exc)]
+    if not errors and out["dateFrom"] > out["dateTo"]:
+        errors["dateFrom"] = ["must not be after dateTo"]
     if errors:
         raise ValidationError(f"invalid query parameters: {', '.join(sorted(errors))}", errors=errors)
-    if out["dateFrom"] > out["dateTo"]:
-        raise ValidationError("invalid query parameters: dateFrom", errors={"dateFrom": ["must not be after dateTo"]})
     return (datetime.combine(out["dateFrom"], time(), UTC),
             datetime.combine(out["dateTo"] + timedelta(days=1), time(), UTC))
 
 
 def results(key: ApiKey, monitor_id: str, q: dict[str, str]) -> list[dict[str, Any]]:
     monitor = get(key, monitor_id)
-    t0, t1 = _range(q)
+    t0, t1 = _range(q, ("dateFrom", "dateTo", "limit"))
     try:
-        limit = int(q.get("limit") or 500)
-        if not 1 <= limit <= 10_000:
-            raise ValueError
+        limit = query.whole_number(q.get("limit") or "500", 1, 10_000)
     except ValueError:
         raise ValidationError("invalid query parameters: limit",
                               errors={"limit": ["must be a whole number between 1 and 10000"]}) from None

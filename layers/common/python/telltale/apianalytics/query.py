@@ -11,12 +11,19 @@ from typing import Any
 from telltale import db
 from telltale.apianalytics import enrich
 from telltale.apianalytics.keys import ApiKey
-from telltale.errors import ValidationError
+from telltale.errors import NotAcceptable, ValidationError
 
 PAGE_SIZE = 50_000
+# The filters the spec lists, and so the only query parameters /api/data and /api/stats accept: a
+# misspelt one (statuss=200) silently ignored would return unfiltered data as if it were filtered.
+FILTER_PARAMS = ("page", "date", "dateFrom", "dateTo", "hostname", "ipAddress", "status", "location", "user_id")
+# 50,000 rows a page: a billion rows is far beyond any key's data, and the offset stays a bigint.
+MAX_PAGE = 20_000
+# A day after MAX_DATE must still be a date (ranges are half-open: dateTo + 1 day).
+MIN_DATE, MAX_DATE = date(1970, 1, 1), date(9998, 12, 31)
 COLUMNS = ("created_at", "hostname", "ip_address", "path", "method", "status", "response_time", "user_agent",
            "browser", "os", "location", "user_id", "framework")
-_LOCATION_RE = re.compile(r"^[A-Za-z]{2}$")
+_LOCATION_RE = re.compile(r"^[A-Za-z]{2}\Z")
 
 
 @dataclass
@@ -50,17 +57,43 @@ class Filters:
         return " AND ".join(parts), params
 
 
+def unknown_params(q: dict[str, str], accepted: tuple[str, ...]) -> dict[str, list[str]]:
+    """An error for each query parameter not in ``accepted``, listing the accepted ones."""
+    return {name: [f"is not a parameter here; accepted: {', '.join(accepted)}"]
+            for name in q if name not in accepted}
+
+
+def parse_day(raw: str) -> date:
+    """A YYYY-MM-DD date (ASCII digits) between MIN_DATE and MAX_DATE; ValueError saying so otherwise.
+    The one date parser of the data, stats and uptime APIs."""
+    message = f"must be a date as YYYY-MM-DD, from {MIN_DATE} to {MAX_DATE}"
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+        raise ValueError(message)
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(message) from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise ValueError(message)
+    return day
+
+
 def _date(q: dict[str, str], name: str, errors: dict[str, list[str]]) -> date | None:
     raw = q.get(name)
     if raw is None or raw == "":
         return None
     try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-            raise ValueError
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors.setdefault(name, []).append("must be a date as YYYY-MM-DD")
+        return parse_day(raw)
+    except ValueError as exc:
+        errors.setdefault(name, []).append(str(exc))
         return None
+
+
+def whole_number(raw: str, lo: int, hi: int) -> int:
+    """An integer written in ASCII digits (int() also takes full-width and other Unicode digits)."""
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not lo <= int(raw) <= hi:
+        raise ValueError
+    return int(raw)
 
 
 def parse_filters(q: dict[str, str] | None) -> Filters:
@@ -68,13 +101,12 @@ def parse_filters(q: dict[str, str] | None) -> Filters:
     q = q or {}
     f = Filters()
     errors = f.errors
+    errors.update(unknown_params(q, FILTER_PARAMS))
     if q.get("page") not in (None, ""):
         try:
-            f.page = int(q["page"])
-            if f.page < 1:
-                raise ValueError
+            f.page = whole_number(q["page"], 1, MAX_PAGE)
         except ValueError:
-            errors["page"] = ["must be a whole number, 1 or more"]
+            errors["page"] = [f"must be a whole number from 1 to {MAX_PAGE}"]
     day = _date(q, "date", errors)
     f.date_from = _date(q, "dateFrom", errors)
     f.date_to = _date(q, "dateTo", errors)
@@ -93,9 +125,7 @@ def parse_filters(q: dict[str, str] | None) -> Filters:
             errors["ipAddress"] = ["must be an IPv4 or IPv6 address"]
     if q.get("status") not in (None, ""):
         try:
-            f.status = int(q["status"])
-            if not 100 <= f.status <= 599:
-                raise ValueError
+            f.status = whole_number(q["status"], 100, 599)
         except ValueError:
             errors["status"] = ["must be an HTTP status code between 100 and 599"]
     if q.get("location"):
@@ -122,6 +152,20 @@ def fetch_page(key: ApiKey, f: Filters, page_size: int = PAGE_SIZE) -> list[dict
         " ORDER BY created_at, id LIMIT :limit OFFSET :offset",
         **params, limit=page_size, offset=(f.page - 1) * page_size,
     )
+
+
+# Lambda refuses a reply over 6 MB, counting the body as escaped inside the reply's own JSON (a row's
+# quotes grow by a fifth): 5 MB of JSON body is the most that surely fits. A full page (~10 MB) fits only
+# gzip-compressed, which the reply is when the client accepts it.
+MAX_PLAIN_REPLY = 5_000_000
+
+
+def require_deliverable(body_size: int, accept_encoding: str | None) -> None:
+    """A 406 that says what to do, instead of the bare 502 API Gateway gives for an oversized reply."""
+    if body_size > MAX_PLAIN_REPLY and "gzip" not in (accept_encoding or "").lower():
+        raise NotAcceptable(
+            f"this page is {body_size:,} bytes of JSON, more than a reply can carry uncompressed: send"
+            " Accept-Encoding: gzip (curl --compressed; most HTTP libraries do by default)")
 
 
 def delete_all(key: ApiKey) -> dict[str, int]:
