@@ -122,6 +122,7 @@ def test_data_filters_and_their_errors(key):
     assert key.data(page=2) == []
     rows = key.data(date=d1, hostname="a.example")
     assert len(rows) == 1 and rows[0]["browser"] == "Chrome" and rows[0]["os"] == "Mac OS X"
+    assert "user_agent" not in rows[0]
 
     bad = key.get("/api/data", params={"page": "0", "date": "10/01/2026", "dateFrom": "x", "status": "999",
                                        "ipAddress": "nope", "location": "GBR"})
@@ -146,6 +147,17 @@ def test_pages_hold_50000_rows(key):
     assert "Accept-Encoding: gzip" in plain.json()["message"] and "--compressed" in plain.json()["message"]
     small = key.get("/api/data", params={"page": "2"}, headers={"Accept-Encoding": "identity"})
     assert small.status_code == 200 and small.headers.get("content-encoding") is None and len(small.json()) == 1
+
+
+def test_the_raw_user_agent_is_parsed_then_dropped(key, platform_db):
+    """Spec 002 records the client's OS and browser, not the user agent string they come from."""
+    ingest(key, [rec(user_agent=CHROME_MAC)])
+    [row] = key.data()
+    assert (row["browser"], row["os"]) == ("Chrome", "Mac OS X") and "user_agent" not in row
+    columns = {r["column_name"] for r in platform_db.query(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'platform'"
+        " AND table_name = 'api_requests'")}
+    assert "user_agent" not in columns and {"browser", "os"} <= columns
 
 
 @pytest.mark.parametrize("level", [0, 1, 2])

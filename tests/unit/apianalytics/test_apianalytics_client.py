@@ -231,8 +231,10 @@ def test_headers_are_case_insensitive_as_in_every_framework():
         h["X-Missing"]
 
 
-def test_a_raising_mapper_falls_back_to_that_fields_default(caplog):
+def test_a_raising_mapper_falls_back_to_that_fields_default(caplog, monkeypatch):
     from telltale_client.core import Config, record_from, to_wire
+
+    monkeypatch.setattr(core, "_log", core._RateLimitedLog())  # "once" is per process: start afresh
 
     def boom(request):
         raise KeyError("X-Forwarded-For")

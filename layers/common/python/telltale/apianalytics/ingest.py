@@ -32,6 +32,7 @@ class RequestRecord(BaseModel):
     created_at: datetime
     hostname: str | None = Field(default=None, max_length=255)
     ip_address: str | None = Field(default=None, max_length=64)
+    # Parsed into browser and OS, then dropped: spec 002 records those, not the raw string.
     user_agent: str | None = Field(default=None, max_length=1024)
     user_id: str | None = Field(default=None, max_length=255)
 
@@ -89,7 +90,6 @@ def rows_for(batch: RequestBatch) -> list[dict[str, Any]]:
             "method": r.method,
             "status": r.status,
             "response_time": r.response_time,
-            "user_agent": r.user_agent,
             "browser": browser,
             "os": os_name,
             "location": location,
@@ -106,11 +106,11 @@ def store(key: ApiKey, batch: RequestBatch) -> int:
     # One parameter, one statement: jsonb_to_recordset turns the whole batch into rows server-side.
     db.query(
         "INSERT INTO platform.api_requests (tenant_id, api_key_id, created_at, hostname, ip_address, path,"
-        " method, status, response_time, user_agent, browser, os, location, user_id, framework)"
+        " method, status, response_time, browser, os, location, user_id, framework)"
         " SELECT :t, CAST(:k AS uuid), r.created_at, r.hostname, r.ip_address, r.path, r.method, r.status,"
-        " r.response_time, r.user_agent, r.browser, r.os, r.location, r.user_id, r.framework"
+        " r.response_time, r.browser, r.os, r.location, r.user_id, r.framework"
         " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(created_at timestamptz, hostname text,"
-        " ip_address text, path text, method text, status smallint, response_time integer, user_agent text,"
+        " ip_address text, path text, method text, status smallint, response_time integer,"
         " browser text, os text, location text, user_id text, framework text)",
         t=key.tenant_id, k=key.id, rows=db.jsonb(rows),
     )

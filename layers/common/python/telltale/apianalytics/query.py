@@ -21,8 +21,8 @@ FILTER_PARAMS = ("page", "date", "dateFrom", "dateTo", "hostname", "ipAddress", 
 MAX_PAGE = 20_000
 # A day after MAX_DATE must still be a date (ranges are half-open: dateTo + 1 day).
 MIN_DATE, MAX_DATE = date(1970, 1, 1), date(9998, 12, 31)
-COLUMNS = ("created_at", "hostname", "ip_address", "path", "method", "status", "response_time", "user_agent",
-           "browser", "os", "location", "user_id", "framework")
+COLUMNS = ("created_at", "hostname", "ip_address", "path", "method", "status", "response_time", "browser", "os",
+           "location", "user_id", "framework")
 _LOCATION_RE = re.compile(r"^[A-Za-z]{2}\Z")
 
 
