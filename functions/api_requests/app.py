@@ -37,6 +37,15 @@ def list_keys():
     return success(rows, total=len(rows))
 
 
+@router.delete("/api/keys/<key_id>", summary="Revoke an API key: it stops working at once, and its data is deleted",
+               tags=["API analytics"])
+def revoke_key(key_id: str):
+    auth = current_auth(router)
+    keys.revoke(auth.tenant_id, key_id)
+    logger.info("api key revoked", extra={"tenant": auth.tenant_id, "key_id": key_id})
+    return success(message="API key revoked; it no longer authenticates and the data logged with it was deleted")
+
+
 @router.post("/api/requests", security=API_KEY_AUTH,
              summary="Ingest a batch of logged requests (X-AUTH-TOKEN)", tags=["API analytics"])
 def ingest_requests():

@@ -256,3 +256,25 @@ def test_out_of_range_and_unknown_parameters_are_400s_naming_them(key, monkeypat
     assert "accepted: page, date, dateFrom, dateTo, hostname, ipAddress, status, location, user_id" in unknown
     assert key.get("/api/data", params={"dateTo": "9998-12-31", "page": "20000"}).status_code == 200
     assert key.get("/api/uptime", params={"dateFrom": "2026-01-01", "dateTo": "9998-12-31"}).status_code == 200
+
+
+def test_a_revoked_key_stops_working_at_once(api, new_key, platform_db):
+    mine, theirs = new_key("demo"), new_key("other")
+    ingest(mine, [rec()])
+    assert len(mine.data()) == 1
+    # Another tenant cannot revoke it (404, as for a key that does not exist), nor can an anonymous caller.
+    assert api.delete(f"/api/keys/{mine.id}", tenant="other").status_code == 404
+    assert api.delete(f"/api/keys/{mine.id}", tenant=None).status_code == 401
+    assert api.delete("/api/keys/not-a-uuid").status_code == 404
+    assert len(mine.data()) == 1
+
+    r = api.delete(f"/api/keys/{mine.id}", tenant="demo")
+    assert r.status_code == 200, r.text
+    for method, path in (("GET", "/api/data"), ("POST", "/api/requests"), ("GET", "/api/stats")):
+        gone = api.request(method, path, tenant=None, headers=mine.headers, json={"requests": [rec()]})
+        assert gone.status_code == 401, (method, path, gone.text)
+    assert mine.id not in {k["id"] for k in api.get("/api/keys").json()["data"]}
+    assert platform_db.query("SELECT 1 FROM platform.api_requests WHERE api_key_id = CAST(:k AS uuid)",
+                             k=mine.id) == []
+    assert api.delete(f"/api/keys/{mine.id}", tenant="demo").status_code == 404
+    assert len(theirs.data()) == 0 and theirs.get("/api/data").status_code == 200

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from telltale import db
-from telltale.errors import Unauthorized
+from telltale.errors import NotFound, Unauthorized, uuid_or_404
 
 HEADER = "x-auth-token"
 PREFIX = "tt_"
@@ -54,6 +54,17 @@ def list_keys(tenant_id: str) -> list[dict[str, Any]]:
         "SELECT id, name, key_prefix, created_at, last_used_at FROM platform.api_keys"
         " WHERE tenant_id = :t ORDER BY created_at", t=tenant_id,
     )
+
+
+def revoke(tenant_id: str, key_id: str) -> None:
+    """Delete one of the tenant's keys: it stops authenticating at once (authenticate looks it up on every
+    call, nothing is cached), and what was logged with it goes too (the key is its data's only link, and
+    its requests, monitors and results cascade). Another tenant's key, or none, is a 404 alike."""
+    missing = f"API key '{key_id}' not found"
+    rows = db.query("DELETE FROM platform.api_keys WHERE id = CAST(:id AS uuid) AND tenant_id = :t RETURNING id",
+                    id=uuid_or_404(key_id, missing), t=tenant_id)
+    if not rows:
+        raise NotFound(missing)
 
 
 def authenticate(headers: dict[str, str] | None) -> ApiKey:
