@@ -54,9 +54,13 @@ function setText(id, text) {
   $(id).textContent = text;
 }
 
+// Ranked lists (top endpoints, status codes, countries, ...) stay text with a bar behind the count, not
+// canvas charts: labels such as long paths stay readable, selectable and visible to screen readers
+// (a list of items, each named "label: n requests"), which a uPlot bar chart would draw as pixels.
 function barList(id, rows, label) {
   const el = $(id);
   el.replaceChildren();
+  el.setAttribute("role", "list");
   if (!rows.length) {
     const empty = document.createElement("p");
     empty.className = "empty";
@@ -68,6 +72,8 @@ function barList(id, rows, label) {
   for (const r of rows) {
     const row = document.createElement("div");
     row.className = "bar-row";
+    row.setAttribute("role", "listitem");
+    row.setAttribute("aria-label", `${label(r)}: ${fmtInt(r.requests)} requests`);
     row.dataset.name = label(r);
     row.dataset.count = String(r.requests);
     const name = document.createElement("span");
@@ -75,6 +81,7 @@ function barList(id, rows, label) {
     name.textContent = label(r);
     const track = document.createElement("span");
     track.className = "bar-track";
+    track.setAttribute("aria-hidden", "true");
     const fill = document.createElement("span");
     fill.className = "bar-fill";
     fill.style.width = `${Math.max(2, (100 * Number(r.requests)) / max)}%`;
@@ -91,7 +98,8 @@ function toSeconds(iso) {
   return Date.parse(iso.endsWith("Z") || iso.includes("+") ? iso : iso + "Z") / 1000;
 }
 
-function drawChart(id, series, data) {
+// yRange: a fixed [min, max] for the y axis (uptime is 0-100 %); by default from 0 to the data's maximum.
+function drawChart(id, series, data, yRange = null) {
   const el = $(id);
   if (charts[id]) {
     charts[id].destroy();
@@ -112,7 +120,7 @@ function drawChart(id, series, data) {
     series: [{}, ...series],
     axes: [{}, { size: 60 }],
     legend: { show: true },
-    scales: { y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+    scales: { y: { range: yRange ? () => yRange : (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
   };
   if (data[0].length === 1) {
     // One bucket: uPlot cannot infer a time span from a single x, so show a day around it.
@@ -185,17 +193,29 @@ function renderUptime(monitors) {
     table.append(tr);
   }
   $("uptime-empty").hidden = monitors.length > 0;
+  const palette = ["#7c3aed", "#0891b2", "#ea580c", "#16a34a", "#db2777"];
+  const series = monitors.map((m, i) => ({ label: m.url, stroke: palette[i % palette.length], width: 2, spanGaps: true }));
+  drawChart("chart-uptime", series, monitorData(monitors, (p) => Number(p.avg_response_time)));
+  drawChart(
+    "chart-uptime-pct",
+    series.map((s) => ({ ...s, value: (u, v) => (v === null || v === undefined ? "–" : `${v.toFixed(1)}%`) })),
+    monitorData(monitors, (p) => Number(p.uptime) * 100),
+    [0, 100],
+  );
+}
+
+// One x (bucket start) per time any monitor has checks, and one y series per monitor (null where it had
+// none), as uPlot wants aligned data.
+function monitorData(monitors, value) {
   const times = new Set();
   for (const m of monitors) for (const p of m.points) times.add(toSeconds(p.t));
   const xs = [...times].sort((a, b) => a - b);
-  const palette = ["#7c3aed", "#0891b2", "#ea580c", "#16a34a", "#db2777"];
-  const series = monitors.map((m, i) => ({ label: m.url, stroke: palette[i % palette.length], width: 2, spanGaps: true }));
   const data = [xs];
   for (const m of monitors) {
-    const byT = new Map(m.points.map((p) => [toSeconds(p.t), Number(p.avg_response_time)]));
+    const byT = new Map(m.points.map((p) => [toSeconds(p.t), value(p)]));
     data.push(xs.map((x) => (byT.has(x) ? byT.get(x) : null)));
   }
-  drawChart("chart-uptime", series, data);
+  return data;
 }
 
 async function load(event) {

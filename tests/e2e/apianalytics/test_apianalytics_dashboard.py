@@ -98,6 +98,17 @@ def test_dashboard_renders_ingested_numbers_and_filters_change_them(api, key, br
     assert page.locator("#status-codes .bar-row[data-name='500']").get_attribute("data-count") == "1"
     assert page.locator("#uptime-table tr").count() == 1
     assert page.text_content("#uptime-table tr td:nth-child(2)") == "50.0%"
+    # Uptime over time: one bucket holding both checks, one up and one down, drawn as 50% on a 0-100 axis.
+    assert page.locator("#chart-uptime-pct canvas").count() >= 1
+    assert page.get_attribute("#chart-uptime-pct", "data-points") == "1"
+    uptime = page.evaluate("(() => { const c = window.telltaleDashboard.charts['chart-uptime-pct'];"
+                           " return {y: c.data[1], label: c.series[1].label, range: [c.scales.y.min, c.scales.y.max]}; })()")
+    assert uptime == {"y": [50], "label": "http://127.0.0.1:9/health", "range": [0, 100]}
+    latency = page.evaluate("window.telltaleDashboard.charts['chart-uptime'].data[1]")
+    assert latency == [50]  # the average of the two checks' 40 and 60 ms
+    # The ranked lists are lists to assistive technology, each item named with its count.
+    assert page.get_attribute("#endpoints", "role") == "list"
+    assert page.locator("#endpoints [role=listitem][aria-label='GET /orders: 3 requests']").count() == 1
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "apianalytics-dashboard.png"), full_page=True)
 
