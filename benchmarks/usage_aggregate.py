@@ -29,9 +29,9 @@ PRODUCTS = 1000
 
 BASELINE = """
 WITH q AS (
-    SELECT id, executed_by, COALESCE(executed_at, last_seen_at) AS at, execution_count, referenced_columns,
-           referenced_tables
-    FROM usage.bi_queries WHERE tenant_id = 'bench'
+    -- Usage is execution: rows without executed_at (definitions) count no queries.
+    SELECT id, executed_by, executed_at AS at, execution_count, referenced_columns, referenced_tables
+    FROM usage.bi_queries WHERE tenant_id = 'bench' AND executed_at IS NOT NULL
 ),
 names AS (
     SELECT q.id, string_to_array(lower(r.name), '.') AS parts FROM q, unnest(q.referenced_tables) AS r(name)

@@ -29,7 +29,8 @@ def query_log_mining(connector_id: str):
     auth = current_auth(router)
     job, rows = sync.mine(auth.tenant_id, connector_id)
     return json_response(200, {"rows_upserted": rows, "job_id": job["id"], "status": job["status"],
-                               "items_failed": job["items_failed"], "errors": job["errors"]})
+                               "items_failed": job["items_failed"], "errors": job["errors"],
+                               "warnings": job.get("warnings", [])})
 
 
 @router.get("/connectors/<connector_id>/sync-jobs", summary="The connector's sync jobs, newest first", tags=TAGS)

@@ -53,7 +53,7 @@ def test_metabase_sync(api: Any, replay: ReplayServer) -> None:
                                                                       "schema": "public"}))
     replay.routes[("GET", "/api/database/2")] = auth(lambda req: (200, {"id": 2, "engine": "postgres"}))
     replay.routes[("GET", "/api/collection/")] = auth(lambda req: (200, [{"id": 4, "name": "Sales"}]))
-    dash_items = [{"id": 5, "model": "dashboard"}, {"id": 6, "model": "dashboard"}]
+    dash_items = [{"id": 5, "model": "dashboard"}, {"id": 6, "model": "dashboard"}, {"id": 7, "model": "dashboard"}]
 
     @replay.route("GET", "/api/collection/4/items")
     @auth
@@ -68,12 +68,15 @@ def test_metabase_sync(api: Any, replay: ReplayServer) -> None:
         {"id": 88, "card": cards[0]}, {"id": 89, "card": None}]}))
     replay.routes[("GET", "/api/dashboard/6")] = auth(lambda req: (200, {"id": 6, "name": "Ops", "dashcards": [
         {"id": 90, "card": cards[1]}]}))
+    # One dashboard the tool keeps failing on (after its retries): that item fails, the sync goes on.
+    replay.routes[("GET", "/api/dashboard/7")] = auth(lambda req: (500, {"message": "boom"}))
 
     conn = make_connector(api, "metabase", {"base_url": replay.url, "page_size": 1}, {"username": "u", "password": "p"})
     job, rows = _sync(api, conn)
-    assert (job["status"], job["items_seen"], job["items_failed"], job["items_upserted"]) == ("partial", 6, 1, 5)
+    assert (job["status"], job["items_seen"], job["items_failed"], job["items_upserted"]) == ("partial", 7, 2, 5)
+    assert any("dashboard 7" in e and "500" in e for e in job["errors"]), job["errors"]
     assert len(tokens.issued) == 2  # the session expired and the scraper logged in again
-    assert [r.arg("offset") for r in replay.hits("GET", "/api/collection/4/items")] == ["0", "1", "1"]
+    assert [r.arg("offset") for r in replay.hits("GET", "/api/collection/4/items")] == ["0", "1", "1", "2"]
     native = rows[("chart", "17")]
     assert sorted(native["referenced_tables"]) == ["customers", "orders"]
     assert "EMEA" not in native["sql_text"] and native["executed_by"] == "ada@example.com"
@@ -105,11 +108,13 @@ def test_looker_sync(api: Any, replay: ReplayServer) -> None:
     def search_looks(req: Request) -> tuple:
         off, lim = int(req.arg("offset") or 0), int(req.arg("limit") or 100)
         if off == 2 and once.first("looks"):
-            return 503, {"message": "busy"}
+            return 429, {"message": "Too Many Requests"}, {"Retry-After": "1"}
         return 200, looks[off:off + lim]
 
     replay.routes[("GET", "/api/4.0/dashboards/search")] = auth(
-        lambda req: (200, [{"id": "12"}] if int(req.arg("offset") or 0) == 0 else []))
+        lambda req: (200, [{"id": "12"}, {"id": "13"}] if int(req.arg("offset") or 0) == 0 else []))
+    # A dashboard deleted between the search and the read: that item fails, the sync goes on.
+    replay.routes[("GET", "/api/4.0/dashboards/13")] = auth(lambda req: (404, {"message": "Not found"}))
     replay.routes[("GET", "/api/4.0/dashboards/12")] = auth(lambda req: (200, {
         "id": "12", "title": "Revenue", "user_id": "7", "last_viewed_at": "2025-02-05T08:31:02.000+00:00",
         "dashboard_elements": [
@@ -138,12 +143,15 @@ def test_looker_sync(api: Any, replay: ReplayServer) -> None:
     conn = make_connector(api, "looker", {"base_url": replay.url, "page_size": 2},
                           {"client_id": "cid", "client_secret": "sec"})
     job, rows = _sync(api, conn)
-    assert (job["status"], job["items_seen"], job["items_failed"], job["items_upserted"]) == ("partial", 6, 2, 4)
+    assert (job["status"], job["items_seen"], job["items_failed"], job["items_upserted"]) == ("partial", 7, 3, 4)
+    assert any("dashboard" in e and "404" in e for e in job["errors"]), job["errors"]
     run = rows[("query_log", "5001")]
     assert run["executed_by"] == "bob@x.com" and run["executed_at"].startswith("2025-02-05T08:31:02")
     assert run["referenced_tables"] == ["public.orders"] and run["dashboard_url"] == f"{replay.url}/dashboards/12"
     assert len(tokens.issued) == 2
-    assert len(replay.hits("GET", "/api/4.0/looks/search")) == 3  # two pages, one retried after a 503
+    looks_calls = replay.hits("GET", "/api/4.0/looks/search")
+    assert len(looks_calls) == 3  # two pages, the second retried after a 429
+    assert looks_calls[2].at - looks_calls[1].at >= 0.9  # ...no sooner than its Retry-After said
     look = rows[("chart", "88")]
     assert look["referenced_tables"] == ["public.orders"] and "complete" not in look["sql_text"]
     assert look["executed_by"] == "Ada" and look["executed_at"].startswith("2025-02-05T08:31:02")
@@ -187,9 +195,12 @@ def test_tableau_sync(api: Any, replay: ReplayServer) -> None:
         if "sheetsConnection" in body["query"]:
             if after == "c1" and once.first("gql"):
                 return 429, {"message": "rate"}, {"Retry-After": "0"}
+            if after == "c2":  # a page that is empty yet claims more: the scraper must stop here
+                return 200, {"data": {"sheetsConnection": {"nodes": [], "pageInfo": {
+                    "hasNextPage": True, "endCursor": "c2"}}}}
             i = 0 if after is None else 1
             return 200, {"data": {"sheetsConnection": {"nodes": [sheets[i]], "pageInfo": {
-                "hasNextPage": i == 0, "endCursor": "c1" if i == 0 else None}}}}
+                "hasNextPage": True, "endCursor": "c1" if i == 0 else "c2"}}}}
         return 200, {"data": {"customSQLTablesConnection": {"nodes": custom, "pageInfo": {"hasNextPage": False}}}}
 
     conn = make_connector(api, "tableau", {"base_url": replay.url, "site": "acme", "page_size": 1},

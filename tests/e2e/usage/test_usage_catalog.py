@@ -6,12 +6,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from usage_helpers import make_space
+import pytest
+from usage_helpers import bi_queries, make_connector, make_space
+from usage_replay import ReplayServer, Request
+
+ALLOW = "TELLTALE_USAGE_ALLOW_PRIVATE_CONNECTORS"
 
 
 def test_connector_crud_and_secrets(api: Any) -> None:
     name = f"sup-{uuid.uuid4().hex[:8]}"
-    body = {"name": name, "type": "superset", "config": {"base_url": "https://bi.example.com"},
+    body = {"name": name, "type": "superset", "config": {"base_url": "http://localhost:8088"},
             "credentials": {"username": "svc", "password": "s3cret-pw"}}
     r = api.post("/connectors", json=body)
     assert r.status_code == 201, r.text
@@ -72,9 +76,6 @@ def test_connector_validation_names_fields(api: Any) -> None:
     assert r.status_code == 400 and "config.port" in r.json()["errors"]
     r = api.post("/connectors", json={"name": "", "type": "postgres", "extra": 1})
     assert r.status_code == 400 and {"name", "extra"} <= set(r.json()["errors"])
-    r = api.post("/connectors", json={"name": "x", "type": "superset", "config": {
-        "base_url": "http://169.254.169.254/latest"}, "credentials": {"username": "u", "password": "p"}})
-    assert r.status_code == 400 and "link-local" in r.json()["errors"]["config.base_url"][0]
     assert api.post("/connectors", data="{not json", headers={"Content-Type": "application/json"}).status_code == 400
 
 
@@ -122,3 +123,114 @@ def test_openapi_documents_the_usage_routes(api: Any) -> None:
     doc = paths["/connectors"]["post"]["description"]
     assert all(t in doc for t in ("superset", "metabase", "looker", "tableau", "power_bi", "snowflake", "bigquery",
                                   "postgres"))
+
+
+@pytest.mark.parametrize("url", [
+    "http://169.254.169.254/latest/meta-data/",   # the cloud metadata endpoint
+    "http://[::ffff:169.254.169.254]/",           # the same, IPv4-mapped IPv6
+    "http://2852039166/",                         # the same, as one decimal number
+    "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",  # the Lambda runtime API
+    "http://10.0.0.5/", "http://192.168.1.1/", "http://[fd00::1]/",
+    "http://localhost:8088/",                     # a name that resolves to loopback
+])
+def test_connectors_cannot_target_private_addresses(api: Any, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv(ALLOW, "false")
+    r = api.post("/connectors", json={"name": "x", "type": "superset", "config": {"base_url": url},
+                                      "credentials": {"username": "u", "password": "p"}})
+    assert r.status_code == 400 and "not allowed" in r.json()["errors"]["config.base_url"][0], r.text
+    r = api.post("/connectors", json={"name": "x", "type": "power_bi", "config": {"token_url": url,
+                                      "base_url": "http://localhost/"}, "credentials": {"client_id": "c",
+                                                                                        "client_secret": "s"}})
+    assert r.status_code == 400 and {"config.token_url", "config.base_url"} <= set(r.json()["errors"]), r.text
+    r = api.post("/connectors", json={"name": "x", "type": "postgres", "config": {"host": "127.0.0.1",
+                                      "database": "d"}, "credentials": {"user": "u"}})
+    assert r.status_code == 400 and "config.host" in r.json()["errors"], r.text
+
+
+def test_sync_checks_the_address_again_when_it_connects(api: Any, replay: ReplayServer,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Saved while allowed (or before a DNS change); the connect-time check still refuses it."""
+    replay.routes[("POST", "/api/v1/security/login")] = lambda req: (200, {"access_token": "t"})
+    conn = make_connector(api, "superset", {"base_url": replay.url}, {"username": "u", "password": "p"})
+    monkeypatch.setenv(ALLOW, "false")
+    r = api.post(f"/connectors/{conn['id']}/bi-sync")
+    assert r.status_code == 200, r.text
+    job = r.json()
+    assert job["status"] == "failed" and "private" in job["errors"][0], job
+    assert replay.requests == []  # not one byte reached it
+
+
+def test_moving_a_connector_needs_its_credentials_again(api: Any, replay: ReplayServer) -> None:
+    """Changing where the stored credentials are sent, without sending them again, would hand them to
+    whoever runs the new address: a 400 naming the field."""
+    seen: list[dict[str, Any]] = []
+
+    @replay.route("POST", "/api/v1/security/login")
+    def login(req: Request) -> tuple:
+        seen.append(req.json())
+        return 401, {"message": "no"}
+
+    conn = make_connector(api, "superset", {"base_url": "http://localhost:1"},
+                          {"username": "svc", "password": "stored-secret"})
+    cid = conn["id"]
+    r = api.put(f"/connectors/{cid}", json={"config": {"base_url": replay.url}})
+    assert r.status_code == 400, r.text
+    assert "config.base_url" in r.json()["errors"]["credentials"][0] and "stored-secret" not in r.text
+    assert api.get(f"/connectors/{cid}").json()["config"]["base_url"] == "http://localhost:1"
+    assert api.post(f"/connectors/{cid}/bi-sync").json()["status"] == "failed"
+    assert seen == []  # the stored password never reached the new address
+
+    # verify_tls too decides who can read the credentials in transit.
+    r = api.put(f"/connectors/{cid}", json={"config": {"base_url": "http://localhost:1", "verify_tls": False}})
+    assert r.status_code == 400 and "config.verify_tls" in r.json()["errors"]["credentials"][0]
+    # Other settings change freely; with the credentials in the same request the address may change.
+    r = api.put(f"/connectors/{cid}", json={"config": {"base_url": "http://localhost:1", "page_size": 20}})
+    assert r.status_code == 200, r.text
+    r = api.put(f"/connectors/{cid}", json={"config": {"base_url": replay.url},
+                                            "credentials": {"username": "new", "password": "given-again"}})
+    assert r.status_code == 200, r.text
+    api.post(f"/connectors/{cid}/bi-sync")
+    assert seen and seen[-1]["password"] == "given-again"
+    assert bi_queries(api, cid) == []
+
+    # Warehouses: the host (and port) of a PostgreSQL connector, the token URL of Power BI.
+    pg = make_connector(api, "postgres", {"host": "127.0.0.1", "database": "x"}, {"user": "u", "password": "p"})
+    r = api.put(f"/connectors/{pg['id']}", json={"config": {"host": "localhost", "database": "x"}})
+    assert r.status_code == 400 and "config.host" in r.json()["errors"]["credentials"][0]
+    pbi = make_connector(api, "power_bi", {"azure_tenant_id": "t1"}, {"client_id": "c", "client_secret": "s"})
+    r = api.put(f"/connectors/{pbi['id']}", json={"config": {"azure_tenant_id": "t1",
+                                                             "token_url": f"{replay.url}/token"}})
+    assert r.status_code == 400 and "config.token_url" in r.json()["errors"]["credentials"][0]
+
+
+@pytest.mark.parametrize(("ctype", "config", "field"), [
+    ("superset", {"max_retries": "abc"}, "config.max_retries"),
+    ("superset", {"page_size": 0}, "config.page_size"),
+    ("looker", {"page_size": 0}, "config.page_size"),
+    ("looker", {"history_days": -1}, "config.history_days"),
+    ("power_bi", {"page_size": 0, "azure_tenant_id": "t"}, "config.page_size"),
+    ("power_bi", {"scan_timeout_s": "soon", "azure_tenant_id": "t"}, "config.scan_timeout_s"),
+    ("metabase", {"timeout_s": 0}, "config.timeout_s"),
+    ("tableau", {"verify_tls": "maybe"}, "config.verify_tls"),
+    ("snowflake", {"account": "x.evil.com/y"}, "config.account"),
+    ("bigquery", {"project": "p", "lookback_days": 0}, "config.lookback_days"),
+    ("postgres", {"host": "127.0.0.1", "database": "d", "port": 70000}, "config.port"),
+])
+def test_optional_config_is_validated(api: Any, ctype: str, config: dict[str, Any], field: str) -> None:
+    creds = {"superset": {"username": "u", "password": "p"}, "metabase": {"api_key": "k"},
+             "looker": {"client_id": "c", "client_secret": "s"}, "tableau": {"pat_name": "n", "pat_secret": "s"},
+             "power_bi": {"client_id": "c", "client_secret": "s"}, "snowflake": {"token": "t"},
+             "bigquery": {"access_token": "t"}, "postgres": {"user": "u"}}[ctype]
+    base = {} if ctype in ("power_bi", "bigquery", "postgres", "snowflake") else {"base_url": "http://localhost:1"}
+    r = api.post("/connectors", json={"name": f"c-{uuid.uuid4().hex[:6]}", "type": ctype,
+                                      "config": {**base, **config}, "credentials": creds})
+    assert r.status_code == 400 and field in r.json()["errors"], r.text
+    assert not any("Value error" in m for msgs in r.json()["errors"].values() for m in msgs)
+
+
+def test_messages_are_clean(api: Any) -> None:
+    slug, _ = make_space(api, {})
+    r = api.post(f"/spaces/{slug}/products", json={"name": "Bad", "tables": ["", "ok.table", "a;b"]})
+    assert r.status_code == 400, r.text
+    msg = r.json()["errors"]["tables"][0]
+    assert not msg.startswith("Value error") and "an empty name" in msg and "'a;b'" in msg, msg

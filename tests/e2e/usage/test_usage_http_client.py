@@ -10,10 +10,12 @@ import pytest
 from usage_replay import ReplayServer, Request
 
 from telltale.errors import ConnectorError
+from telltale.usage.connector_config import SupersetConfig
 from telltale.usage.scrapers.base import HttpClient, parse_time, person
 from telltale.usage.scrapers.powerbi import m_dialect, m_native_sql, m_tables
 
-FAST = {"retry_backoff_s": 0.01, "max_retries": 2}
+# An effective config, as scrapers get it (defaults filled in), with fast retries.
+FAST = SupersetConfig(retry_backoff_s=0.01, max_retries=2).model_dump()
 
 
 def test_retries_then_gives_up(replay: ReplayServer) -> None:

@@ -40,7 +40,7 @@ def test_scheduled_sync_and_aggregation(api: Any, local_stack: Any, replay: Repl
 
     # The sync already aggregated the tenant's spaces; the scheduled aggregation recomputes every space.
     before = api.get(f"/spaces/{slug}/usage").json()[0]
-    assert before["query_count_30d"] >= 1
+    assert before["updated_at"] is not None and before["last_queried_at"] is not None
     event = json.loads((EVENTS / "aggregate_usage_schedule.json").read_text())
     out = local_stack.runtime.invoke(local_stack.template.function("aggregate_usage"), event)
     assert out["products_updated"] >= 1

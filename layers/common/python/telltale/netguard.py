@@ -13,6 +13,7 @@ in a private answer between the check and the connection (rebinding).
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from urllib.parse import urlsplit
 
@@ -87,3 +88,11 @@ def check_url(url: str, *, allow_private: bool) -> str:
     """The address to connect to for ``url``; ValueError for a malformed URL, Blocked for a forbidden one."""
     _, host, port = split_url(url)
     return resolve(host, port, allow_private=allow_private)
+
+
+def private_allowed(env_var: str) -> bool:
+    """Whether the deployment switch ``env_var`` ("true"/"1"/"yes") lets targets inside the network through.
+
+    Read on each call, not cached: tests and the local stack flip it without a restart.
+    """
+    return os.environ.get(env_var, "false").strip().lower() in ("1", "true", "yes")

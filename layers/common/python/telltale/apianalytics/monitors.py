@@ -29,8 +29,7 @@ TIMEOUT_ENV = "TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S"
 
 
 def allow_private() -> bool:
-    # Read on each call, not cached: tests and the local stack flip it without a restart.
-    return os.environ.get(ALLOW_PRIVATE_ENV, "false").strip().lower() in ("1", "true", "yes")
+    return netguard.private_allowed(ALLOW_PRIVATE_ENV)
 
 
 def check_timeout() -> float:

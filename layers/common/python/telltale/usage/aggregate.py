@@ -5,9 +5,16 @@ compared lower-case on the last two name parts, so ``ANALYTICS.PUBLIC.ORDERS``, 
 ``orders`` all match a product table ``public.orders``, and a product table given without schema matches that
 table in any schema. A query counts once per product however many of its tables it references.
 
-The activity time of a row is its ``executed_at`` or, when the tool gives no execution time (a chart
-definition), the time a sync last saw it. ``execution_count`` weighs rows that stand for several runs
-(pg_stat_statements call deltas).
+Activity (one rule, docs/usage-analytics.md "Activity"):
+- usage is execution: a row counts towards query_count_30d, unique_users_30d, last_queried_at, recency and
+  popular queries only through ``executed_at``, a time the tool says the resource was run or viewed
+  (a query-log entry, SQL Lab history, a Look's or dashboard's last view, a Metabase card's last use).
+  ``execution_count`` weighs rows that stand for several runs (pg_stat_statements call deltas). A
+  definition without such a time (a Superset chart or saved query, a Tableau sheet, a Power BI report)
+  counts no queries; its edit time (``modified_at``) is never usage.
+- reference is presence: a product is *unused* when no row references it within the window, where a
+  query-log row references at its execution time and a definition (chart, saved query, tile) references
+  for as long as syncs still see it (``last_seen_at``) or it ran.
 
 Popularity (spec 001):
     raw   = 0.5 * log2(1 + query_count_30d) + 0.3 * unique_users_30d + 0.2 * recency_factor
@@ -49,15 +56,17 @@ prods AS (SELECT p.id AS product_id, p.space_id FROM usage.products p
 pt AS (SELECT t.product_id, t.sch, t.tbl FROM usage.product_tables t JOIN usage.products p2 ON p2.id = t.product_id
        WHERE t.tenant_id = :t AND p2.tenant_id = :t AND p2.space_id = ANY(CAST(:spaces AS uuid[])))"""
 
-_ACTIVITY = "COALESCE(q.executed_at, q.last_seen_at)"
+# The time a row last referenced its tables (for "unused"); usage itself is q.executed_at alone.
+_REFERENCED_AT = ("greatest(q.executed_at, CASE WHEN q.resource_type <> 'query_log' THEN q.last_seen_at END)")
 
 AGGREGATE_SQL = f"""
 WITH {_PRODUCTS},
 {_REFS.format(window="")},
 hq AS (
-    SELECT h.product_id, q.executed_by, {_ACTIVITY} AS at, q.execution_count, q.referenced_columns,
-           {_ACTIVITY} >= CAST(:now AS timestamptz) - make_interval(days => :window) AS in_window
+    SELECT h.product_id, q.executed_by, q.executed_at AS at, q.execution_count, q.referenced_columns,
+           q.executed_at >= CAST(:now AS timestamptz) - make_interval(days => :window) AS in_window
     FROM hits h JOIN usage.bi_queries q ON q.id = h.query_id
+    WHERE q.executed_at IS NOT NULL
 ),
 agg AS (
     SELECT product_id,
@@ -162,7 +171,8 @@ def space_usage(tenant_id: str, slug: str) -> list[dict[str, Any]]:
     )
 
 
-_WINDOW = f"AND {_ACTIVITY} >= now() - make_interval(days => :days)"
+_REFERENCED_IN_WINDOW = f"AND {_REFERENCED_AT} >= now() - make_interval(days => :days)"
+_EXECUTED_IN_WINDOW = "AND q.executed_at >= now() - make_interval(days => :days)"
 
 
 def unused_products(tenant_id: str, slug: str, days: int) -> list[dict[str, Any]]:
@@ -170,7 +180,7 @@ def unused_products(tenant_id: str, slug: str, days: int) -> list[dict[str, Any]
     return db.query(
         f"""
         WITH {_PRODUCTS},
-        {_REFS.format(window=_WINDOW)}
+        {_REFS.format(window=_REFERENCED_IN_WINDOW)}
         SELECT p.id, p.name, p.description, p.tables, p.created_at, p.updated_at, :slug AS space
         FROM usage.products p
         WHERE p.tenant_id = :t AND p.space_id = CAST(:sp AS uuid)
@@ -187,13 +197,13 @@ def popular_queries(tenant_id: str, slug: str, *, days: int, limit: int) -> list
     rows = db.query(
         f"""
         WITH {_PRODUCTS},
-        {_REFS.format(window=_WINDOW)},
+        {_REFS.format(window=_EXECUTED_IN_WINDOW)},
         qs AS (SELECT DISTINCT query_id FROM hits),
         top AS (
             SELECT q.sql_hash, min(q.sql_text) AS sql_text, sum(q.execution_count) AS query_count,
                    count(DISTINCT q.executed_by) AS unique_users,
                    array_remove(array_agg(DISTINCT q.executed_by), NULL) AS users,
-                   max({_ACTIVITY}) AS last_executed_at, count(*) AS resources,
+                   max(q.executed_at) AS last_executed_at, count(*) AS resources,
                    bool_or(q.parse_failed) AS parse_failed
             FROM qs JOIN usage.bi_queries q ON q.id = qs.query_id
             WHERE q.sql_hash IS NOT NULL

@@ -9,14 +9,15 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any, Literal
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from telltale import db, secrets
 from telltale.auth import AuthContext
 from telltale.config import get_settings
 from telltale.errors import Conflict, NotFound, ValidationError, uuid_or_404
+from telltale.usage import connector_config
 
 BI_TYPES = ("superset", "metabase", "looker", "tableau", "power_bi")
 WAREHOUSE_TYPES = ("snowflake", "bigquery", "postgres")
@@ -83,7 +84,10 @@ class SpaceUpdate(BaseModel):
 def _check_tables(tables: list[str]) -> list[str]:
     bad = [t for t in tables if not TABLE_RE.match(t.strip())]
     if bad:
-        raise ValueError(f"table names must look like schema.table: {', '.join(bad[:5])}")
+        shown = ", ".join(repr(t) if t.strip() else "an empty name" for t in bad[:5])
+        # A PydanticCustomError, not a ValueError: its message reaches the client without "Value error, ".
+        raise PydanticCustomError("table_name", "table names must look like schema.table, not {shown}",
+                                  {"shown": shown})
     seen: dict[str, None] = {t.strip(): None for t in tables}
     return list(seen)
 
@@ -120,31 +124,20 @@ def secret_name_for(tenant_id: str, connector_id: str) -> str:
     return f"{get_settings().secrets_prefix}/{tenant_id}/connectors/{connector_id}"
 
 
-def _validate_connector(ctype: str, config: dict[str, Any], credentials: dict[str, Any]) -> None:
+def _validate_connector(ctype: str, config: dict[str, Any], credentials: dict[str, Any],
+                        errors: dict[str, list[str]] | None = None) -> None:
+    """A 400 naming every field that is wrong (with ``errors`` found by the caller, if any)."""
+    errors = dict(errors or {})
     spec = CONNECTOR_TYPES[ctype]
-    errors: dict[str, list[str]] = {}
+    # Fields, bounds and outbound addresses: the type's config model (telltale.usage.connector_config).
+    errors.update(connector_config.field_errors(ctype, config))
     for key in spec["config"]:
-        if config.get(key) in (None, ""):
-            errors.setdefault(f"config.{key}", []).append(f"required for type {ctype}")
-    url = config.get(_URL)
-    if url is not None:
-        parsed = urlparse(str(url))
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            errors.setdefault(f"config.{_URL}", []).append("must be an http(s) URL")
-    for key in (_URL, "token_url", "host"):
-        if config.get(key) and _link_local(str(config[key])):
-            # The cloud metadata endpoint (169.254.169.254) must not be reachable through a connector.
-            errors.setdefault(f"config.{key}", []).append("must not point at a link-local address")
+        if config.get(key) in (None, "") and f"config.{key}" not in errors:
+            errors[f"config.{key}"] = [f"required for type {ctype}"]
     if ctype == "power_bi" and not (config.get("azure_tenant_id") or config.get("token_url")):
         errors.setdefault("config.azure_tenant_id", []).append("azure_tenant_id or token_url is required")
     if ctype == "snowflake" and not (config.get("account") or config.get(_URL)):
         errors.setdefault("config.account", []).append("account or base_url is required")
-    if ctype == "postgres" and "port" in config:
-        try:
-            if not 0 < int(config["port"]) < 65536:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors.setdefault("config.port", []).append("must be a port number")
     if not any(all(credentials.get(k) not in (None, "") for k in keys) for keys in spec["credentials"]):
         options = " or ".join("+".join(keys) for keys in spec["credentials"])
         errors.setdefault("credentials", []).append(f"type {ctype} needs {options}")
@@ -152,16 +145,6 @@ def _validate_connector(ctype: str, config: dict[str, Any], credentials: dict[st
         errors.setdefault("credentials", []).append("credential values must be strings or numbers")
     if errors:
         raise ValidationError("the connector is invalid; see errors for each field", errors=errors)
-
-
-def _link_local(value: str) -> bool:
-    import ipaddress
-
-    host = urlparse(value).hostname if "://" in value else value
-    try:
-        return ipaddress.ip_address((host or "").strip("[]")).is_link_local
-    except ValueError:
-        return False
 
 
 def _connector_out(row: dict[str, Any]) -> dict[str, Any]:
@@ -230,8 +213,16 @@ def list_connectors(auth: AuthContext, *, limit: int, offset: int, type_: str | 
 def update_connector(auth: AuthContext, connector_id: str, body: ConnectorUpdate) -> dict[str, Any]:
     current = load_connector(auth.tenant_id, connector_id)
     config = body.config if body.config is not None else current["config"]
+    errors: dict[str, list[str]] = {}
+    if body.credentials is None:
+        moved = connector_config.changed_endpoint_keys(current["config"], config)
+        if moved:
+            # Otherwise the stored secret would go wherever the new address points: a tenant user could
+            # point base_url at their own server, run a sync and read the username and password.
+            fields = ", ".join(f"config.{k}" for k in moved)
+            errors["credentials"] = [f"required again when {fields} changes"]
     credentials = body.credentials if body.credentials is not None else current["credentials"]
-    _validate_connector(current["type"], config, credentials)
+    _validate_connector(current["type"], config, credentials, errors)
     try:
         db.query(
             "UPDATE usage.connectors SET name = COALESCE(:n, name), config = CAST(:c AS jsonb), updated_at = now()"

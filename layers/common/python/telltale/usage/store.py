@@ -18,8 +18,8 @@ MAX_JOB_ERRORS = 50
 JOB_COLS = ("id, connector_id, kind, trigger, status, started_at, finished_at, items_seen, items_upserted,"
             " items_failed, errors")
 BI_QUERY_COLS = ("id, connector_id, resource_type, resource_id, title, sql_text, parse_failed, referenced_tables,"
-                 " referenced_columns, executed_by, executed_at, execution_count, dashboard_id, dashboard_title,"
-                 " dashboard_url, created_at, updated_at")
+                 " referenced_columns, executed_by, executed_at, modified_at, execution_count, dashboard_id,"
+                 " dashboard_title, dashboard_url, created_at, updated_at, last_seen_at")
 
 
 @dataclass
@@ -34,6 +34,7 @@ class BiQueryRow:
     referenced_columns: list[str] = field(default_factory=list)
     executed_by: str | None = None
     executed_at: datetime | None = None
+    modified_at: datetime | None = None
     execution_count: int = 1
     dashboard_id: str | None = None
     dashboard_title: str | None = None
@@ -42,6 +43,7 @@ class BiQueryRow:
     def as_json(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["executed_at"] = self.executed_at.isoformat() if self.executed_at else None
+        d["modified_at"] = self.modified_at.isoformat() if self.modified_at else None
         return d
 
 
@@ -54,24 +56,25 @@ def upsert_bi_queries(tenant_id: str, connector_id: str, rows: list[BiQueryRow])
     result = db.query(
         """
         INSERT INTO usage.bi_queries AS q (tenant_id, connector_id, resource_type, resource_id, title, sql_text,
-            sql_hash, parse_failed, referenced_tables, referenced_columns, executed_by, executed_at,
+            sql_hash, parse_failed, referenced_tables, referenced_columns, executed_by, executed_at, modified_at,
             execution_count, dashboard_id, dashboard_title, dashboard_url)
         SELECT :t, CAST(:c AS uuid), x.resource_type, x.resource_id, x.title, x.sql_text, x.sql_hash,
                COALESCE(x.parse_failed, false),
                ARRAY(SELECT jsonb_array_elements_text(x.referenced_tables)),
                ARRAY(SELECT jsonb_array_elements_text(x.referenced_columns)),
-               x.executed_by, x.executed_at, COALESCE(x.execution_count, 1), x.dashboard_id, x.dashboard_title,
-               x.dashboard_url
+               x.executed_by, x.executed_at, x.modified_at, COALESCE(x.execution_count, 1), x.dashboard_id,
+               x.dashboard_title, x.dashboard_url
         FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(resource_type text, resource_id text, title text,
             sql_text text, sql_hash text, parse_failed boolean, referenced_tables jsonb, referenced_columns jsonb,
-            executed_by text, executed_at timestamptz, execution_count bigint, dashboard_id text,
-            dashboard_title text, dashboard_url text)
+            executed_by text, executed_at timestamptz, modified_at timestamptz, execution_count bigint,
+            dashboard_id text, dashboard_title text, dashboard_url text)
         ON CONFLICT (connector_id, resource_type, resource_id) DO UPDATE SET
             title = EXCLUDED.title, sql_text = EXCLUDED.sql_text, sql_hash = EXCLUDED.sql_hash,
             parse_failed = EXCLUDED.parse_failed, referenced_tables = EXCLUDED.referenced_tables,
             referenced_columns = EXCLUDED.referenced_columns,
             executed_by = COALESCE(EXCLUDED.executed_by, q.executed_by),
             executed_at = COALESCE(EXCLUDED.executed_at, q.executed_at),
+            modified_at = COALESCE(EXCLUDED.modified_at, q.modified_at),
             execution_count = EXCLUDED.execution_count, dashboard_id = EXCLUDED.dashboard_id,
             dashboard_title = EXCLUDED.dashboard_title, dashboard_url = EXCLUDED.dashboard_url,
             updated_at = now(), last_seen_at = now()

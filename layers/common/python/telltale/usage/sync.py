@@ -25,7 +25,8 @@ def to_row(rec: BiRecord) -> store.BiQueryRow:
     """A scraped record as a BiQuery row: SQL anonymized, tables from the SQL plus the tool's own metadata."""
     row = store.BiQueryRow(
         resource_type=rec.resource_type, resource_id=rec.resource_id[:500], title=rec.title,
-        executed_by=rec.executed_by, executed_at=rec.executed_at, execution_count=max(int(rec.execution_count), 0),
+        executed_by=rec.executed_by, executed_at=rec.executed_at, modified_at=rec.modified_at,
+        execution_count=max(int(rec.execution_count), 0),
         dashboard_id=rec.dashboard_id, dashboard_title=rec.dashboard_title, dashboard_url=rec.dashboard_url,
     )
     tables: dict[str, None] = {t: None for t in rec.tables if t}
@@ -127,9 +128,20 @@ def bi_sync(tenant_id: str, connector_id: str, *, trigger: str = "api") -> dict[
     from telltale.usage import scrapers
 
     job, _ = _run(tenant_id, connector, "bi_sync", trigger, lambda: scrapers.for_connector(connector).scrape())
+    return _aggregate_after(tenant_id, job)
+
+
+def _aggregate_after(tenant_id: str, job: dict[str, Any]) -> dict[str, Any]:
+    """Recompute the tenant's usage after a sync. The sync's rows are stored and its job recorded whatever
+    happens here, so a failure is the job's warning, not the request's 500."""
     from telltale.usage import aggregate
 
-    aggregate.aggregate_tenant(tenant_id)
+    try:
+        aggregate.aggregate_tenant(tenant_id)
+    except Exception:  # noqa: BLE001 - logged with its trace; the client gets the job and a warning
+        logger.exception("usage aggregation after a sync failed", extra={"job": str(job["id"])})
+        job = {**job, "warnings": ["the sync finished but recomputing usage failed; the next aggregation "
+                                   "(POST /spaces/{slug}/usage/aggregate, or the daily schedule) will include it"]}
     return job
 
 
@@ -147,10 +159,7 @@ def mine(tenant_id: str, connector_id: str, *, trigger: str = "api") -> tuple[di
         # Only a run that read (and stored) everything moves the mark forward.
         db.query("UPDATE usage.connectors SET mining_state = CAST(:s AS jsonb) WHERE id = CAST(:id AS uuid)",
                  s=db.jsonb(miner.state), id=str(connector["id"]))
-    from telltale.usage import aggregate
-
-    aggregate.aggregate_tenant(tenant_id)
-    return job, rows
+    return _aggregate_after(tenant_id, job), rows
 
 
 SCHEDULE_MIN_INTERVAL_MINUTES = 60

@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from telltale.usage import connector_config
 from telltale.usage.scrapers.base import BiRecord, ItemError
 
 
@@ -21,5 +22,6 @@ class Miner(Protocol):
 
 def for_connector(connector: dict[str, Any]) -> Miner:
     module = importlib.import_module(f"telltale.usage.mining.{connector['type']}")
-    miner: Miner = module.make(connector["config"], connector["credentials"], dict(connector["mining_state"] or {}))
+    config = connector_config.effective(connector["type"], connector["config"])
+    miner: Miner = module.make(config, connector["credentials"], dict(connector["mining_state"] or {}))
     return miner

@@ -43,16 +43,16 @@ class BigQueryMiner:
         self.config = config
         self.state = state
         self.project = str(config["project"])
-        self.region = str(config.get("region", "us")).lower().removeprefix("region-")
+        self.region = str(config["region"]).lower().removeprefix("region-")
         self.http = HttpClient(str(config.get("base_url") or "https://bigquery.googleapis.com/bigquery/v2"),
                                config, tool="BigQuery")
         self.http.session.headers["Authorization"] = f"Bearer {credentials.get('access_token')}"
-        self.page_size = int(config.get("page_size", 1000))
+        self.page_size = int(config["page_size"])
 
     def _since(self) -> str:
         if self.state.get("last_creation_time"):
             return str(self.state["last_creation_time"])
-        start = datetime.now(UTC) - timedelta(days=int(self.config.get("lookback_days", 30)))
+        start = datetime.now(UTC) - timedelta(days=int(self.config["lookback_days"]))
         return start.isoformat()
 
     def _rows(self) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:

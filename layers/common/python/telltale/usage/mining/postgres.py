@@ -5,6 +5,10 @@ snapshot: the calls added since the previous run become one ``query_log`` row pe
 ``execution_count`` = the delta, ``executed_at`` = the snapshot time, ``resource_id`` =
 ``dbid:userid:queryid@<snapshot>``. The counts seen are the remembered state; a count that went down
 (``pg_stat_statements_reset()`` or eviction) starts again from zero.
+
+Needs PostgreSQL 14 or newer (the ``toplevel`` column, which keeps statements run inside functions from
+being counted twice); an older server is refused with a message saying so. The host is checked with
+telltale.netguard before connecting, like every other connector address.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from telltale import netguard
 from telltale.db import pg_error
 from telltale.errors import ConnectorError
+from telltale.usage.connector_config import allow_private
 from telltale.usage.scrapers.base import BiRecord, ItemError, item_error
+
+MIN_VERSION_NUM = 140000
 
 STATEMENTS_SQL = """
 SELECT s.dbid::text || ':' || s.userid::text || ':' || s.queryid::text AS key, s.query, s.calls,
@@ -40,16 +48,23 @@ class PostgresMiner:
     def _connect(self) -> Any:
         import pg8000.native
 
+        host, port = str(self.config["host"]), int(self.config["port"])
+        try:
+            address = netguard.resolve(host, port, allow_private=allow_private())
+        except netguard.Blocked as exc:
+            raise ConnectorError(f"PostgreSQL at {host} cannot be contacted: {exc}") from None
         ssl_context = None
-        if self.config.get("ssl"):
+        if self.config["ssl"]:
             import ssl
 
             ssl_context = ssl.create_default_context()
         try:
             return pg8000.native.Connection(
                 user=str(self.credentials["user"]), password=self.credentials.get("password") or None,
-                host=str(self.config["host"]), port=int(self.config.get("port", 5432)),
-                database=str(self.config["database"]), timeout=float(self.config.get("timeout_s", 10)),
+                # Without TLS, connect to the address that was checked (no second DNS answer); with TLS the
+                # name is needed to verify the certificate.
+                host=host if ssl_context else address, port=port,
+                database=str(self.config["database"]), timeout=float(self.config["timeout_s"]),
                 ssl_context=ssl_context, application_name="telltale-usage-mining")
         except Exception as exc:  # noqa: BLE001 - pg8000 raises several types; the message must stay generic
             raise ConnectorError(f"cannot connect to PostgreSQL at {self.config.get('host')}: "
@@ -58,8 +73,12 @@ class PostgresMiner:
     def mine(self) -> Iterator[BiRecord | ItemError]:
         conn = self._connect()
         try:
+            version = int(conn.run("SHOW server_version_num")[0][0])
+            if version < MIN_VERSION_NUM:
+                raise ConnectorError(f"query-log mining needs PostgreSQL 14 or newer (pg_stat_statements"
+                                     f".toplevel); this server is version {version // 10000}")
             try:
-                result = conn.run(STATEMENTS_SQL, all_dbs=bool(self.config.get("all_databases", False)))
+                result = conn.run(STATEMENTS_SQL, all_dbs=bool(self.config["all_databases"]))
             except Exception as exc:  # noqa: BLE001 - e.g. the extension is not installed
                 msg = pg_error(exc)[1] or type(exc).__name__
                 raise ConnectorError(f"cannot read pg_stat_statements: {msg}"[:300]) from None

@@ -2,7 +2,8 @@
 
 Auth: ``Authorization: Bearer <token>`` with ``X-Snowflake-Authorization-Token-Type`` (OAUTH by default, or
 PROGRAMMATIC_ACCESS_TOKEN / KEYPAIR_JWT). A statement still running answers 202 and is polled at its
-``statementStatusUrl``; results beyond the first partition are fetched with ``?partition=N``.
+``statementStatusUrl`` until ``statement_timeout_s`` (plus a margin) has passed; results beyond the first
+partition are fetched with ``?partition=N``.
 
 Incremental: the run remembers the newest ``start_time`` it stored and next time reads from there minus
 ``overlap_minutes`` (ACCOUNT_USAGE lags by up to 3 hours, so late rows are not missed); rows already
@@ -18,6 +19,8 @@ from typing import Any
 
 from telltale.errors import ConnectorError
 from telltale.usage.scrapers.base import BiRecord, HttpClient, ItemError, item_error, parse_time
+
+POLL_MARGIN_S = 60
 
 HISTORY_SQL = """
 SELECT query_id, query_text, user_name, role_name, database_name, schema_name,
@@ -42,25 +45,32 @@ class SnowflakeMiner:
             "X-Snowflake-Authorization-Token-Type": str(credentials.get("token_type", "OAUTH")),
             "Content-Type": "application/json",
         })
-        self.max_rows = int(config.get("max_rows", 100_000))
-        self.poll_s = float(config.get("poll_s", 1.0))
+        self.max_rows = int(config["max_rows"])
+        self.poll_s = float(config["poll_s"])
+        self.statement_timeout_s = int(config["statement_timeout_s"])
 
     def _since_ms(self) -> int:
         if self.state.get("last_start_ms"):
-            overlap = int(self.config.get("overlap_minutes", 180)) * 60_000
+            overlap = int(self.config["overlap_minutes"]) * 60_000
             return int(self.state["last_start_ms"]) - overlap
-        lookback = timedelta(days=int(self.config.get("lookback_days", 30)))
+        lookback = timedelta(days=int(self.config["lookback_days"]))
         return int((datetime.now(UTC) - lookback).timestamp() * 1000)
 
     def _statement(self, sql: str, bindings: list[str]) -> tuple[list[str], Iterator[list[Any]]]:
-        body: dict[str, Any] = {"statement": sql, "timeout": int(self.config.get("statement_timeout_s", 120)),
+        body: dict[str, Any] = {"statement": sql, "timeout": self.statement_timeout_s,
                                 "bindings": {str(i + 1): {"type": "TEXT", "value": v} for i, v in enumerate(bindings)}}
         for key in ("warehouse", "role", "database"):
             if self.config.get(key):
                 body[key] = self.config[key]
         resp = self.http.request("POST", "/api/v2/statements", json=body)
         data = resp.json()
+        # Snowflake stops the statement at its own timeout; the margin covers its queueing and our polling,
+        # so a status URL that keeps answering 202 cannot hold the sync (and its lock) until the Lambda dies.
+        deadline = time.monotonic() + self.statement_timeout_s + POLL_MARGIN_S
         while resp.status_code == 202:
+            if time.monotonic() > deadline:
+                raise ConnectorError(f"Snowflake statement still running after {self.statement_timeout_s} s"
+                                     f" (+{POLL_MARGIN_S} s); raise statement_timeout_s or narrow lookback_days")
             time.sleep(self.poll_s)
             resp = self.http.request("GET", data.get("statementStatusUrl")
                                      or f"/api/v2/statements/{data['statementHandle']}")

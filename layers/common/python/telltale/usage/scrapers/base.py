@@ -10,8 +10,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
+from telltale import netguard
 from telltale.errors import ConnectorError
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -30,7 +32,10 @@ class BiRecord:
     # Tables the tool itself names (dataset metadata, MBQL table ids, Catalog lineage), beside any parsed SQL.
     tables: list[str] = field(default_factory=list)
     executed_by: str | None = None
+    # Usage activity rule (docs/usage-analytics.md, "Activity"): executed_at is only ever a time the tool
+    # says the resource was run or viewed; a definition's edit time goes to modified_at and counts no usage.
     executed_at: datetime | None = None
+    modified_at: datetime | None = None
     execution_count: int = 1
     dashboard_id: str | None = None
     dashboard_title: str | None = None
@@ -50,6 +55,9 @@ class Scraper(Protocol):
 
 
 def item_error(resource: str, exc: BaseException) -> ItemError:
+    if isinstance(exc, ConnectorError):
+        # The tool refused or failed this one item (a 404, a 500 after retries): the sync goes on.
+        return ItemError(resource, f"{resource}: {exc.message}"[:300])
     kind = type(exc).__name__
     return ItemError(resource, f"{resource}: malformed item ({kind}: {str(exc)[:200]})")
 
@@ -60,16 +68,21 @@ class HttpClient:
 
     def __init__(self, base_url: str, config: dict[str, Any], *, login: Callable[[HttpClient], None] | None = None,
                  tool: str = "the BI tool") -> None:
+        """``config`` is the connector's effective config (telltale.usage.connector_config: validated,
+        defaults filled in)."""
         import requests
 
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
+        adapter = _guarded_adapter()()
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers.update({"Accept": "application/json"})
-        self.timeout = float(config.get("timeout_s", 30))
-        self.max_retries = int(config.get("max_retries", 4))
-        self.backoff = float(config.get("retry_backoff_s", 1.0))
-        self.max_wait = float(config.get("max_retry_wait_s", 60))
-        self.verify = bool(config.get("verify_tls", True))
+        self.timeout = float(config["timeout_s"])
+        self.max_retries = int(config["max_retries"])
+        self.backoff = float(config["retry_backoff_s"])
+        self.max_wait = float(config["max_retry_wait_s"])
+        self.verify = bool(config["verify_tls"])
         self.login = login
         self.tool = tool
         self.logged_in = False
@@ -95,6 +108,8 @@ class HttpClient:
         while True:
             try:
                 resp = self.session.request(method, self.url(path), timeout=self.timeout, verify=self.verify, **kw)
+            except netguard.Blocked as exc:
+                raise ConnectorError(f"{self.tool} cannot be contacted: {exc}") from None
             except requests.RequestException as exc:
                 if attempt >= self.max_retries:
                     raise ConnectorError(f"{self.tool} is unreachable: {type(exc).__name__}") from None
@@ -131,6 +146,43 @@ class HttpClient:
             with contextlib.suppress(ValueError):
                 wait = max(wait, float(retry_after))
         time.sleep(min(wait, self.max_wait))
+
+
+@lru_cache(maxsize=1)
+def _guarded_adapter() -> type[Any]:
+    """A requests adapter whose every new connection goes only where telltale.netguard allows: the host is
+    resolved once, every answer checked, and the socket opened to the address that passed, so DNS cannot
+    swap in a private address between the check (also made when the connector was saved) and the connect.
+    Redirects and absolute URLs a tool hands back (a status URL, a token URL) pass through it too. TLS still
+    verifies the certificate against the host name."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.util.connection import create_connection
+
+    from telltale.usage.connector_config import allow_private
+
+    class _Checked(HTTPConnection):
+        def _new_conn(self) -> Any:
+            ip = netguard.resolve(self._dns_host, self.port, allow_private=allow_private())
+            return create_connection((ip, self.port), self.timeout, source_address=self.source_address,
+                                     socket_options=self.socket_options)
+
+    class _CheckedTLS(_Checked, HTTPSConnection):
+        pass
+
+    class _Pool(HTTPConnectionPool):
+        ConnectionCls = _Checked
+
+    class _TLSPool(HTTPSConnectionPool):
+        ConnectionCls = _CheckedTLS
+
+    class GuardedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
+
+    return GuardedAdapter
 
 
 def parse_time(value: Any) -> datetime | None:

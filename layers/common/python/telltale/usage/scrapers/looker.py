@@ -24,13 +24,13 @@ API = "/api/4.0"
 class LookerScraper:
     def __init__(self, config: dict[str, Any], credentials: dict[str, Any]) -> None:
         self.credentials = credentials
-        self.page_size = int(config.get("page_size", 100))
-        self.dialect = config.get("dialect")
+        self.page_size = int(config["page_size"])
+        self.dialect = config["dialect"]
         self.http = HttpClient(str(config["base_url"]), config, login=self._login, tool="Looker")
         self._sql: dict[str, tuple[str | None, list[str]]] = {}
-        self.history = bool(config.get("history", True))
-        self.history_days = int(config.get("history_days", 30))
-        self.history_limit = int(config.get("history_limit", 5000))
+        self.history = bool(config["history"])
+        self.history_days = int(config["history_days"])
+        self.history_limit = int(config["history_limit"])
 
     def _login(self, http: HttpClient) -> None:
         form = {"client_id": self.credentials.get("client_id"),
@@ -48,7 +48,7 @@ class LookerScraper:
                 raise ConnectorError(f"Looker /{what}/search did not return a list")
             yield from items
             offset += len(items)
-            if len(items) < self.page_size:
+            if not items or len(items) < self.page_size:  # an empty page ends it, whatever page_size says
                 return
 
     def _query_sql(self, query: dict[str, Any] | None, query_id: Any) -> tuple[str | None, list[str]]:
@@ -81,14 +81,16 @@ class LookerScraper:
                                sql=sql, tables=tables, dialect=self.dialect,
                                executed_by=person(look.get("user_name"), look.get("user_id")),
                                executed_at=parse_time(look.get("last_viewed_at") or look.get("last_accessed_at")),
-                               dashboard_url=None)
+                               modified_at=parse_time(look.get("updated_at")), dashboard_url=None)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 yield item_error("look", exc)
         for summary in self._search("dashboards"):
             try:
                 dash_id = str(summary["id"])
                 dash = self.http.json("GET", f"{API}/dashboards/{dash_id}")
-            except (KeyError, TypeError) as exc:
+                if not isinstance(dash, dict):
+                    raise TypeError("the dashboard is not an object")
+            except (KeyError, TypeError, ConnectorError) as exc:
                 yield item_error("dashboard", exc)
                 continue
             yield from self._elements(dash_id, dash)
@@ -133,7 +135,8 @@ class LookerScraper:
                 yield BiRecord(resource_type="dashboard_chart", resource_id=f"{dash_id}:{el['id']}",
                                title=el.get("title") or look.get("title"), sql=sql, tables=tables,
                                dialect=self.dialect, executed_by=person(dash.get("user_name"), dash.get("user_id")),
-                               executed_at=parse_time(dash.get("last_viewed_at")), dashboard_id=dash_id,
+                               executed_at=parse_time(dash.get("last_viewed_at")),
+                               modified_at=parse_time(dash.get("updated_at")), dashboard_id=dash_id,
                                dashboard_title=dash.get("title"),
                                dashboard_url=f"{self.http.base_url}/dashboards/{dash_id}")
             except (KeyError, TypeError, ValueError, AttributeError) as exc:

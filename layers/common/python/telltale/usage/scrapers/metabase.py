@@ -19,8 +19,8 @@ from telltale.usage.sql import dialect_name
 class MetabaseScraper:
     def __init__(self, config: dict[str, Any], credentials: dict[str, Any]) -> None:
         self.credentials = credentials
-        self.page_size = int(config.get("page_size", 50))
-        self.dialect = config.get("dialect")
+        self.page_size = int(config["page_size"])
+        self.dialect = config["dialect"]
         api_key = credentials.get("api_key")
         self.http = HttpClient(str(config["base_url"]), config, login=None if api_key else self._login,
                                tool="Metabase")
@@ -82,7 +82,9 @@ class MetabaseScraper:
         return {"title": card.get("name"), "sql": sql, "tables": [t for t in tables if t],
                 "dialect": self._dialect(dq.get("database") or card.get("database_id")),
                 "executed_by": person(edit, card.get("creator")),
-                "executed_at": parse_time(card.get("last_used_at"))}
+                # last_used_at is when the card last ran; the edit time is no usage.
+                "executed_at": parse_time(card.get("last_used_at")),
+                "modified_at": parse_time(edit.get("timestamp") or card.get("updated_at"))}
 
     def _dashboard_ids(self) -> Iterator[int]:
         collections = self.http.json("GET", "/api/collection/")
@@ -114,7 +116,13 @@ class MetabaseScraper:
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 yield item_error("card", exc)
         for dash_id in self._dashboard_ids():
-            dash = self.http.json("GET", f"/api/dashboard/{dash_id}")
+            try:
+                dash = self.http.json("GET", f"/api/dashboard/{dash_id}")
+                if not isinstance(dash, dict):
+                    raise TypeError("the dashboard is not an object")
+            except (ConnectorError, TypeError) as exc:
+                yield item_error(f"dashboard {dash_id}", exc)
+                continue
             for dc in dash.get("dashcards") or dash.get("ordered_cards") or []:
                 try:
                     card = dc.get("card")

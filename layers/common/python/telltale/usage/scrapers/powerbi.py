@@ -77,10 +77,10 @@ class PowerBiScraper:
     def __init__(self, config: dict[str, Any], credentials: dict[str, Any]) -> None:
         self.config = config
         self.credentials = credentials
-        self.page_size = int(config.get("page_size", 1000))
-        self.poll_s = float(config.get("scan_poll_s", 2.0))
-        self.scan_timeout_s = float(config.get("scan_timeout_s", 600))
-        self.app_url = str(config.get("app_url", "https://app.powerbi.com")).rstrip("/")
+        self.page_size = int(config["page_size"])
+        self.poll_s = float(config["scan_poll_s"])
+        self.scan_timeout_s = float(config["scan_timeout_s"])
+        self.app_url = str(config["app_url"]).rstrip("/")
         self.token_url = str(config.get("token_url") or
                              f"https://login.microsoftonline.com/{config.get('azure_tenant_id')}/oauth2/v2.0/token")
         self.http = HttpClient(str(config.get("base_url") or "https://api.powerbi.com/v1.0/myorg"), config,
@@ -89,7 +89,7 @@ class PowerBiScraper:
     def _login(self, http: HttpClient) -> None:
         data = http.json("POST", self.token_url, auth=False, data={
             "grant_type": "client_credentials", "client_id": self.credentials.get("client_id"),
-            "client_secret": self.credentials.get("client_secret"), "scope": self.config.get("scope", SCOPE)})
+            "client_secret": self.credentials.get("client_secret"), "scope": self.config["scope"] or SCOPE})
         if not isinstance(data, dict) or not data.get("access_token"):
             raise ConnectorError("the Entra ID token endpoint returned no access_token")
         http.session.headers["Authorization"] = f"Bearer {data['access_token']}"
@@ -104,7 +104,7 @@ class PowerBiScraper:
             page = data.get("value") or []
             ids += [str(g["id"]) for g in page if isinstance(g, dict) and g.get("id")]
             skip += len(page)
-            if len(page) < self.page_size:
+            if not page or len(page) < self.page_size:  # an empty page ends it, whatever page_size says
                 return ids
 
     def _scan(self, batch: list[str]) -> dict[str, Any]:
@@ -152,7 +152,7 @@ class PowerBiScraper:
                 yield BiRecord(resource_type="chart", resource_id=str(rep["id"]), title=rep.get("name"),
                                tables=datasets.get(str(rep.get("datasetId")), []),
                                executed_by=person(rep.get("modifiedBy"), *(rep.get("users") or [])),
-                               executed_at=parse_time(rep.get("modifiedDateTime")),
+                               modified_at=parse_time(rep.get("modifiedDateTime")),
                                dashboard_url=rep.get("webUrl") or f"{self.app_url}/groups/{ws_id}/reports/{rep['id']}")
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 yield item_error("report", exc)

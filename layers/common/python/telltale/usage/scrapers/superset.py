@@ -20,10 +20,11 @@ class SupersetScraper:
     def __init__(self, config: dict[str, Any], credentials: dict[str, Any]) -> None:
         self.config = config
         self.credentials = credentials
-        self.page_size = min(int(config.get("page_size", 100)), 100)
-        self.dialect = config.get("dialect")
+        self.page_size = int(config["page_size"])
+        self.dialect = config["dialect"]
         self.http = HttpClient(str(config["base_url"]), config, login=self._login, tool="Superset")
-        self._datasets: dict[int, dict[str, Any] | None] = {}
+        # A dataset is read once per sync; a failed read is remembered (reported once, its charts still kept).
+        self._datasets: dict[int, dict[str, Any] | ConnectorError | None] = {}
 
     def _login(self, http: HttpClient) -> None:
         body = {"username": self.credentials.get("username"), "password": self.credentials.get("password"),
@@ -46,14 +47,18 @@ class SupersetScraper:
             if not result or page * self.page_size >= count:
                 return
 
-    def _dataset(self, dataset_id: int) -> dict[str, Any] | None:
+    def _dataset(self, dataset_id: int) -> tuple[dict[str, Any] | None, ItemError | None]:
+        """The dataset, and an ItemError the first time its read failed (the chart is kept without its
+        tables; the failure is counted once, not once per chart)."""
         if dataset_id not in self._datasets:
             try:
                 data = self.http.json("GET", f"/api/v1/dataset/{dataset_id}")
                 self._datasets[dataset_id] = data.get("result") if isinstance(data, dict) else None
-            except ConnectorError:
-                self._datasets[dataset_id] = None
-        return self._datasets[dataset_id]
+            except ConnectorError as exc:
+                self._datasets[dataset_id] = exc
+                return None, item_error(f"dataset {dataset_id}", exc)
+        ds = self._datasets[dataset_id]
+        return (None if isinstance(ds, ConnectorError) else ds), None
 
     def _dialect(self, database: Any) -> str | None:
         backend = database.get("backend") if isinstance(database, dict) else None
@@ -67,14 +72,15 @@ class SupersetScraper:
                     sql=item.get("sql"), dialect=self._dialect(item.get("database")),
                     default_schema=item.get("schema") or None,
                     executed_by=person(item.get("changed_by"), item.get("created_by")),
-                    executed_at=parse_time(item.get("last_run")),
+                    # The list API gives no run time (only "2 days ago"): a saved query is a definition.
+                    modified_at=parse_time(item.get("changed_on")),
                 )
             except (KeyError, TypeError, ValueError) as exc:
                 yield item_error("saved_query", exc)
         for item in self._pages("/api/v1/chart/"):
             try:
                 yield from self._chart(item)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except (KeyError, TypeError, ValueError, AttributeError, ConnectorError) as exc:
                 yield item_error("chart", exc)
         for item in self._pages("/api/v1/query/"):
             try:
@@ -87,11 +93,13 @@ class SupersetScraper:
             except (KeyError, TypeError, ValueError) as exc:
                 yield item_error("query_log", exc)
 
-    def _chart(self, item: dict[str, Any]) -> Iterator[BiRecord]:
+    def _chart(self, item: dict[str, Any]) -> Iterator[BiRecord | ItemError]:
         chart_id = str(item["id"])
         sql, tables, dialect, schema = None, [], self.dialect, None
         if item.get("datasource_type") in ("table", "dataset", None) and item.get("datasource_id") is not None:
-            ds = self._dataset(int(item["datasource_id"]))
+            ds, failure = self._dataset(int(item["datasource_id"]))
+            if failure is not None:
+                yield failure
             if ds:
                 dialect = self._dialect(ds.get("database"))
                 schema = ds.get("schema") or None
@@ -104,7 +112,7 @@ class SupersetScraper:
         base = {"title": item.get("slice_name"), "sql": sql, "tables": tables, "dialect": dialect,
                 "default_schema": schema,
                 "executed_by": person(*(item.get("owners") or []), item.get("changed_by")),
-                "executed_at": parse_time(item.get("changed_on_utc") or item.get("last_saved_at"))}
+                "modified_at": parse_time(item.get("changed_on_utc") or item.get("last_saved_at"))}
         yield BiRecord(resource_type="chart", resource_id=chart_id,
                        dashboard_id=str(first["id"]) if first.get("id") is not None else None,
                        dashboard_title=first.get("dashboard_title"),

@@ -44,10 +44,10 @@ def _table(t: dict[str, Any]) -> str | None:
 class TableauScraper:
     def __init__(self, config: dict[str, Any], credentials: dict[str, Any]) -> None:
         self.credentials = credentials
-        self.version = str(config.get("api_version", "3.22"))
-        self.site = str(config.get("site", ""))
-        self.page_size = int(config.get("page_size", 100))
-        self.dialect = config.get("dialect")
+        self.version = str(config["api_version"])
+        self.site = str(config["site"])
+        self.page_size = int(config["page_size"])
+        self.dialect = config["dialect"]
         self.http = HttpClient(str(config["base_url"]), config, login=self._login, tool="Tableau")
 
     def _login(self, http: HttpClient) -> None:
@@ -74,11 +74,14 @@ class TableauScraper:
                 msg = "; ".join(str(e.get("message")) for e in errors if isinstance(e, dict))
                 raise ConnectorError(f"Tableau Metadata API error: {msg or 'no data'}"[:300])
             # NODE_LIMIT_EXCEEDED is a warning with partial data: keep the nodes and go on.
-            yield from conn.get("nodes") or []
+            nodes = conn.get("nodes") or []
+            yield from nodes
             info = conn.get("pageInfo") or {}
-            if not info.get("hasNextPage"):
+            cursor = info.get("endCursor")
+            # An empty page or a cursor that does not move ends it, whatever hasNextPage says.
+            if not info.get("hasNextPage") or not nodes or not cursor or cursor == after:
                 return
-            after = info.get("endCursor")
+            after = cursor
 
     def _view_url(self, path: str | None) -> str | None:
         if not path:
@@ -95,7 +98,7 @@ class TableauScraper:
                 dashboards = sheet.get("containedInDashboards") or []
                 common: dict[str, Any] = {"title": sheet.get("name"), "tables": tables,
                           "executed_by": person(owner.get("email"), owner.get("username")),
-                          "executed_at": parse_time(sheet.get("updatedAt"))}
+                          "modified_at": parse_time(sheet.get("updatedAt"))}
                 first = dashboards[0] if dashboards else {}
                 yield BiRecord(resource_type="chart", resource_id=sheet_id, dashboard_id=first.get("luid")
                                or first.get("id"), dashboard_title=first.get("name"),
