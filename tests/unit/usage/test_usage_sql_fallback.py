@@ -91,3 +91,13 @@ def test_unparsable_sql_never_reaches_the_logs(dialect: str | None, caplog: pyte
     assert "hunter2-pw" not in caplog.text
     assert logging.getLogger("sqlglot").getEffectiveLevel() >= logging.ERROR
     assert usage_sql  # imported for its side effect: the sqlglot logger is quiet
+
+
+def test_columns_are_tied_to_their_tables_where_the_query_says() -> None:
+    a = analyze("SELECT o.amount, c.id, region FROM sales.orders o JOIN crm.customers c ON o.cid = c.id",
+                "postgres")
+    assert set(a.column_keys) == {"sales.orders|amount", "crm.customers|id", "sales.orders|cid"}
+    assert "region" in a.columns  # a bare column of a join: its table is left open
+    assert analyze("SELECT amount FROM orders WHERE id = 1", "postgres", default_schema="sales").column_keys == \
+        ["sales.orders|amount", "sales.orders|id"]
+    assert analyze("WITH x AS (SELECT a FROM t) SELECT a FROM x", "postgres").column_keys == []

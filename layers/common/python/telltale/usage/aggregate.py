@@ -64,6 +64,7 @@ WITH {_PRODUCTS},
 {_REFS.format(window="")},
 hq AS (
     SELECT h.product_id, q.executed_by, q.executed_at AS at, q.execution_count, q.referenced_columns,
+           q.column_keys,
            q.executed_at >= CAST(:now AS timestamptz) - make_interval(days => :window) AS in_window
     FROM hits h JOIN usage.bi_queries q ON q.id = h.query_id
     WHERE q.executed_at IS NOT NULL
@@ -76,9 +77,18 @@ agg AS (
     FROM hq GROUP BY product_id
 ),
 colcount AS (
+    -- A column counts for the product when its table is one of the product's, or when the query does not
+    -- say which table it belongs to (column_keys: '<schema>.<table>|<column>').
     SELECT product_id, c AS col, sum(execution_count) AS n
     FROM hq CROSS JOIN LATERAL unnest(hq.referenced_columns) AS c
-    WHERE in_window GROUP BY product_id, c
+    WHERE in_window
+      AND (NOT EXISTS (SELECT 1 FROM unnest(hq.column_keys) AS k WHERE split_part(k, '|', 2) = c)
+           OR EXISTS (SELECT 1 FROM unnest(hq.column_keys) AS k
+                      JOIN pt ON pt.product_id = hq.product_id
+                       AND pt.tbl = split_part(split_part(k, '|', 1), '.', 2)
+                       AND (pt.sch = '' OR split_part(k, '.', 1) = '' OR pt.sch = split_part(k, '.', 1))
+                      WHERE split_part(k, '|', 2) = c))
+    GROUP BY product_id, c
 ),
 cols AS (
     SELECT product_id, array_agg(col ORDER BY n DESC, col) AS top_columns

@@ -18,6 +18,7 @@ from telltale.auth import AuthContext
 from telltale.config import get_settings
 from telltale.errors import Conflict, NotFound, ValidationError, uuid_or_404
 from telltale.usage import connector_config
+from telltale.usage.sql import split_table
 
 BI_TYPES = ("superset", "metabase", "looker", "tableau", "power_bi")
 WAREHOUSE_TYPES = ("snowflake", "bigquery", "postgres")
@@ -301,13 +302,6 @@ def delete_space(auth: AuthContext, slug: str) -> None:
 # ---------------------------------------------------------------- products
 
 _PRODUCT_COLS = "p.id, p.name, p.description, p.tables, p.created_at, p.updated_at"
-
-
-def split_table(name: str) -> tuple[str, str]:
-    """(schema, table), lower-cased, for matching: 'Sales.Orders' -> ('sales', 'orders'); 'x' -> ('', 'x');
-    'db.sales.orders' -> ('sales', 'orders')."""
-    parts = name.strip().lower().split(".")
-    return (parts[-2] if len(parts) > 1 else ""), parts[-1]
 
 
 def _write_product_tables(tx: Any, tenant_id: str, product_id: str, tables: list[str]) -> None:

@@ -70,6 +70,9 @@ class Analysis:
     pattern_hash: str
     tables: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
+    # "<schema>.<table>|<column>" for each column whose table the query makes certain (split_table's
+    # lower-cased last two parts, schema '' when unqualified), so usage can credit a column to its own table.
+    column_keys: list[str] = field(default_factory=list)
     parse_failed: bool = False
 
 
@@ -154,17 +157,19 @@ def _pattern_from_tokens(sql: str, tokens: list[Any]) -> str:
             skip = False
             continue
         tt = tok.token_type
-        nxt = tokens[i + 1] if i < last else None
-        if tt is dash and nxt is not None and nxt.token_type is number and (prev_tt is None or prev_tt in spaced):
-            continue  # a negative number is a value like any other: x = -5 is the pattern of x = 5
-        if (tt is colon and nxt is not None and nxt.start == tok.end + 1
-                and (nxt.text[:1].isalnum() or nxt.text[:1] == "_")
-                and (prev_tt is None or prev_tt in spaced or tokens[i - 1].end + 1 < tok.start)):
-            # A :name or :1 bind parameter (not Snowflake's v:field path, which hugs the name before it).
-            append("?")
-            skip = True
-            prev_tt = T.PLACEHOLDER
-            continue
+        if tt is dash or tt is colon:
+            nxt = tokens[i + 1] if i < last else None
+            if tt is dash and nxt is not None and nxt.token_type is number and (prev_tt is None
+                                                                               or prev_tt in spaced):
+                continue  # a negative number is a value like any other: x = -5 is the pattern of x = 5
+            if (tt is colon and nxt is not None and nxt.start == tok.end + 1
+                    and (nxt.text[:1].isalnum() or nxt.text[:1] == "_")
+                    and (prev_tt is None or prev_tt in spaced or tokens[i - 1].end + 1 < tok.start)):
+                # A :name or :1 bind parameter (not Snowflake's v:field path, which hugs the name before it).
+                append("?")
+                skip = True
+                prev_tt = T.PLACEHOLDER
+                continue
         if tt is lparen and out and prev_tt not in spaced:
             out[-1] += "("  # a call: f(x)
             prev_tt = tt
@@ -373,16 +378,24 @@ def analyze(sql: str, dialect: str | None = None, *, default_schema: str | None 
         trees = [t for t in parser.parse(tokens, sql) if t is not None]
     except Exception:  # noqa: BLE001 - a parse failure is recorded, never fatal
         return Analysis(pattern, _hash(pattern), _regex_tables(pattern), [], parse_failed=True)
-    tables, columns, failed = _extract(trees, default_schema)
-    return Analysis(pattern, _hash(pattern), tables, columns, parse_failed=failed)
+    tables, columns, column_keys, failed = _extract(trees, default_schema)
+    return Analysis(pattern, _hash(pattern), tables, columns, column_keys, parse_failed=failed)
 
 
-def _extract(trees: list[Any], default_schema: str | None) -> tuple[list[str], list[str], bool]:
+def split_table(name: str) -> tuple[str, str]:
+    """(schema, table), lower-cased, for matching: 'Sales.Orders' -> ('sales', 'orders'); 'x' -> ('', 'x');
+    'db.sales.orders' -> ('sales', 'orders')."""
+    parts = name.strip().lower().split(".")
+    return (parts[-2] if len(parts) > 1 else ""), parts[-1]
+
+
+def _extract(trees: list[Any], default_schema: str | None) -> tuple[list[str], list[str], list[str], bool]:
     exp = _exp()
     table_cls, column_cls, cte_cls = exp.Table, exp.Column, exp.CTE
     ctes: set[str] = set()
     table_nodes: list[Any] = []
     columns: dict[str, None] = {}
+    qualified: list[tuple[str, str]] = []  # (column, its qualifier, lower-cased; '' when none)
     failed = False
     for tree in trees:
         if isinstance(tree, exp.Command):
@@ -393,12 +406,16 @@ def _extract(trees: list[Any], default_schema: str | None) -> tuple[list[str], l
                 ident = node.this
                 name = ident.name if ident is not None else ""
                 if name and name != "*":
-                    columns[name if ident.args.get("quoted") else name.lower()] = None
+                    col = name if ident.args.get("quoted") else name.lower()
+                    columns[col] = None
+                    qualified.append((col, node.table.lower()))
             elif cls is cte_cls:
                 ctes.add(node.alias_or_name.lower())
             elif isinstance(node, table_cls):
                 table_nodes.append(node)
     tables: dict[str, None] = {}
+    # Alias (or bare name) -> table key; None when two tables share it somewhere in the query.
+    aliases: dict[str, str | None] = {}
     for t in table_nodes:
         found = _table_name(t)
         if not found:
@@ -412,7 +429,23 @@ def _extract(trees: list[Any], default_schema: str | None) -> tuple[list[str], l
         if not db and default_schema:
             name = f"{default_schema}.{name}"
         tables[name] = None
-    return list(tables), list(columns), failed
+        key = ".".join(split_table(name))
+        for alias in {t.alias_or_name.lower(), t.name.lower()}:
+            aliases[alias] = key if aliases.get(alias, key) == key else None
+    return list(tables), list(columns), _column_keys(qualified, aliases, ctes), failed
+
+
+def _column_keys(qualified: list[tuple[str, str]], aliases: dict[str, str | None], ctes: set[str]) -> list[str]:
+    """Which table each column belongs to, where the query says so: a qualifier naming one table, or any
+    column of a query that reads a single table and no CTE. Others (a subquery's alias, a join's bare
+    column) stay unattributed."""
+    only = next(iter(aliases.values())) if len(set(aliases.values())) == 1 and not ctes else None
+    keys: dict[str, None] = {}
+    for col, qualifier in qualified:
+        key = aliases.get(qualifier) if qualifier else only
+        if key:
+            keys[f"{key}|{col}"] = None
+    return list(keys)
 
 
 def _regex_tables(pattern: str) -> list[str]:

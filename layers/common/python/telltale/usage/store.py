@@ -32,6 +32,7 @@ class BiQueryRow:
     parse_failed: bool = False
     referenced_tables: list[str] = field(default_factory=list)
     referenced_columns: list[str] = field(default_factory=list)
+    column_keys: list[str] = field(default_factory=list)
     executed_by: str | None = None
     executed_at: datetime | None = None
     modified_at: datetime | None = None
@@ -56,22 +57,23 @@ def upsert_bi_queries(tenant_id: str, connector_id: str, rows: list[BiQueryRow])
     result = db.query(
         """
         INSERT INTO usage.bi_queries AS q (tenant_id, connector_id, resource_type, resource_id, title, sql_text,
-            sql_hash, parse_failed, referenced_tables, referenced_columns, executed_by, executed_at, modified_at,
-            execution_count, dashboard_id, dashboard_title, dashboard_url)
+            sql_hash, parse_failed, referenced_tables, referenced_columns, column_keys, executed_by, executed_at,
+            modified_at, execution_count, dashboard_id, dashboard_title, dashboard_url)
         SELECT :t, CAST(:c AS uuid), x.resource_type, x.resource_id, x.title, x.sql_text, x.sql_hash,
                COALESCE(x.parse_failed, false),
                ARRAY(SELECT jsonb_array_elements_text(x.referenced_tables)),
                ARRAY(SELECT jsonb_array_elements_text(x.referenced_columns)),
+               ARRAY(SELECT jsonb_array_elements_text(x.column_keys)),
                x.executed_by, x.executed_at, x.modified_at, COALESCE(x.execution_count, 1), x.dashboard_id,
                x.dashboard_title, x.dashboard_url
         FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(resource_type text, resource_id text, title text,
             sql_text text, sql_hash text, parse_failed boolean, referenced_tables jsonb, referenced_columns jsonb,
-            executed_by text, executed_at timestamptz, modified_at timestamptz, execution_count bigint,
-            dashboard_id text, dashboard_title text, dashboard_url text)
+            column_keys jsonb, executed_by text, executed_at timestamptz, modified_at timestamptz,
+            execution_count bigint, dashboard_id text, dashboard_title text, dashboard_url text)
         ON CONFLICT (connector_id, resource_type, resource_id) DO UPDATE SET
             title = EXCLUDED.title, sql_text = EXCLUDED.sql_text, sql_hash = EXCLUDED.sql_hash,
             parse_failed = EXCLUDED.parse_failed, referenced_tables = EXCLUDED.referenced_tables,
-            referenced_columns = EXCLUDED.referenced_columns,
+            referenced_columns = EXCLUDED.referenced_columns, column_keys = EXCLUDED.column_keys,
             executed_by = COALESCE(EXCLUDED.executed_by, q.executed_by),
             executed_at = COALESCE(EXCLUDED.executed_at, q.executed_at),
             modified_at = COALESCE(EXCLUDED.modified_at, q.modified_at),

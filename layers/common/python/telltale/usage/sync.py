@@ -35,6 +35,7 @@ def to_row(rec: BiRecord) -> store.BiQueryRow:
         row.sql_text, row.sql_hash, row.parse_failed = a.sql_text, a.pattern_hash, a.parse_failed
         tables.update(dict.fromkeys(a.tables))
         row.referenced_columns = a.columns
+        row.column_keys = a.column_keys
     row.referenced_tables = list(tables)
     return row
 
