@@ -64,6 +64,17 @@ class Runtime:
             return self._handlers[fn.logical_id]
 
     def invoke(self, fn: Function, event: dict[str, Any]) -> Any:
+        try:
+            return self._invoke(fn, event)
+        finally:
+            # One process hosts every function here, and Powertools' Logger is process-wide: without this,
+            # a function that does not stamp its own Lambda context (execute_query, the queue worker) logs
+            # under the name of whichever function ran before it. In Lambda each function has its process.
+            from telltale.log import powertools_logger
+
+            powertools_logger().clear_state()
+
+    def _invoke(self, fn: Function, event: dict[str, Any]) -> Any:
         handler = self.handler_for(fn)
         if "routeKey" not in event:
             return handler(event, LambdaContext(fn))
