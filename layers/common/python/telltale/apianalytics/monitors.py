@@ -20,6 +20,7 @@ from telltale import db, netguard
 from telltale.apianalytics import pinger, query
 from telltale.apianalytics.keys import ApiKey
 from telltale.errors import Conflict, NotFound, ValidationError, uuid_or_404
+from telltale.log import logger
 
 MAX_MONITORS_PER_KEY = 20
 INTERVALS = (1, 5, 15, 30, 60, 360, 1440)
@@ -281,7 +282,11 @@ def run_checks(monitors: list[dict[str, Any]], *, deadline: float, timeout: floa
     with ThreadPoolExecutor(max_workers=min(workers, len(monitors))) as pool:
         futures = {pool.submit(one, m): m for m in monitors}
         for future in as_completed(futures):
-            row = future.result()
+            try:
+                row = future.result()
+            except Exception:  # noqa: BLE001 - a bug in one check must not cost the others their results
+                logger.exception("uptime check failed unexpectedly", extra={"monitor": str(futures[future]["id"])})
+                row = None
             if row is None:
                 unchecked.append(futures[future])
                 continue
