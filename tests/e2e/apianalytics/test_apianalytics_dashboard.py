@@ -102,7 +102,8 @@ def test_dashboard_renders_ingested_numbers_and_filters_change_them(api, key, br
     assert page.locator("#chart-uptime-pct canvas").count() >= 1
     assert page.get_attribute("#chart-uptime-pct", "data-points") == "1"
     uptime = page.evaluate("(() => { const c = window.telltaleDashboard.charts['chart-uptime-pct'];"
-                           " return {y: c.data[1], label: c.series[1].label, range: [c.scales.y.min, c.scales.y.max]}; })()")
+                           " return {y: c.data[1], label: c.series[1].label,"
+                           " range: [c.scales.y.min, c.scales.y.max]}; })()")
     assert uptime == {"y": [50], "label": "http://127.0.0.1:9/health", "range": [0, 100]}
     latency = page.evaluate("window.telltaleDashboard.charts['chart-uptime'].data[1]")
     assert latency == [50]  # the average of the two checks' 40 and 60 ms
