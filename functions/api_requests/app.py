@@ -10,7 +10,17 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from telltale.apianalytics import ingest, keys, query
-from telltale.http import JSON, current_auth, dumps, json_body, lambda_handler, logger, parse_body, success
+from telltale.http import (
+    JSON,
+    current_auth,
+    documents_body,
+    dumps,
+    json_body,
+    lambda_handler,
+    logger,
+    success,
+    takes_body,
+)
 
 router = APIGatewayHttpRouter()
 # These routes authenticate with an API key, not the JWT (the OpenAPI description says so).
@@ -22,9 +32,9 @@ def _key() -> keys.ApiKey:
 
 
 @router.post("/api/keys", summary="Generate an API key (shown once, stored hashed)", tags=["API analytics"])
-def create_key():
+@takes_body(router, keys.KeyCreate, status=201, optional=True)
+def create_key(body: keys.KeyCreate):
     auth = current_auth(router)
-    body = parse_body(router, keys.KeyCreate) if json_body(router) is not None else keys.KeyCreate()
     created = keys.create(auth.tenant_id, auth.user_id, body.name)
     logger.info("api key created", extra={"tenant": auth.tenant_id, "key_id": str(created["id"])})
     return success(created, message="API key created; store it now, it is not shown again", status=201)
@@ -48,6 +58,7 @@ def revoke_key(key_id: str):
 
 @router.post("/api/requests", security=API_KEY_AUTH,
              summary="Ingest a batch of logged requests (X-AUTH-TOKEN)", tags=["API analytics"])
+@documents_body(ingest.RequestBatch, status=201)
 def ingest_requests():
     key = _key()
     batch = ingest.parse_batch(json_body(router))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from telltale.apianalytics import keys, monitors
-from telltale.http import lambda_handler, logger, parse_body, success
+from telltale.http import documents_body, lambda_handler, logger, parse_body, success
 
 router = APIGatewayHttpRouter()
 # These routes authenticate with an API key, not the JWT (the OpenAPI description says so).
@@ -29,6 +29,7 @@ def list_monitors():
 
 @router.post("/api/monitors", security=API_KEY_AUTH,
              summary="Register an endpoint to watch", tags=["API monitoring"])
+@documents_body(monitors.MonitorCreate, status=201)
 def create_monitor():
     key = _key()
     body = parse_body(router, monitors.MonitorCreate)

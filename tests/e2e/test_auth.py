@@ -96,6 +96,11 @@ def test_a_body_naming_another_tenant_is_403_and_writes_nothing(api, field):
     assert slug not in {a["slug"] for a in api.get("/api/apps/").json()["data"]}
 
 
+def test_a_tenant_mismatch_is_reported_before_what_is_wrong_with_the_body(api):
+    r = api.post("/api/apps/shop/secrets/", json={"key": "x"}, headers={"x-tenant-uuid": "other"})
+    assert r.status_code == 403 and "x-tenant-uuid" in r.json()["message"]
+
+
 def test_a_body_naming_the_tokens_own_tenant_is_accepted(api):
     key = f"own-{uuid.uuid4().hex[:6]}"
     body = {"key": key, "type_slug": "analytics-postgres", "value": PG_VALUE, "tenant_id": "demo"}

@@ -25,8 +25,8 @@ from telltale.replies import JSON, dumps, envelope, event_json_body, log_error, 
 # Powertools' JSON handler on the "telltale" logger, with the Lambda context in every line.
 logger = powertools_logger()
 
-__all__ = ["JSON", "current_auth", "dumps", "json_body", "json_response", "lambda_handler", "logger",
-           "make_resolver", "page_params", "parse_body", "success", "takes_body", "to_json"]
+__all__ = ["JSON", "current_auth", "documents_body", "dumps", "json_body", "json_response", "lambda_handler",
+           "logger", "make_resolver", "page_params", "parse_body", "success", "takes_body", "to_json"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -122,10 +122,12 @@ def parse_body(app: HasEvent, model: type[M], *, optional: bool = False) -> M:
             body = {}
         else:
             raise ValidationError(f"a JSON body is required: a {model.__name__} object")
-    claims = _auth.claims_from_event(app.current_event.raw_event)  # none on the API-key routes
-    if claims is not None and isinstance(body, dict):
+    event = app.current_event.raw_event
+    if _auth.claims_from_event(event) is not None:  # none on the API-key routes
+        # The caller's identity first (a 403 for a tenant header that is not the token's comes before
+        # any complaint about the body), then the body's own tenant keys.
         declared = model.model_fields.keys() | {f.alias for f in model.model_fields.values() if f.alias}
-        body = _auth.check_body_tenant(_auth.from_claims(claims), body, declared=declared)
+        body = _auth.check_body_tenant(_auth.from_event(event), body, declared=declared)
     try:
         return model.model_validate(body)
     except PydanticValidationError as exc:
@@ -134,6 +136,22 @@ def parse_body(app: HasEvent, model: type[M], *, optional: bool = False) -> M:
 
 
 BODY_SPEC = "__telltale_body__"
+RouteFn = TypeVar("RouteFn", bound=Callable[..., Any])
+
+
+def documents_body(model: type[BaseModel], *, status: int = 200,
+                   optional: bool = False) -> Callable[[RouteFn], RouteFn]:
+    """Record, for ``functions/api_docs``, the route's JSON body ``model`` and the status of a success.
+
+    For routes that must authenticate before they read the body (the API-key routes call their key
+    check, then :func:`parse_body`); the others use :func:`takes_body`, which also parses it.
+    """
+
+    def mark(func: RouteFn) -> RouteFn:
+        setattr(func, BODY_SPEC, (model, status, optional))
+        return func
+
+    return mark
 
 
 def takes_body(app: HasEvent, model: type[BaseModel], *, status: int = 200,
@@ -158,8 +176,7 @@ def takes_body(app: HasEvent, model: type[BaseModel], *, status: int = 200,
         del route.__wrapped__  # type: ignore[attr-defined]  # Powertools must read the signature below
         route.__signature__ = signature.replace(  # type: ignore[attr-defined]
             parameters=[p for p in signature.parameters.values() if p.name != "body"])
-        setattr(route, BODY_SPEC, (model, status, optional))
-        return route
+        return documents_body(model, status=status, optional=optional)(route)
 
     return wrap
 
