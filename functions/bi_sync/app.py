@@ -1,5 +1,6 @@
-"""BI sync and query-log mining (spec 001), the connectors' sync jobs and BiQuery rows, and the scheduled
-sync of every connector (an EventBridge schedule invokes the same handler)."""
+"""BI sync and query-log mining (spec 001), the connectors' sync jobs and BiQuery rows; the scheduled sync
+(an EventBridge schedule queues a job per connector) and the queue worker that runs the jobs, all through
+the same handler."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from telltale.errors import ValidationError
 from telltale.http import current_auth, json_response, logger, make_resolver, page_params
@@ -17,10 +20,12 @@ TAGS = ["Usage analytics: BI sync"]
 RESOURCE_TYPES = ("saved_query", "chart", "dashboard_chart", "query_log")
 
 
-@router.post("/connectors/<connector_id>/bi-sync", summary="Run a full BI scrape; returns the SyncJob", tags=TAGS)
+@router.post("/connectors/<connector_id>/bi-sync",
+             summary="Queue a full BI scrape; 202 with the SyncJob (status queued), followed at GET /sync-jobs/{id}",
+             tags=TAGS)
 def bi_sync(connector_id: str):
     auth = current_auth(router)
-    return json_response(200, sync.bi_sync(auth.tenant_id, connector_id))
+    return json_response(202, sync.request_bi_sync(auth.tenant_id, connector_id))
 
 
 @router.post("/connectors/<connector_id>/query-log-mining",
@@ -30,7 +35,7 @@ def query_log_mining(connector_id: str):
     job, rows = sync.mine(auth.tenant_id, connector_id)
     return json_response(200, {"rows_upserted": rows, "job_id": job["id"], "status": job["status"],
                                "items_failed": job["items_failed"], "errors": job["errors"],
-                               "warnings": job.get("warnings", [])})
+                               "warnings": job["warnings"]})
 
 
 @router.get("/connectors/<connector_id>/sync-jobs", summary="The connector's sync jobs, newest first", tags=TAGS)
@@ -70,8 +75,24 @@ def _is_schedule(event: dict[str, Any]) -> bool:
     return event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event"
 
 
+def _is_queue(event: dict[str, Any]) -> bool:
+    records = event.get("Records") or []
+    return bool(records) and records[0].get("eventSource") == "aws:sqs"
+
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def _run_job(record: SQSRecord) -> None:
+    sync.run_queued(record.body)
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if _is_queue(event):
+        # One job per message (BatchSize 1); a record that raises is retried by the queue.
+        return dict(process_partial_response(event=event, record_handler=_run_job, processor=processor,
+                                             context=context))
     if _is_schedule(event):
         detail = event.get("detail") or {}
         result = sync.scheduled_sync_all(int(detail.get("min_interval_minutes", sync.SCHEDULE_MIN_INTERVAL_MINUTES)))

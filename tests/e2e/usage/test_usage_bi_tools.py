@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from usage_helpers import bi_queries, make_connector
+from usage_helpers import bi_queries, make_connector, run_sync
 from usage_replay import Once, ReplayServer, Request, Tokens
 
 
@@ -20,10 +20,9 @@ def _guard(tokens: Tokens, header: str, prefix: str = "") -> Any:
 
 
 def _sync(api: Any, conn: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple[str, str], dict[str, Any]]]:
-    r = api.post(f"/connectors/{conn['id']}/bi-sync")
-    assert r.status_code == 200, r.text
+    job = run_sync(api, conn["id"])
     rows = {(q["resource_type"], q["resource_id"]): q for q in bi_queries(api, conn["id"])}
-    return r.json(), rows
+    return job, rows
 
 
 def test_metabase_sync(api: Any, replay: ReplayServer) -> None:

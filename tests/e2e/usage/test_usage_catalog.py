@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
-from usage_helpers import bi_queries, make_connector, make_space
+from usage_helpers import bi_queries, make_connector, make_space, run_sync
 from usage_replay import ReplayServer, Request
 
 ALLOW = "TELLTALE_USAGE_ALLOW_PRIVATE_CONNECTORS"
@@ -153,9 +153,7 @@ def test_sync_checks_the_address_again_when_it_connects(api: Any, replay: Replay
     replay.routes[("POST", "/api/v1/security/login")] = lambda req: (200, {"access_token": "t"})
     conn = make_connector(api, "superset", {"base_url": replay.url}, {"username": "u", "password": "p"})
     monkeypatch.setenv(ALLOW, "false")
-    r = api.post(f"/connectors/{conn['id']}/bi-sync")
-    assert r.status_code == 200, r.text
-    job = r.json()
+    job = run_sync(api, conn["id"])
     assert job["status"] == "failed" and "private" in job["errors"][0], job
     assert replay.requests == []  # not one byte reached it
 
@@ -177,7 +175,7 @@ def test_moving_a_connector_needs_its_credentials_again(api: Any, replay: Replay
     assert r.status_code == 400, r.text
     assert "config.base_url" in r.json()["errors"]["credentials"][0] and "stored-secret" not in r.text
     assert api.get(f"/connectors/{cid}").json()["config"]["base_url"] == "http://localhost:1"
-    assert api.post(f"/connectors/{cid}/bi-sync").json()["status"] == "failed"
+    assert run_sync(api, cid)["status"] == "failed"
     assert seen == []  # the stored password never reached the new address
 
     # verify_tls too decides who can read the credentials in transit.
@@ -189,7 +187,7 @@ def test_moving_a_connector_needs_its_credentials_again(api: Any, replay: Replay
     r = api.put(f"/connectors/{cid}", json={"config": {"base_url": replay.url},
                                             "credentials": {"username": "new", "password": "given-again"}})
     assert r.status_code == 200, r.text
-    api.post(f"/connectors/{cid}/bi-sync")
+    run_sync(api, cid)
     assert seen and seen[-1]["password"] == "given-again"
     assert bi_queries(api, cid) == []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from usage_helpers import bi_queries, make_connector, make_space
+from usage_helpers import bi_queries, make_connector, make_space, run_sync
 from usage_replay import Once, ReplayServer, Request, Tokens
 
 SAVED = [
@@ -92,9 +92,7 @@ def test_superset_sync_end_to_end(api: Any, platform_db: Any, replay: ReplayServ
                           {"username": "svc", "password": "pw"})
     assert "credentials" not in conn and "pw" not in str(conn)
 
-    r = api.post(f"/connectors/{conn['id']}/bi-sync")
-    assert r.status_code == 200, r.text
-    job = r.json()
+    job = run_sync(api, conn["id"])  # 202 with a queued job, run by the queue worker
     assert job["kind"] == "bi_sync" and job["status"] == "partial", job
     # 4 saved queries (one malformed) + 2 charts + 1 dashboard tile + 1 SQL Lab query
     assert (job["items_seen"], job["items_failed"], job["items_upserted"]) == (8, 1, 7), job
@@ -144,7 +142,7 @@ def test_superset_sync_end_to_end(api: Any, platform_db: Any, replay: ReplayServ
              " VALUES ('demo', CAST(:c AS uuid), 'bi_sync', now() - interval '1 hour')", c=conn["id"])
     # A second sync updates rows in place; an unchanged query-log row is not rewritten.
     before = len(rows)
-    job2 = api.post(f"/connectors/{conn['id']}/bi-sync").json()
+    job2 = run_sync(api, conn["id"])
     assert job2["items_upserted"] == 6 and len(bi_queries(api, conn["id"])) == before
     statuses = [j["status"] for j in api.get(f"/connectors/{conn['id']}/sync-jobs").json()["items"]]
     assert statuses == ["partial", "partial", "failed"]  # newest first; the interrupted one is closed
@@ -176,3 +174,20 @@ def test_bi_sync_errors(api: Any) -> None:
     # Another tenant cannot see the connector.
     assert api.post(f"/connectors/{pg['id']}/bi-sync", tenant="other").status_code == 404
     assert api.post(f"/connectors/{pg['id']}/bi-sync", tenant=None).status_code == 401
+
+
+def test_one_queued_sync_per_connector(api: Any, platform_db: Any) -> None:
+    """A second request while a job waits is a 409; a job no worker ever picked up stops blocking after a
+    while (it is closed as failed, "never started")."""
+    conn = make_connector(api, "superset", {"base_url": "http://localhost:1"}, {"username": "u", "password": "p"})
+    platform_db.query("INSERT INTO usage.sync_jobs (tenant_id, connector_id, kind, status, queued_at)"
+                      " VALUES ('demo', CAST(:c AS uuid), 'bi_sync', 'queued', now())", c=conn["id"])
+    r = api.post(f"/connectors/{conn['id']}/bi-sync")
+    assert r.status_code == 409 and "already queued" in r.json()["message"]
+    platform_db.query("UPDATE usage.sync_jobs SET queued_at = now() - interval '2 hours'"
+                      " WHERE connector_id = CAST(:c AS uuid)", c=conn["id"])
+    job = run_sync(api, conn["id"])
+    assert job["status"] == "failed"  # nothing listens on localhost:1
+    jobs = api.get(f"/connectors/{conn['id']}/sync-jobs").json()["items"]
+    stale = [j for j in jobs if j["id"] != job["id"]]
+    assert stale[0]["status"] == "failed" and "never started" in stale[0]["errors"][0]

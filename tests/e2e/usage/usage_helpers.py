@@ -34,3 +34,21 @@ def bi_queries(api: Any, connector_id: str, tenant: str = "demo") -> list[dict[s
     r = api.get(f"/connectors/{connector_id}/bi-queries?page_size=500", tenant=tenant)
     assert r.status_code == 200, r.text
     return r.json()["items"]
+
+
+def run_sync(api: Any, connector_id: str, tenant: str = "demo", timeout: float = 60.0) -> dict[str, Any]:
+    """POST bi-sync (202, a queued job), then follow GET /sync-jobs/{id} until the worker has finished it."""
+    import time
+
+    r = api.post(f"/connectors/{connector_id}/bi-sync", tenant=tenant)
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["status"] == "queued" and job["queued_at"], job
+    deadline = time.monotonic() + timeout
+    while job["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"sync job still {job['status']} after {timeout} s"
+        time.sleep(0.1)
+        r = api.get(f"/sync-jobs/{job['id']}", tenant=tenant)
+        assert r.status_code == 200, r.text
+        job = r.json()
+    return dict(job)

@@ -47,6 +47,8 @@ class Settings:
     tenant_claim: str = "tenant_id"
 
     events_queue_url: str | None = None
+    # Where BI sync jobs wait for the bi_sync worker (POST /connectors/{id}/bi-sync, the schedule).
+    usage_sync_queue_url: str | None = None
     # The SQLite file behind every "local://" queue URL.
     local_queue_path: str | None = None
 

@@ -15,8 +15,11 @@ from telltale.errors import NotFound, uuid_or_404
 
 MAX_JOB_ERRORS = 50
 
-JOB_COLS = ("id, connector_id, kind, trigger, status, started_at, finished_at, items_seen, items_upserted,"
-            " items_failed, errors")
+JOB_COLS = ("id, connector_id, kind, trigger, status, queued_at, started_at, finished_at, items_seen,"
+            " items_upserted, items_failed, errors, warnings")
+# A queued job whose message never reached a worker (lost, or dead-lettered) stops blocking new requests
+# after this long; the queue's own retries are over by then.
+STALE_QUEUED_MINUTES = 30
 BI_QUERY_COLS = ("id, connector_id, resource_type, resource_id, title, sql_text, parse_failed, referenced_tables,"
                  " referenced_columns, executed_by, executed_at, modified_at, execution_count, dashboard_id,"
                  " dashboard_title, dashboard_url, created_at, updated_at, last_seen_at")
@@ -115,6 +118,43 @@ def start_job(tenant_id: str, connector_id: str, kind: str, trigger: str) -> str
     )
     assert row is not None
     return str(row["id"])
+
+
+def queue_job(tenant_id: str, connector_id: str, kind: str, trigger: str) -> str | None:
+    """A new 'queued' job; None when the connector already has one waiting (the partial unique index)."""
+    db.query(
+        "UPDATE usage.sync_jobs SET status = 'failed', finished_at = now(),"
+        " errors = errors || CAST('[\"never started: no worker picked the job up\"]' AS jsonb)"
+        " WHERE tenant_id = :t AND connector_id = CAST(:c AS uuid) AND status = 'queued'"
+        " AND queued_at < now() - make_interval(mins => :m)",
+        t=tenant_id, c=connector_id, m=STALE_QUEUED_MINUTES,
+    )
+    row = db.query_one(
+        "INSERT INTO usage.sync_jobs (tenant_id, connector_id, kind, trigger, status, queued_at)"
+        " VALUES (:t, CAST(:c AS uuid), :k, :tr, 'queued', now()) ON CONFLICT DO NOTHING RETURNING id",
+        t=tenant_id, c=connector_id, k=kind, tr=trigger,
+    )
+    return str(row["id"]) if row else None
+
+
+def claim_job(job_id: str) -> bool:
+    """Mark a queued job running; False when it is not queued any more (a redelivered message)."""
+    return bool(db.query(
+        "UPDATE usage.sync_jobs SET status = 'running', started_at = now() WHERE id = CAST(:id AS uuid)"
+        " AND status = 'queued' RETURNING id", id=job_id))
+
+
+def fail_job(job_id: str, message: str) -> None:
+    db.query(
+        "UPDATE usage.sync_jobs SET status = 'failed', finished_at = now(), errors = errors || CAST(:e AS jsonb)"
+        " WHERE id = CAST(:id AS uuid) AND status IN ('queued', 'running')",
+        e=db.jsonb([message]), id=job_id,
+    )
+
+
+def add_warnings(job_id: str, warnings: list[str]) -> None:
+    db.query("UPDATE usage.sync_jobs SET warnings = warnings || CAST(:w AS jsonb) WHERE id = CAST(:id AS uuid)",
+             w=db.jsonb(warnings), id=job_id)
 
 
 def close_interrupted_jobs(tenant_id: str, connector_id: str) -> None:

@@ -1,18 +1,23 @@
 """Runs a BI scrape or a query-log mining pass as a recorded sync job.
 
-One job at a time per connector (a PostgreSQL advisory lock; a second request gets 409). Items are
-anonymized and upserted in batches; an item that cannot be read is counted as failed and the sync goes
-on; a failure of the tool itself (unreachable, refused login) ends the job as ``failed`` with its message.
+A BI sync is queued (POST answers 202 with the job) and run by the bi_sync function's queue worker; the
+schedule queues one job per connector. Mining runs in the request (its reply carries rows_upserted), or
+from the queue when the schedule asked for it. One job at a time per connector (a PostgreSQL advisory
+lock; one queued job per connector, a second request gets 409). Items are anonymized and upserted in
+batches; an item that cannot be read is counted as failed and the sync goes on; a failure of the tool
+itself (unreachable, refused login) ends the job as ``failed`` with its message.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from telltale import db
-from telltale.errors import Conflict, TelltaleError, ValidationError
+from telltale import db, queue
+from telltale.config import get_settings
+from telltale.errors import Conflict, ServiceUnavailable, TelltaleError, ValidationError
 from telltale.log import logger
 from telltale.usage import catalog, store
 from telltale.usage.scrapers.base import BiRecord, ItemError
@@ -90,12 +95,17 @@ def _consume_into(tenant_id: str, connector_id: str, items: Iterable[BiRecord | 
                                                 "upserted": counts["upserted"], "failed": counts["failed"]})
 
 
-def _run(tenant_id: str, connector: dict[str, Any], kind: str, trigger: str,
-         produce: Any) -> tuple[dict[str, Any], int]:
+def _run(tenant_id: str, connector: dict[str, Any], kind: str, trigger: str, produce: Any,
+         job_id: str | None = None) -> tuple[dict[str, Any] | None, int]:
+    """Run one sync under the connector's lock. ``job_id``: a queued job to claim (None when the job
+    was already run, a redelivered message); without it, a new job is recorded."""
     cid = str(connector["id"])
     with _Lock(f"usage-sync:{cid}"):
         store.close_interrupted_jobs(tenant_id, cid)
-        job_id = store.start_job(tenant_id, cid, kind, trigger)
+        if job_id is None:
+            job_id = store.start_job(tenant_id, cid, kind, trigger)
+        elif not store.claim_job(job_id):
+            return None, 0
         started = time.monotonic()
         logger.info("sync started", extra={"job": job_id, "connector": cid, "type": connector["type"], "kind": kind})
         counts: dict[str, Any] = {"seen": 0, "upserted": 0, "failed": 0, "errors": []}
@@ -119,43 +129,101 @@ def _run(tenant_id: str, connector: dict[str, Any], kind: str, trigger: str,
     return store.get_job(tenant_id, job_id), counts["upserted"]
 
 
-def bi_sync(tenant_id: str, connector_id: str, *, trigger: str = "api") -> dict[str, Any]:
-    """Scrape a BI connector, upsert its BiQuery rows, then recompute usage for the tenant's spaces."""
+def _connector_of(tenant_id: str, connector_id: str, kind: str) -> dict[str, Any]:
+    """The connector (404 unknown), checked to be of a type ``kind`` applies to (400 otherwise)."""
     connector = catalog.load_connector(tenant_id, connector_id)
-    if connector["type"] not in catalog.BI_TYPES:
-        raise ValidationError(f"connector type '{connector['type']}' is not a BI type; BI sync supports "
+    ctype = connector["type"]
+    if kind == "bi_sync" and ctype not in catalog.BI_TYPES:
+        raise ValidationError(f"connector type '{ctype}' is not a BI type; BI sync supports "
                               f"{', '.join(catalog.BI_TYPES)} (use query-log-mining for warehouses)",
                               errors={"connector_id": ["not a BI connector"]})
-    from telltale.usage import scrapers
+    if kind == "query_log_mining" and ctype not in catalog.WAREHOUSE_TYPES:
+        raise ValidationError(f"connector type '{ctype}' has no query log to mine; mining supports "
+                              f"{', '.join(catalog.WAREHOUSE_TYPES)}", errors={"connector_id": ["not a warehouse"]})
+    return connector
 
-    job, _ = _run(tenant_id, connector, "bi_sync", trigger, lambda: scrapers.for_connector(connector).scrape())
-    return _aggregate_after(tenant_id, job)
+
+def request_bi_sync(tenant_id: str, connector_id: str) -> dict[str, Any]:
+    """Queue a BI sync of the connector; returns the job (status ``queued``), which a worker runs.
+
+    Asynchronous because a scrape is not bounded by API Gateway's 29 s (a Power BI scan alone may poll
+    for ten minutes); the client follows GET /sync-jobs/{id}.
+    """
+    connector = _connector_of(tenant_id, connector_id, "bi_sync")
+    return _enqueue(tenant_id, str(connector["id"]), "bi_sync", "api")
+
+
+def _enqueue(tenant_id: str, connector_id: str, kind: str, trigger: str) -> dict[str, Any]:
+    job_id = store.queue_job(tenant_id, connector_id, kind, trigger)
+    if job_id is None:
+        raise Conflict("a sync of this connector is already queued; wait for it to finish")
+    url = get_settings().usage_sync_queue_url
+    try:
+        if not url:
+            raise ServiceUnavailable("the sync queue is not configured (TELLTALE_USAGE_SYNC_QUEUE_URL)")
+        body = json.dumps({"tenant_id": tenant_id, "connector_id": connector_id, "job_id": job_id, "kind": kind})
+        queue.send_batch(url, [body])
+    except Exception:
+        store.fail_job(job_id, "the job could not be queued; try again")
+        raise
+    return store.get_job(tenant_id, job_id)
+
+
+def run_queued(body: str) -> None:
+    """The worker's part: run the queued job a message names. A job already run (the message was
+    delivered twice) is left alone; whatever the job meets is recorded on it, so this raises only for
+    what a redelivery could fix (the database unreachable)."""
+    msg = json.loads(body)
+    tenant_id, job_id, kind = str(msg["tenant_id"]), str(msg["job_id"]), str(msg["kind"])
+    try:
+        connector = _connector_of(tenant_id, str(msg["connector_id"]), kind)
+        if kind == "bi_sync":
+            from telltale.usage import scrapers
+
+            job, _ = _run(tenant_id, connector, kind, "", lambda: scrapers.for_connector(connector).scrape(),
+                          job_id=job_id)
+            if job is not None:
+                _aggregate_after(tenant_id, job)
+        else:
+            _mine(tenant_id, connector, job_id=job_id)
+    except Conflict:
+        store.fail_job(job_id, "another sync of this connector was running; run this one again later")
+    except TelltaleError as exc:  # the connector was deleted, or its stored config no longer validates
+        store.fail_job(job_id, exc.message)
 
 
 def _aggregate_after(tenant_id: str, job: dict[str, Any]) -> dict[str, Any]:
     """Recompute the tenant's usage after a sync. The sync's rows are stored and its job recorded whatever
-    happens here, so a failure is the job's warning, not the request's 500."""
+    happens here, so a failure is the job's warning, not an error of the sync."""
     from telltale.usage import aggregate
 
     try:
         aggregate.aggregate_tenant(tenant_id)
-    except Exception:  # noqa: BLE001 - logged with its trace; the client gets the job and a warning
+    except Exception:  # noqa: BLE001 - logged with its trace; the job carries a warning
         logger.exception("usage aggregation after a sync failed", extra={"job": str(job["id"])})
-        job = {**job, "warnings": ["the sync finished but recomputing usage failed; the next aggregation "
-                                   "(POST /spaces/{slug}/usage/aggregate, or the daily schedule) will include it"]}
+        store.add_warnings(str(job["id"]), [
+            "the sync finished but recomputing usage failed; the next aggregation "
+            "(POST /spaces/{slug}/usage/aggregate, or the daily schedule) will include it"])
+        return store.get_job(tenant_id, str(job["id"]))
     return job
 
 
-def mine(tenant_id: str, connector_id: str, *, trigger: str = "api") -> tuple[dict[str, Any], int]:
-    """Mine a warehouse's query log from where the last run stopped; returns (job, rows upserted)."""
-    connector = catalog.load_connector(tenant_id, connector_id)
-    if connector["type"] not in catalog.WAREHOUSE_TYPES:
-        raise ValidationError(f"connector type '{connector['type']}' has no query log to mine; mining supports "
-                              f"{', '.join(catalog.WAREHOUSE_TYPES)}", errors={"connector_id": ["not a warehouse"]})
+def mine(tenant_id: str, connector_id: str) -> tuple[dict[str, Any], int]:
+    """Mine a warehouse's query log from where the last run stopped, now (the reply carries
+    ``rows_upserted``, spec 001); returns (job, rows upserted)."""
+    job, rows = _mine(tenant_id, _connector_of(tenant_id, connector_id, "query_log_mining"))
+    assert job is not None  # a new job, not a queued one: it always runs
+    return job, rows
+
+
+def _mine(tenant_id: str, connector: dict[str, Any], *, job_id: str | None = None,
+          ) -> tuple[dict[str, Any] | None, int]:
     from telltale.usage import mining
 
     miner = mining.for_connector(connector)
-    job, rows = _run(tenant_id, connector, "query_log_mining", trigger, miner.mine)
+    job, rows = _run(tenant_id, connector, "query_log_mining", "api", miner.mine, job_id=job_id)
+    if job is None:
+        return None, 0
     if job["status"] != "failed":
         # Only a run that read (and stored) everything moves the mark forward.
         db.query("UPDATE usage.connectors SET mining_state = CAST(:s AS jsonb) WHERE id = CAST(:id AS uuid)",
@@ -167,30 +235,29 @@ SCHEDULE_MIN_INTERVAL_MINUTES = 60
 
 
 def scheduled_sync_all(min_interval_minutes: int = SCHEDULE_MIN_INTERVAL_MINUTES) -> dict[str, int]:
-    """Every BI connector of every tenant (and every warehouse's log); one failure does not stop the rest.
+    """Queue a job for every BI connector (a BI sync) and warehouse (a mining run) of every tenant; the
+    worker runs them one message each, so one slow tool neither delays nor times out the others.
 
     A connector synced (or created) within ``min_interval_minutes`` is left alone: someone just ran it by
     hand, or is setting it up and will run the first sync themselves.
     """
     rows = db.query(
         "SELECT c.tenant_id, c.id, c.type FROM usage.connectors c"
-        " WHERE greatest(c.created_at, (SELECT max(j.started_at) FROM usage.sync_jobs j WHERE j.connector_id = c.id))"
+        " WHERE greatest(c.created_at, (SELECT max(COALESCE(j.queued_at, j.started_at)) FROM usage.sync_jobs j"
+        "                               WHERE j.connector_id = c.id))"
         "       <= now() - make_interval(mins => :m)"
         " ORDER BY c.tenant_id, c.created_at",
         m=int(min_interval_minutes),
     )
-    done = {"synced": 0, "mined": 0, "failed": 0, "skipped": 0}
+    done = {"queued": 0, "skipped": 0, "failed": 0}
     for r in rows:
+        kind = "bi_sync" if r["type"] in catalog.BI_TYPES else "query_log_mining"
         try:
-            if r["type"] in catalog.BI_TYPES:
-                job = bi_sync(r["tenant_id"], str(r["id"]), trigger="schedule")
-                done["synced" if job["status"] != "failed" else "failed"] += 1
-            else:
-                job, _ = mine(r["tenant_id"], str(r["id"]), trigger="schedule")
-                done["mined" if job["status"] != "failed" else "failed"] += 1
+            _enqueue(r["tenant_id"], str(r["id"]), kind, "schedule")
+            done["queued"] += 1
         except Conflict:
             done["skipped"] += 1
-        except Exception:  # noqa: BLE001 - logged; the next connector still runs
-            logger.exception("scheduled sync failed", extra={"connector": str(r["id"])})
+        except Exception:  # noqa: BLE001 - logged; the next connector is still queued
+            logger.exception("could not queue a scheduled sync", extra={"connector": str(r["id"])})
             done["failed"] += 1
     return done
