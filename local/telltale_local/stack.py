@@ -26,7 +26,12 @@ def data_dir_from_env() -> Path:
 
 
 def local_env(template: template_mod.Template, overrides: dict[str, str]) -> dict[str, str]:
-    """The functions' environment with the template's references resolved to local resources."""
+    """The functions' environment with the template's references resolved to local resources.
+
+    A literal value of the template can be overridden from the shell, as ``sam local --env-vars`` does:
+    ``TELLTALE_USAGE_ALLOW_PRIVATE_CONNECTORS=true make dev`` lets connectors reach a BI tool on this
+    machine, which the deployed default refuses.
+    """
     resources = template.raw.get("Resources") or {}
     env: dict[str, str] = {}
     for fn in template.functions.values():
@@ -37,7 +42,7 @@ def local_env(template: template_mod.Template, overrides: dict[str, str]) -> dic
                     env[key] = f"local://{ref}"
                 continue  # parameters come from the overrides
             if isinstance(value, str | int | float | bool):
-                env[key] = str(value)
+                env[key] = os.environ.get(key, str(value))
     env.update(overrides)
     return env
 
