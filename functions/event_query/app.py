@@ -9,14 +9,15 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from telltale.errors import ValidationError
-from telltale.events import service
-from telltale.http import current_auth, json_body, json_response, lambda_handler
+from telltale.events import dsl, service
+from telltale.http import current_auth, documents_body, json_body, json_response, lambda_handler
 
 router = APIGatewayHttpRouter()
 
 
 @router.post("/api/analytics/query", summary="Run an analytics query over the tenant's events",
              tags=["Analytics"])
+@documents_body(dsl.Query)
 def query():
     auth = current_auth(router)
     body = json_body(router)

@@ -39,12 +39,21 @@ def __getattr__(name: str) -> Any:
     if name != "router":
         raise AttributeError(name)
     from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+    from pydantic import BaseModel, ConfigDict, Field
 
-    from telltale.http import json_response
+    from telltale.http import documents_body, json_response
+
+    class ExecuteQueryBody(BaseModel):
+        """What service.params_from_body accepts (described here only: execution defines no model)."""
+
+        model_config = ConfigDict(extra="forbid")
+        params: dict[str, Any] = Field(default_factory=dict,
+                                       description="The template's variables, by name; values, never SQL")
 
     router = APIGatewayHttpRouter()
 
     @router.post(PATH, summary="Execute a saved query", tags=["Analytics queries"])
+    @documents_body(ExecuteQueryBody, optional=True)
     def execute_query(app_slug: str, slug: str):  # type: ignore[no-untyped-def]
         status, body = execute(router.current_event.raw_event, {"app_slug": app_slug, "slug": slug})
         return json_response(status, body)

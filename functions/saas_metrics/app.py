@@ -16,7 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import ValidationError as PydanticValidationError
 
 from telltale.errors import TelltaleError, ValidationError, pydantic_errors
-from telltale.http import current_auth, json_body, json_response, logger, make_resolver
+from telltale.http import current_auth, documents_body, json_body, json_response, logger, make_resolver
 from telltale.saas import service
 
 router = APIGatewayHttpRouter()
@@ -44,6 +44,7 @@ def _body(model: Any) -> Any:
 
 @router.post(f"{BASE}/user-behavior", summary="User behavior analysis (records the day's history)",
              tags=["SaaS analysis"])
+@documents_body(service.UserBehavior)
 def post_user_behavior():
     auth = current_auth(router)
     return json_response(200, service.record_behavior(auth.tenant_id, _body(service.UserBehavior)))
@@ -66,6 +67,7 @@ def get_active_users():
 
 
 @router.put(f"{BASE}/active-users", summary="Update or insert active users data", tags=["SaaS analysis"])
+@documents_body(service.ActiveUsersUpsert)
 def put_active_users():
     auth = current_auth(router)
     return json_response(200, service.upsert_active_users(auth.tenant_id, _body(service.ActiveUsersUpsert)))

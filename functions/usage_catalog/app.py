@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from telltale.http import current_auth, json_response, lambda_handler, logger, page_params, parse_body
+from telltale.http import current_auth, json_response, lambda_handler, logger, page_params, takes_body
 from telltale.usage import catalog
 
 router = APIGatewayHttpRouter()
@@ -39,9 +39,9 @@ CONNECTOR_DOC = (
 
 @router.post("/connectors", summary="Register a connector: {name, type, config, credentials}",
              description=CONNECTOR_DOC, tags=TAGS)
-def create_connector():
+@takes_body(router, catalog.ConnectorCreate, status=201)
+def create_connector(body: catalog.ConnectorCreate):
     auth = current_auth(router)
-    body = parse_body(router, catalog.ConnectorCreate)
     row = catalog.create_connector(auth, body)
     logger.info("connector created", extra={"tenant": auth.tenant_id, "connector": str(row["id"]), "type": body.type})
     return json_response(201, row)
@@ -54,9 +54,9 @@ def get_connector(connector_id: str):
 
 
 @router.put("/connectors/<connector_id>", summary="Update a connector's name, config or credentials", tags=TAGS)
-def update_connector(connector_id: str):
+@takes_body(router, catalog.ConnectorUpdate)
+def update_connector(connector_id: str, body: catalog.ConnectorUpdate):
     auth = current_auth(router)
-    body = parse_body(router, catalog.ConnectorUpdate)
     return json_response(200, catalog.update_connector(auth, connector_id, body))
 
 
@@ -76,9 +76,9 @@ def list_spaces():
 
 
 @router.post("/spaces", summary="Create a space: {slug, name, description}", tags=TAGS)
-def create_space():
+@takes_body(router, catalog.SpaceCreate, status=201)
+def create_space(body: catalog.SpaceCreate):
     auth = current_auth(router)
-    body = parse_body(router, catalog.SpaceCreate)
     return json_response(201, catalog.create_space(auth, body))
 
 
@@ -89,9 +89,9 @@ def get_space(slug: str):
 
 
 @router.put("/spaces/<slug>", summary="Update a space's name or description", tags=TAGS)
-def update_space(slug: str):
+@takes_body(router, catalog.SpaceUpdate)
+def update_space(slug: str, body: catalog.SpaceUpdate):
     auth = current_auth(router)
-    body = parse_body(router, catalog.SpaceUpdate)
     return json_response(200, catalog.update_space(auth, slug, body))
 
 
@@ -111,9 +111,9 @@ def list_products(slug: str):
 
 
 @router.post("/spaces/<slug>/products", summary="Create a data product: {name, tables: [schema.table]}", tags=TAGS)
-def create_product(slug: str):
+@takes_body(router, catalog.ProductCreate, status=201)
+def create_product(slug: str, body: catalog.ProductCreate):
     auth = current_auth(router)
-    body = parse_body(router, catalog.ProductCreate)
     return json_response(201, catalog.create_product(auth, slug, body))
 
 
@@ -124,9 +124,9 @@ def get_product(slug: str, product_id: str):
 
 
 @router.put("/spaces/<slug>/products/<product_id>", summary="Update a data product", tags=TAGS)
-def update_product(slug: str, product_id: str):
+@takes_body(router, catalog.ProductUpdate)
+def update_product(slug: str, product_id: str, body: catalog.ProductUpdate):
     auth = current_auth(router)
-    body = parse_body(router, catalog.ProductUpdate)
     return json_response(200, catalog.update_product(auth, slug, product_id, body))
 
 
