@@ -11,6 +11,8 @@ PRIVATE = [
     # IPv6 forms that carry a private IPv4 inside: mapped, compatible, NAT64 (both prefixes), 6to4, Teredo.
     "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::7f00:1", "64:ff9b::a00:5", "64:ff9b::a9fe:a9fe",
     "64:ff9b:1::a00:5", "2002:7f00:1::", "2002:a9fe:a9fe::1", "2001:0:4136:e378:8000:63bf:80ff:fffe",
+    # Deprecated site-local, and the local-use NAT64 prefix whatever it embeds (RFC 8215).
+    "fec0::1", "64:ff9b:1::808:808",
 ]
 
 
@@ -46,3 +48,24 @@ def test_private_targets_are_allowed_only_when_the_deployment_says_so():
 def test_an_unresolvable_name_is_blocked_with_its_name():
     with pytest.raises(netguard.Blocked, match=r"nonexistent\.invalid"):
         netguard.resolve("nonexistent.invalid", 80, allow_private=False)
+
+
+def test_a_slow_dns_answer_is_bounded_by_the_timeout(monkeypatch):
+    import socket
+    import time
+
+    def slow(*args, **kwargs):
+        time.sleep(2)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80))]
+
+    monkeypatch.setattr(netguard.socket, "getaddrinfo", slow)
+    started = time.perf_counter()
+    with pytest.raises(netguard.Blocked, match=r"took longer than 0\.3s"):
+        netguard.resolve("slow.example", 80, allow_private=True, timeout=0.3)
+    assert time.perf_counter() - started < 1.5  # not the 2 s the answer takes
+
+
+@pytest.mark.parametrize("port", [99999999999999999999, -1])
+def test_an_impossible_port_is_blocked_not_raised(port):
+    with pytest.raises(netguard.Blocked):
+        netguard.resolve("127.0.0.1", port, allow_private=True)

@@ -17,8 +17,12 @@ import os
 import socket
 from urllib.parse import urlsplit
 
-_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known prefix: the IPv4 address is the last 32 bits
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# Never public, though Python's is_global says otherwise: deprecated site-local addresses, and the NAT64
+# prefix for local use (RFC 8215), whose translator may put the IPv4 address anywhere in it.
+_NEVER_PUBLIC = (ipaddress.ip_network("fec0::/10"), ipaddress.ip_network("64:ff9b:1::/48"))
+DNS_TIMEOUT = 5.0
 
 
 class Blocked(Exception):
@@ -32,7 +36,7 @@ def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
         return addr.sixtofour
     if addr.teredo is not None:
         return addr.teredo[1]  # the client's (obfuscation removed) address
-    if any(addr in net for net in _NAT64) or addr in _IPV4_COMPATIBLE:
+    if addr in _NAT64 or addr in _IPV4_COMPATIBLE:
         return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
     return None
 
@@ -41,6 +45,8 @@ def is_public(ip: str) -> bool:
     """Whether ``ip`` (a literal address) is globally routable unicast, whatever form it is written in."""
     addr: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(ip.split("%", 1)[0])
     if isinstance(addr, ipaddress.IPv6Address):
+        if any(addr in net for net in _NEVER_PUBLIC):
+            return False
         inner = _embedded_ipv4(addr)
         if inner is not None:
             addr = inner
@@ -63,16 +69,38 @@ def split_url(url: str) -> tuple[str, str, int]:
     return parts.scheme, parts.hostname, port
 
 
-def resolve(host: str, port: int, *, allow_private: bool) -> str:
-    """An address for ``host`` that may be contacted; :class:`Blocked` if there is none.
+def _lookup(host: str, port: int, timeout: float) -> list[str]:
+    """getaddrinfo within ``timeout`` seconds. The name's owner runs its DNS, and the C resolver's own
+    timeouts (seconds per server, per attempt) would otherwise decide how long a check or a request
+    waits. The lookup runs on a daemon thread; one that outlives its wait is abandoned, not joined."""
+    import threading
+
+    result: list[object] = []
+
+    def run() -> None:
+        try:
+            result.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError, OverflowError, ValueError) as exc:  # gaierror is an OSError
+            result.append(exc)
+
+    worker = threading.Thread(target=run, name=f"dns-{host}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not result:
+        raise Blocked(f"resolving {host} took longer than {timeout:g}s")
+    if isinstance(result[0], BaseException):
+        exc = result[0]
+        raise Blocked(f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}")
+    return [str(info[4][0]) for info in result[0]]  # type: ignore[attr-defined]
+
+
+def resolve(host: str, port: int, *, allow_private: bool, timeout: float = DNS_TIMEOUT) -> str:
+    """An address for ``host`` that may be contacted; :class:`Blocked` if there is none, or if the name
+    does not resolve within ``timeout`` seconds.
 
     ``allow_private`` is for deployments (and tests) whose targets legitimately live inside the network.
     """
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise Blocked(f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}") from None
-    addrs = [str(info[4][0]) for info in infos]
+    addrs = _lookup(host, port, timeout)
     if not addrs:
         raise Blocked(f"cannot resolve {host}")
     if allow_private:

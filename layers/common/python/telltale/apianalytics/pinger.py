@@ -109,7 +109,8 @@ def check(url: str, method: str = "GET", expected_status: int = 200, *, timeout:
         try:
             scheme, host, port = split_url(url)
             # The registered URL may be private only where the deployment allows it; redirects never.
-            ip = resolve(host, port, allow_private=allow_private and hop == 0)
+            # The lookup counts against the check's deadline too: the monitored name's owner runs its DNS.
+            ip = resolve(host, port, allow_private=allow_private and hop == 0, timeout=remaining)
         except (ValueError, Blocked) as exc:
             reason = str(exc) if hop == 0 else f"redirect to {url} not followed: {exc}"
             return CheckResult(status, _ms(started), False, reason)
