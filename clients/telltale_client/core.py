@@ -246,9 +246,12 @@ def _ip_or_none(v: Any) -> str | None:
     if v is None or v == "":
         return None
     try:
-        return str(ipaddress.ip_address(str(v).split(",", 1)[0].strip()))
+        addr = ipaddress.ip_address(str(v).split(",", 1)[0].strip())
     except ValueError:
         return None
+    # A server listening on [::] sees an IPv4 client as ::ffff:a.b.c.d; send the address it is.
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return str(mapped if mapped is not None else addr)
 
 
 def _str_or_none(v: Any, limit: int) -> str | None:

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from telltale.apianalytics import ingest, keys, query
+from telltale.errors import ValidationError
 from telltale.http import (
     JSON,
     current_auth,
@@ -81,6 +82,10 @@ def get_data():
              summary="Delete all data logged with this key (X-AUTH-TOKEN)", tags=["API analytics"])
 def delete_data():
     key = _key()
+    # It deletes everything: a filter here would look as if it narrowed the delete, so refuse one.
+    if router.current_event.query_string_parameters:
+        raise ValidationError("DELETE /api/data takes no parameters: it deletes all data logged with the key",
+                              errors=query.unknown_params(router.current_event.query_string_parameters, ()))
     deleted = query.delete_all(key)
     logger.info("api analytics data deleted", extra={"tenant": key.tenant_id, "key_id": key.id, **deleted})
     return success({"deleted": deleted}, message="All data logged with this API key was deleted")

@@ -190,6 +190,13 @@ def test_delete_removes_all_data_of_the_key(key):
     assert len(key.data()) == 1
 
 
+def test_delete_refuses_parameters_rather_than_delete_more_than_asked(key):
+    ingest(key, [rec(), rec(path="/b")])
+    r = key.delete("/api/data?date=2024-01-01")
+    assert r.status_code == 400 and "date" in r.json()["errors"]
+    assert len(key.data()) == 2  # nothing was deleted
+
+
 def test_stats_for_the_dashboard(key):
     t = datetime.now(UTC) - timedelta(minutes=5)
     ingest(key, [

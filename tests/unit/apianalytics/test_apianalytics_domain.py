@@ -61,6 +61,23 @@ def test_forwarded_for_lists_and_custom_methods_are_accepted():
     assert (row["method"], row["ip_address"], row["location"]) == ("PROPFIND", "81.2.69.142", "GB")
 
 
+@pytest.mark.parametrize("sent", ["::ffff:81.2.69.142", "::FFFF:5102:458E",
+                                  "81.2.69.142, " + ", ".join(["10.0.0.1"] * 40)])
+def test_ipv4_mapped_addresses_and_long_forwarded_lists_keep_the_client_and_its_country(sent):
+    batch = ingest.RequestBatch.model_validate({"requests": [
+        {"path": "/", "method": "GET", "status": 200, "response_time": 1,
+         "created_at": dt.datetime.now(dt.UTC).isoformat(), "ip_address": sent}]})
+    [row] = ingest.rows_for(batch)
+    assert (row["ip_address"], row["location"]) == ("81.2.69.142", "GB")
+
+
+def test_the_client_sends_an_ipv4_mapped_address_as_ipv4():
+    from telltale_client.core import _ip_or_none
+
+    assert _ip_or_none("::ffff:81.2.69.142") == "81.2.69.142"
+    assert _ip_or_none("2001:DB8::1") == "2001:db8::1"
+
+
 def test_the_client_cuts_values_to_the_api_limits():
     from telltale_client.core import Config, record_from, to_wire
 
@@ -125,3 +142,15 @@ def test_a_check_timeout_is_a_deadline_for_the_whole_response():
         srv.close()
     assert not result.up and "timed out" in (result.error or "")
     assert took < 1.5, took
+
+
+def test_the_dashboard_offers_every_monitor_interval_the_api_accepts():
+    import re
+    from pathlib import Path
+
+    from telltale.apianalytics.monitors import INTERVALS
+
+    page = (Path(__file__).resolve().parents[3] / "functions" / "dashboard" / "static" / "index.html").read_text()
+    select = page[page.index('id="monitor-interval"'):]
+    select = select[:select.index("</select>")]
+    assert tuple(int(v) for v in re.findall(r'value="(\d+)"', select)) == INTERVALS

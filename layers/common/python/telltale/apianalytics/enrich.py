@@ -11,17 +11,12 @@ from functools import lru_cache
 @lru_cache(maxsize=65536)
 def country(ip: str | None) -> str | None:
     """ISO 3166-1 alpha-2 code, or None for private, reserved or unknown addresses."""
-    if not ip:
-        return None
-    try:
-        addr = ipaddress.ip_address(ip.strip())
-    except ValueError:
-        return None
-    if not addr.is_global:
+    canonical = normal_ip(ip) if ip else None
+    if canonical is None or not ipaddress.ip_address(canonical).is_global:
         return None
     import iptocc
 
-    code = iptocc.country_code(str(addr))
+    code = iptocc.country_code(canonical)
     return code.upper() if isinstance(code, str) and len(code) == 2 else None
 
 
@@ -39,9 +34,14 @@ def browser_and_os(user_agent: str | None) -> tuple[str | None, str | None]:
 
 
 def normal_ip(ip: str) -> str | None:
-    """``ip`` in its one canonical spelling (IPv6 compressed, lower-case), or None if it is not an
-    address. Stored values and filter values both go through here, so 2001:DB8::1 finds 2001:db8::1."""
+    """``ip`` in its one canonical spelling (IPv6 compressed, lower-case; an IPv4-mapped IPv6 address as
+    the IPv4 address it is), or None if it is not an address. Stored values and filter values both go
+    through here, so 2001:DB8::1 finds 2001:db8::1, and ::ffff:81.2.69.142 (how a server listening on
+    [::] sees an IPv4 client) is 81.2.69.142, with its country."""
     try:
-        return str(ipaddress.ip_address(ip.strip()))
+        addr = ipaddress.ip_address(ip.strip())
     except ValueError:
         return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)

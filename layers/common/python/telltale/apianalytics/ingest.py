@@ -31,7 +31,8 @@ class RequestRecord(BaseModel):
     response_time: int = Field(ge=0, le=86_400_000, description="milliseconds")
     created_at: datetime
     hostname: str | None = Field(default=None, max_length=255)
-    ip_address: str | None = Field(default=None, max_length=64)
+    # The whole X-Forwarded-For list may come (the spec's mapper returns it); only its first entry is kept.
+    ip_address: str | None = Field(default=None, max_length=4096)
     # Parsed into browser and OS, then dropped: spec 002 records those, not the raw string.
     user_agent: str | None = Field(default=None, max_length=1024)
     user_id: str | None = Field(default=None, max_length=255)

@@ -59,8 +59,8 @@ class Filters:
 
 def unknown_params(q: dict[str, str], accepted: tuple[str, ...]) -> dict[str, list[str]]:
     """An error for each query parameter not in ``accepted``, listing the accepted ones."""
-    return {name: [f"is not a parameter here; accepted: {', '.join(accepted)}"]
-            for name in q if name not in accepted}
+    accepted_ones = f"accepted: {', '.join(accepted)}" if accepted else "this route takes none"
+    return {name: [f"is not a parameter here; {accepted_ones}"] for name in q if name not in accepted}
 
 
 def parse_day(raw: str) -> date:
