@@ -20,8 +20,10 @@ install: $(STAMP)
 system-deps:
 	bash scripts/system-deps.sh
 
+PORT ?= 3000
+
 dev: $(STAMP)
-	$(BIN)/telltale dev
+	$(BIN)/telltale dev --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -40,6 +40,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(f"a local stack already runs on {data_dir}; stop it first", file=sys.stderr)
         return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # "Found credentials in environment variables"
     stack = stack_mod.LocalStack(data_dir, port=args.port, scheduler=not args.no_scheduler)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -12,7 +12,7 @@ import secrets
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from telltale import db
 from telltale.errors import NotFound, Unauthorized, uuid_or_404
@@ -27,6 +27,8 @@ class ApiKey(BaseModel, frozen=True):
 
 
 class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(default="", max_length=200)
 
 
