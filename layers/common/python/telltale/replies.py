@@ -67,13 +67,43 @@ def log_error(exc: TelltaleError) -> None:
 
 
 def parse_json_body(raw: str | bytes | None) -> Any:
-    """The request body as JSON; None when there is none; a 400 that says why when it is not JSON."""
+    """The request body as JSON; None when there is none; a 400 that says why when it is not JSON, or when
+    a string in it holds the NUL character (PostgreSQL's text and jsonb cannot store it: every route
+    would otherwise answer 500 when it writes the value)."""
     if raw in (None, "", b""):
         return None
     try:
-        return json.loads(raw if isinstance(raw, str) else raw.decode())
+        text = raw if isinstance(raw, str) else raw.decode()
+        body = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError(f"the body is not valid JSON: {exc}") from None
+    if "\\u0000" in text:  # JSON can carry NUL only as this escape: most bodies skip the walk
+        where = _nul_path(body, "")
+        if where is not None:
+            raise ValidationError("the body holds a NUL character (\\u0000), which cannot be stored",
+                                  errors={where or "body": ["must not contain the NUL character (\\u0000)"]})
+    return body
+
+
+def _nul_path(value: Any, path: str) -> str | None:
+    """The dotted path (``config.name``, ``tables.2``) of the first string or key that holds a NUL."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = str(key).replace("\x00", "\\u0000")
+            inner = f"{path}.{name}" if path else name
+            if "\x00" in str(key):
+                return inner
+            found = _nul_path(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _nul_path(item, f"{path}.{i}" if path else str(i))
+            if found is not None:
+                return found
+    return None
 
 
 def event_json_body(event: dict[str, Any]) -> Any:
