@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -143,7 +144,9 @@ def _spaced_before_paren() -> frozenset[Any]:
     return frozenset(getattr(T, n) for n in names if hasattr(T, n))
 
 
-def _pattern_from_tokens(sql: str, tokens: list[Any]) -> str:
+def _pattern_from_tokens(sql: str, tokens: list[Any], hidden: _Hidden | None = None) -> str:
+    """``hidden``: spans of the text that may hold a literal whatever the tokens say (no dialect); a token
+    inside one becomes ``?``, once per span."""
     cats, T = _token_categories()
     dot, lparen, dash, colon, number = T.DOT, T.L_PAREN, T.DASH, T.COLON, T.NUMBER
     spaced = _spaced_before_paren()
@@ -152,10 +155,19 @@ def _pattern_from_tokens(sql: str, tokens: list[Any]) -> str:
     skip = False
     prev_tt = None
     last = len(tokens) - 1
+    last_span = -1
     for i, tok in enumerate(tokens):
         if skip:
             skip = False
             continue
+        if hidden is not None:
+            span = hidden.find(tok.start, tok.end + 1)
+            if span >= 0:
+                if span != last_span:
+                    append("?")
+                last_span, prev_tt = span, T.PLACEHOLDER
+                continue
+            last_span = -1
         tt = tok.token_type
         if tt is dash or tt is colon:
             nxt = tokens[i + 1] if i < last else None
@@ -363,22 +375,97 @@ def _table_name(table: Any) -> str | None:
     return ".".join(parts)
 
 
+class _Hidden:
+    """Sorted, disjoint [start, end) spans of a query's text that are hidden whatever the tokens say."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        merged: list[list[int]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        self.starts = [m[0] for m in merged]
+        self.ends = [m[1] for m in merged]
+
+    def find(self, start: int, end: int) -> int:
+        """The index of the span that [start, end) overlaps; -1 for none."""
+        i = bisect_right(self.starts, end - 1) - 1
+        return i if i >= 0 and self.ends[i] > start else -1
+
+    def covers(self, node: Any) -> bool:
+        """Whether a parsed identifier came from hidden text (sqlglot records its token's offsets)."""
+        meta = getattr(node, "meta", None) or {}
+        start, end = meta.get("start"), meta.get("end")
+        return start is not None and end is not None and self.find(start, end + 1) >= 0
+
+
+# Where a quoted identifier in the tree can only be a name: a table's parts and aliases, an alias, and a
+# column's qualifiers (or the column itself once qualified: "t"."c" is no string in any dialect).
+def _is_name_position(ident: Any) -> bool:
+    exp = _exp()
+    parent, key = ident.parent, ident.arg_key
+    if isinstance(parent, exp.Column):
+        return key != "this" or bool(parent.args.get("table"))
+    return isinstance(parent, exp.Table | exp.TableAlias | exp.Alias)
+
+
+@lru_cache(maxsize=1)
+def _double_quoted_strings() -> _Quoting:
+    """MySQL's (and BigQuery's, Spark's) reading: "..." is a string, and a backslash escapes in it. Its
+    '...' strings and comments are read too, so that a quote inside them does not start one."""
+    return _Quoting(strings=(('"', '"', True), ("'", "'", True)), identifiers=(), dollar=False,
+                    comments=(("/*", "*/"), ("--", None)), firsts=frozenset("\"'/-"))
+
+
+def _unsure_spans(sql: str, tokens: list[Any], trees: list[Any] | None) -> _Hidden:
+    """With no dialect, what the generic tokenizer reads is one guess among several. Hidden: every string
+    under both readings of a backslash (an escape or a plain character) and every double-quoted token
+    that does not stand where only a name can (``"John Smith"`` is a string in MySQL and BigQuery, an
+    identifier elsewhere); when the query did not parse, every double-quoted token."""
+    spans = [(s, e) for reading in (_quoting(None, True), _quoting(None, False))
+             for s, e, kind in _quoted_spans(sql, reading) if kind == "s"]
+    names: set[int] = set()
+    if trees:
+        ident_cls = _exp().Identifier
+        for tree in trees:
+            for ident in tree.find_all(ident_cls):
+                if ident.args.get("quoted") and _is_name_position(ident) and ident.meta.get("start") is not None:
+                    names.add(ident.meta["start"])
+    quoted_names = {tok.start: tok.end + 1 for tok in tokens
+                    if sql[tok.start:tok.start + 1] == '"' and tok.start in names}
+    for s, e, kind in _quoted_spans(sql, _double_quoted_strings()):
+        if kind == "s" and sql[s] == '"' and quoted_names.get(s) != e:
+            spans.append((s, e))  # a name's exact span stays; any other "..." (or a misaligned one) hides
+    return _Hidden(spans)
+
+
 def analyze(sql: str, dialect: str | None = None, *, default_schema: str | None = None) -> Analysis:
-    """Anonymize ``sql`` and extract its tables and columns. Never raises on bad SQL."""
+    """Anonymize ``sql`` and extract its tables and columns. Never raises on bad SQL.
+
+    Without a dialect (a BI tool that does not say which database it queries) quoting is ambiguous, so
+    whatever could be a literal under any common reading is hidden (see :func:`_unsure_spans`), and a
+    column or table read from such text is not reported.
+    """
     dialect = dialect_name(dialect) if dialect and dialect not in DIALECT_ALIASES.values() else dialect
-    sql = strip_templates(sql[:MAX_SQL_CHARS])
+    # PostgreSQL refuses NUL in text and jsonb; it is never part of a query's meaning.
+    sql = strip_templates(sql[:MAX_SQL_CHARS].replace("\x00", ""))
     tokenizer, parser = _tools(dialect)
     try:
         tokens = tokenizer.tokenize(sql)
     except Exception:  # noqa: BLE001 - sqlglot raises several types (and Rust panics); all mean "unreadable"
         pattern = regex_anonymize(sql, dialect)
         return Analysis(pattern, _hash(pattern), _regex_tables(pattern), [], parse_failed=True)
-    pattern = _pattern_from_tokens(sql, tokens)
+    trees: list[Any] | None
     try:
         trees = [t for t in parser.parse(tokens, sql) if t is not None]
     except Exception:  # noqa: BLE001 - a parse failure is recorded, never fatal
+        trees = None
+    hidden = _unsure_spans(sql, tokens, trees) if dialect is None else None
+    pattern = _pattern_from_tokens(sql, tokens, hidden)
+    if trees is None:
         return Analysis(pattern, _hash(pattern), _regex_tables(pattern), [], parse_failed=True)
-    tables, columns, column_keys, failed = _extract(trees, default_schema)
+    tables, columns, column_keys, failed = _extract(trees, default_schema, hidden)
     return Analysis(pattern, _hash(pattern), tables, columns, column_keys, parse_failed=failed)
 
 
@@ -389,7 +476,8 @@ def split_table(name: str) -> tuple[str, str]:
     return (parts[-2] if len(parts) > 1 else ""), parts[-1]
 
 
-def _extract(trees: list[Any], default_schema: str | None) -> tuple[list[str], list[str], list[str], bool]:
+def _extract(trees: list[Any], default_schema: str | None,
+             hidden: _Hidden | None = None) -> tuple[list[str], list[str], list[str], bool]:
     exp = _exp()
     table_cls, column_cls, cte_cls = exp.Table, exp.Column, exp.CTE
     ctes: set[str] = set()
@@ -405,6 +493,8 @@ def _extract(trees: list[Any], default_schema: str | None) -> tuple[list[str], l
             if cls is column_cls:
                 ident = node.this
                 name = ident.name if ident is not None else ""
+                if hidden is not None and hidden.covers(ident):
+                    continue  # read from text that may be a literal: a value, not a column
                 if name and name != "*":
                     col = name if ident.args.get("quoted") else name.lower()
                     columns[col] = None
@@ -418,7 +508,7 @@ def _extract(trees: list[Any], default_schema: str | None) -> tuple[list[str], l
     aliases: dict[str, str | None] = {}
     for t in table_nodes:
         found = _table_name(t)
-        if not found:
+        if not found or (hidden is not None and any(hidden.covers(p) for p in t.parts)):
             continue
         name = found
         db = t.db
