@@ -6,8 +6,9 @@ start to reading two files: describing the API means importing every function an
 machinery (about 1.5x the import budget of a handler).
 
 The description is Powertools' OpenAPI generation over every function's router, completed with what the
-routes declare through :func:`telltale.http.takes_body`: the request body's schema and the status of a
-success. Validation failures are documented as the 400 this platform answers, not Powertools' 422.
+routes declare through :func:`telltale.http.takes_body` (the request body's schema and the status of a
+success) and :func:`telltale.http.documents_reply` (a bodyless route's success status and notable errors).
+Validation failures are documented as the 400 this platform answers, not Powertools' 422.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _function_routers() -> list[Any]:
 
 
 def _complete(doc: dict[str, Any], routes: list[Any]) -> None:
-    from telltale.http import BODY_SPEC
+    from telltale.http import BODY_SPEC, REPLY_SPEC
 
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):  # Powertools' 422 shapes, replaced below
@@ -76,6 +77,13 @@ def _complete(doc: dict[str, Any], routes: list[Any]) -> None:
         responses = operation["responses"]
         if responses.pop("422", None) is not None:
             responses["400"] = {"description": "The request is invalid; `errors` names each field", **error}
+        reply = getattr(route.func, REPLY_SPEC, None)
+        if reply is not None:  # a bodyless route's own success status and notable errors
+            status, notable = reply
+            if status != 200 and "200" in responses:
+                responses[str(status)] = responses.pop("200")
+            for code, description in notable.items():
+                responses[str(code)] = {"description": description, **error}
         spec = getattr(route.func, BODY_SPEC, None)
         if spec is None:
             continue

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from telltale.errors import ValidationError
-from telltale.http import current_auth, json_response, logger, make_resolver, page_params
+from telltale.http import current_auth, documents_reply, json_response, logger, make_resolver, page_params
 from telltale.usage import catalog, store, sync
 
 router = APIGatewayHttpRouter()
@@ -23,19 +23,23 @@ RESOURCE_TYPES = ("saved_query", "chart", "dashboard_chart", "query_log")
 @router.post("/connectors/<connector_id>/bi-sync",
              summary="Queue a full BI scrape; 202 with the SyncJob (status queued), followed at GET /sync-jobs/{id}",
              tags=TAGS)
+@documents_reply(202, errors={404: "No such connector (in this tenant)",
+                              409: "A sync of this connector is already queued",
+                              503: "The sync queue is unavailable; the job is recorded as failed, try again"})
 def bi_sync(connector_id: str):
     auth = current_auth(router)
     return json_response(202, sync.request_bi_sync(auth.tenant_id, connector_id))
 
 
 @router.post("/connectors/<connector_id>/query-log-mining",
-             summary="Mine a warehouse's query log (snowflake, bigquery, postgres) from where it stopped", tags=TAGS)
+             summary="Queue a mining run of a warehouse's query log (snowflake, bigquery, postgres) from where it"
+                     " stopped; 202 with the SyncJob, whose rows_upserted is set when the run is over", tags=TAGS)
+@documents_reply(202, errors={404: "No such connector (in this tenant)",
+                              409: "A sync of this connector is already queued",
+                              503: "The sync queue is unavailable; the job is recorded as failed, try again"})
 def query_log_mining(connector_id: str):
     auth = current_auth(router)
-    job, rows = sync.mine(auth.tenant_id, connector_id)
-    return json_response(200, {"rows_upserted": rows, "job_id": job["id"], "status": job["status"],
-                               "items_failed": job["items_failed"], "errors": job["errors"],
-                               "warnings": job["warnings"]})
+    return json_response(202, sync.request_mining(auth.tenant_id, connector_id))
 
 
 @router.get("/connectors/<connector_id>/sync-jobs", summary="The connector's sync jobs, newest first", tags=TAGS)

@@ -53,3 +53,14 @@ def test_every_write_with_a_body_describes_it():
     undescribed = sorted(f"{m.upper()} {p}" for p, ops in doc["paths"].items() for m, op in ops.items()
                          if m in ("post", "put", "patch") and "requestBody" not in op and p not in BODILESS)
     assert undescribed == []
+
+
+def test_queued_syncs_document_202_and_their_errors():
+    """Bodyless routes declare their success status and notable errors (telltale.http.documents_reply):
+    bi-sync and query-log-mining answer 202 with the queued job, never 200."""
+    doc = json.loads((ROOT / "functions" / "api_docs" / "openapi.json").read_text())
+    for path in ("/connectors/{connector_id}/bi-sync", "/connectors/{connector_id}/query-log-mining"):
+        responses = doc["paths"][path]["post"]["responses"]
+        assert {"202", "404", "409"} <= set(responses), (path, sorted(responses))
+        assert "200" not in responses
+        assert responses["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}

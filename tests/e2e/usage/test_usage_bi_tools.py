@@ -260,7 +260,7 @@ def test_power_bi_sync(api: Any, replay: ReplayServer) -> None:
 
     conn = make_connector(api, "power_bi", {"base_url": replay.url + "/v1.0/myorg", "page_size": 1,
                                             "token_url": replay.url + "/tenant-1/oauth2/v2.0/token",
-                                            "scan_poll_s": 0.01}, {"client_id": "cid", "client_secret": "sec"})
+                                            "scan_poll_s": 1}, {"client_id": "cid", "client_secret": "sec"})
     job, rows = _sync(api, conn)
     assert (job["status"], job["items_seen"], job["items_failed"], job["items_upserted"]) == ("partial", 4, 1, 3)
     assert len(tokens.issued) == 2

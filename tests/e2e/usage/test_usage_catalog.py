@@ -232,3 +232,13 @@ def test_messages_are_clean(api: Any) -> None:
     assert r.status_code == 400, r.text
     msg = r.json()["errors"]["tables"][0]
     assert not msg.startswith("Value error") and "an empty name" in msg and "'a;b'" in msg, msg
+
+
+@pytest.mark.parametrize("port", [99999999999999999999, -1, 0, 65536, "abc", 1.5])
+def test_an_impossible_postgres_port_is_a_400_on_the_port_alone(api: Any, port: Any) -> None:
+    """The host is not resolved with a port that already failed (getaddrinfo raised OverflowError: a 500)."""
+    r = api.post("/connectors", json={"name": "pg", "type": "postgres",
+                                      "config": {"host": "localhost", "port": port, "database": "d"},
+                                      "credentials": {"user": "u", "password": "p"}})
+    assert r.status_code == 400, r.text
+    assert set(r.json()["errors"]) == {"config.port"}, r.json()

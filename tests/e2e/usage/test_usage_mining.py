@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from usage_helpers import bi_queries, make_connector
+from usage_helpers import bi_queries, make_connector, run_mining
 from usage_replay import Once, ReplayServer, Request
 
 SF_ROWS = [  # query_id, query_text, user_name, role_name, database_name, schema_name, start_ms
@@ -52,12 +52,11 @@ def test_snowflake_mining(api: Any, replay: ReplayServer) -> None:
             "numRows": len(rows), "format": "jsonv2", "partitionInfo": parts,
             "rowType": [{"name": c, "type": "text"} for c in SF_COLUMNS]}}
 
-    conn = make_connector(api, "snowflake", {"base_url": replay.url, "warehouse": "WH", "poll_s": 0.01,
+    conn = make_connector(api, "snowflake", {"base_url": replay.url, "warehouse": "WH", "poll_s": 1,
                                              "overlap_minutes": 1, "lookback_days": 3650},
                           {"token": "sf-token", "token_type": "PROGRAMMATIC_ACCESS_TOKEN"})
-    r = api.post(f"/connectors/{conn['id']}/query-log-mining")
-    assert r.status_code == 200, r.text
-    body = r.json()
+    body = run_mining(api, conn["id"])
+    assert body["kind"] == "query_log_mining" and body["started_at"] and body["finished_at"]
     assert body["rows_upserted"] == 3 and body["items_failed"] == 1 and body["status"] == "partial"
     rows = {q["resource_id"]: q for q in bi_queries(api, conn["id"])}
     first = rows["01b2-0001"]
@@ -69,10 +68,9 @@ def test_snowflake_mining(api: Any, replay: ReplayServer) -> None:
     # Incremental: the next run starts at the newest start_time minus the overlap; nothing new is counted.
     refund = ["01b2-0005", "SELECT * FROM ANALYTICS.PUBLIC.REFUNDS", "BOB", "R", "A", "PUBLIC", "1738750000000"]
     state["rows"] = [*SF_ROWS[:3], refund]
-    r = api.post(f"/connectors/{conn['id']}/query-log-mining")
-    assert r.json()["rows_upserted"] == 1, r.text
+    assert run_mining(api, conn["id"])["rows_upserted"] == 1
     assert state["since"] == 1738743600000 - 60_000
-    assert api.post(f"/connectors/{conn['id']}/query-log-mining").json()["rows_upserted"] == 0
+    assert run_mining(api, conn["id"])["rows_upserted"] == 0
 
 
 def _bq_row(job_id: str, created: str, user: str, query: str, tables: list[tuple[str, str, str]]) -> dict[str, Any]:
@@ -127,9 +125,8 @@ def test_bigquery_mining(api: Any, replay: ReplayServer) -> None:
     conn = make_connector(api, "bigquery", {"project": "acme-prod", "region": "EU", "base_url": replay.url + "/bq",
                                             "lookback_days": 3650},
                           {"access_token": "bq-token"})
-    r = api.post(f"/connectors/{conn['id']}/query-log-mining")
-    assert r.status_code == 200, r.text
-    assert r.json()["rows_upserted"] == 2 and r.json()["items_failed"] == 1
+    job = run_mining(api, conn["id"])
+    assert job["rows_upserted"] == 2 and job["items_failed"] == 1
     rows = {q["resource_id"]: q for q in bi_queries(api, conn["id"])}
     one = rows["bquxjob_1"]
     # The job's referenced_tables (anonymous result dataset excluded) and the parsed SQL agree.
@@ -138,8 +135,7 @@ def test_bigquery_mining(api: Any, replay: ReplayServer) -> None:
     assert rows["bquxjob_2"]["referenced_tables"] == ["sales.customers"]  # the CTE name is not a table
     assert [r.arg("location") for r in replay.hits("GET", "/bq/projects/acme-prod/queries/job-9")] == ["EU", "EU"]
     # Incremental: the next run asks only for jobs after the newest creation_time it stored.
-    r = api.post(f"/connectors/{conn['id']}/query-log-mining")
-    assert r.json()["rows_upserted"] == 0 and seen["since"].startswith("2025-02-05T07:58:20")
+    assert run_mining(api, conn["id"])["rows_upserted"] == 0 and seen["since"].startswith("2025-02-05T07:58:20")
 
 
 def test_postgres_mining_real_pg_stat_statements(api: Any, platform_db: Any, local_stack: Any) -> None:
@@ -155,9 +151,7 @@ def test_postgres_mining_real_pg_stat_statements(api: Any, platform_db: Any, loc
         conn = make_connector(api, "postgres", {"host": "127.0.0.1", "port": local_stack.pg.port,
                                                 "database": "telltale"}, {"user": "telltale",
                                                                     "password": local_stack.pg.password("telltale")})
-        r = api.post(f"/connectors/{conn['id']}/query-log-mining")
-        assert r.status_code == 200, r.text
-        assert r.json()["rows_upserted"] >= 1
+        assert run_mining(api, conn["id"])["rows_upserted"] >= 1
 
         def ours() -> list[dict[str, Any]]:
             return [q for q in bi_queries(api, conn["id"]) if f"{schema}.invoices" in q["referenced_tables"]]
@@ -170,11 +164,11 @@ def test_postgres_mining_real_pg_stat_statements(api: Any, platform_db: Any, loc
         assert set(row["referenced_columns"]) >= {"id", "total", "customer"}
 
         # Nothing new for our statement: no new row. Two more calls: one row for the delta of 2.
-        api.post(f"/connectors/{conn['id']}/query-log-mining")
+        run_mining(api, conn["id"])
         assert len(ours()) == 1
         for v in ("C-4", "C-5"):
             app.run(f"SELECT id, total FROM {schema}.invoices WHERE customer = :c", c=v)
-        api.post(f"/connectors/{conn['id']}/query-log-mining")
+        run_mining(api, conn["id"])
         counts = sorted(q["execution_count"] for q in ours())
         assert counts == [2, 3]
     finally:
@@ -188,6 +182,6 @@ def test_mining_rejects_bi_connectors_and_bad_hosts(api: Any) -> None:
     assert r.status_code == 400 and "mining supports" in r.json()["message"]
     pg = make_connector(api, "postgres", {"host": "127.0.0.1", "port": 9, "database": "x", "timeout_s": 2},
                         {"user": "u", "password": "hunter2"})
-    r = api.post(f"/connectors/{pg['id']}/query-log-mining")
-    assert r.status_code == 200 and r.json()["status"] == "failed" and r.json()["rows_upserted"] == 0
-    assert "hunter2" not in r.text and "cannot connect" in r.json()["errors"][0]
+    job = run_mining(api, pg["id"])
+    assert job["status"] == "failed" and job["rows_upserted"] == 0
+    assert "hunter2" not in str(job) and "cannot connect" in job["errors"][0]

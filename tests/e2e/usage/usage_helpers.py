@@ -36,14 +36,17 @@ def bi_queries(api: Any, connector_id: str, tenant: str = "demo") -> list[dict[s
     return r.json()["items"]
 
 
-def run_sync(api: Any, connector_id: str, tenant: str = "demo", timeout: float = 60.0) -> dict[str, Any]:
-    """POST bi-sync (202, a queued job), then follow GET /sync-jobs/{id} until the worker has finished it."""
+def run_sync(api: Any, connector_id: str, tenant: str = "demo", timeout: float = 60.0,
+             action: str = "bi-sync") -> dict[str, Any]:
+    """POST bi-sync (or query-log-mining: 202, a queued job), then follow GET /sync-jobs/{id} until the
+    worker has finished it."""
     import time
 
-    r = api.post(f"/connectors/{connector_id}/bi-sync", tenant=tenant)
+    r = api.post(f"/connectors/{connector_id}/{action}", tenant=tenant)
     assert r.status_code == 202, r.text
     job = r.json()
     assert job["status"] == "queued" and job["queued_at"], job
+    assert job["started_at"] is None, job  # not started until a worker claims it
     deadline = time.monotonic() + timeout
     while job["status"] in ("queued", "running"):
         assert time.monotonic() < deadline, f"sync job still {job['status']} after {timeout} s"
@@ -52,3 +55,8 @@ def run_sync(api: Any, connector_id: str, tenant: str = "demo", timeout: float =
         assert r.status_code == 200, r.text
         job = r.json()
     return dict(job)
+
+
+def run_mining(api: Any, connector_id: str, tenant: str = "demo", timeout: float = 60.0) -> dict[str, Any]:
+    """A queued mining run followed to its end: the job, with spec 001's rows_upserted."""
+    return run_sync(api, connector_id, tenant, timeout, action="query-log-mining")

@@ -25,8 +25,8 @@ from telltale.replies import JSON, dumps, envelope, event_json_body, log_error, 
 # Powertools' JSON handler on the "telltale" logger, with the Lambda context in every line.
 logger = powertools_logger()
 
-__all__ = ["JSON", "current_auth", "documents_body", "dumps", "json_body", "json_response", "lambda_handler",
-           "logger", "make_resolver", "page_params", "parse_body", "success", "takes_body", "to_json"]
+__all__ = ["JSON", "current_auth", "documents_body", "documents_reply", "dumps", "json_body", "json_response",
+           "lambda_handler", "logger", "make_resolver", "page_params", "parse_body", "success", "takes_body", "to_json"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -149,6 +149,21 @@ def documents_body(model: type[BaseModel], *, status: int = 200,
 
     def mark(func: RouteFn) -> RouteFn:
         setattr(func, BODY_SPEC, (model, status, optional))
+        return func
+
+    return mark
+
+
+REPLY_SPEC = "__telltale_reply__"
+
+
+def documents_reply(status: int = 200, *, errors: dict[int, str] | None = None) -> Callable[[RouteFn], RouteFn]:
+    """Record, for ``functions/api_docs``, a route's success ``status`` and the notable errors it answers
+    (``{404: "unknown connector"}``): for routes without a body (those with one say their status through
+    :func:`takes_body`), whose reply Powertools would otherwise document as a bare 200."""
+
+    def mark(func: RouteFn) -> RouteFn:
+        setattr(func, REPLY_SPEC, (status, dict(errors or {})))
         return func
 
     return mark

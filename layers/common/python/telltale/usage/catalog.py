@@ -183,7 +183,8 @@ def get_connector(auth: AuthContext, connector_id: str) -> dict[str, Any]:
     out = _connector_out(_connector_row(auth.tenant_id, connector_id, _CONNECTOR_COLS))
     out["last_sync"] = db.query_one(
         "SELECT id, kind, status, started_at, finished_at, items_upserted, items_failed FROM usage.sync_jobs"
-        " WHERE tenant_id = :t AND connector_id = CAST(:c AS uuid) ORDER BY started_at DESC, id LIMIT 1",
+        " WHERE tenant_id = :t AND connector_id = CAST(:c AS uuid) ORDER BY COALESCE(queued_at, started_at) DESC, id"
+        " LIMIT 1",
         t=auth.tenant_id, c=connector_id,
     )
     return out

@@ -77,8 +77,10 @@ class PowerBiConfig(_Http):
     scope: str | None = Field(default=None, max_length=500)
     workspaces: list[str] | None = Field(default=None, max_length=10_000)
     page_size: int = Field(default=1000, ge=1, le=5000)
-    scan_poll_s: float = Field(default=2.0, ge=0, le=60)
-    scan_timeout_s: float = Field(default=600.0, gt=0, le=3600)
+    # At least a second between polls (0 polled in a tight loop against a rate-limited admin API); one
+    # scan's wait well under the worker's 900 s Lambda timeout, so the job ends itself, with its counts.
+    scan_poll_s: float = Field(default=2.0, ge=1, le=60)
+    scan_timeout_s: float = Field(default=600.0, gt=0, le=600)
 
 
 class _Mining(_Http):
@@ -91,7 +93,7 @@ class SnowflakeConfig(_Mining):
     role: str | None = None
     database: str | None = None
     max_rows: int = Field(default=100_000, ge=1, le=10_000_000)
-    poll_s: float = Field(default=1.0, ge=0, le=60)
+    poll_s: float = Field(default=1.0, ge=1, le=60)  # 0 would poll the statement in a tight loop
     overlap_minutes: int = Field(default=180, ge=0, le=7 * 24 * 60)
     statement_timeout_s: int = Field(default=120, ge=1, le=3600)
 
@@ -132,7 +134,9 @@ def field_errors(ctype: str, config: dict[str, Any]) -> dict[str, list[str]]:
             problem = _url_problem(str(config[key]))
             if problem:
                 errors[f"config.{key}"] = [problem]
-    if ctype == "postgres" and isinstance(config.get("host"), str) and "config.host" not in errors:
+    # A port that failed validation is reported on config.port; resolving with it would only fail again.
+    if (ctype == "postgres" and isinstance(config.get("host"), str) and "config.host" not in errors
+            and "config.port" not in errors):
         problem = _host_problem(config["host"], config.get("port", 5432))
         if problem:
             errors["config.host"] = [problem]

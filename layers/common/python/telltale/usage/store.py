@@ -16,7 +16,10 @@ from telltale.errors import NotFound, uuid_or_404
 MAX_JOB_ERRORS = 50
 
 JOB_COLS = ("id, connector_id, kind, trigger, status, queued_at, started_at, finished_at, items_seen,"
-            " items_upserted, items_failed, errors, warnings")
+            " items_upserted, items_failed, errors, warnings,"
+            # Spec 001's rows_upserted of a mining run, on its job once the run is over (mining is queued).
+            " CASE WHEN kind = 'query_log_mining' AND status NOT IN ('queued', 'running')"
+            " THEN items_upserted END AS rows_upserted")
 # A queued job whose message never reached a worker (lost, or dead-lettered) stops blocking new requests
 # after this long; the queue's own retries are over by then.
 STALE_QUEUED_MINUTES = 30
@@ -112,8 +115,8 @@ def list_bi_queries(tenant_id: str, connector_id: str, *, limit: int, offset: in
 
 def start_job(tenant_id: str, connector_id: str, kind: str, trigger: str) -> str:
     row = db.query_one(
-        "INSERT INTO usage.sync_jobs (tenant_id, connector_id, kind, trigger) VALUES (:t, CAST(:c AS uuid), :k, :tr)"
-        " RETURNING id",
+        "INSERT INTO usage.sync_jobs (tenant_id, connector_id, kind, trigger, started_at)"
+        " VALUES (:t, CAST(:c AS uuid), :k, :tr, now()) RETURNING id",
         t=tenant_id, c=connector_id, k=kind, tr=trigger,
     )
     assert row is not None
@@ -187,7 +190,8 @@ def get_job(tenant_id: str, job_id: str) -> dict[str, Any]:
 def list_jobs(tenant_id: str, connector_id: str, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
     rows = db.query(
         f"SELECT {JOB_COLS}, count(*) OVER () AS _total FROM usage.sync_jobs"
-        " WHERE tenant_id = :t AND connector_id = CAST(:c AS uuid) ORDER BY started_at DESC, id LIMIT :l OFFSET :o",
+        " WHERE tenant_id = :t AND connector_id = CAST(:c AS uuid)"
+        " ORDER BY COALESCE(queued_at, started_at) DESC, id LIMIT :l OFFSET :o",
         t=tenant_id, c=connector_id, l=limit, o=offset,
     )
     total = int(rows[0]["_total"]) if rows else 0

@@ -1,9 +1,11 @@
 """Runs a BI scrape or a query-log mining pass as a recorded sync job.
 
-A BI sync is queued (POST answers 202 with the job) and run by the bi_sync function's queue worker; the
-schedule queues one job per connector. Mining runs in the request (its reply carries rows_upserted), or
-from the queue when the schedule asked for it. One job at a time per connector (a PostgreSQL advisory
-lock; one queued job per connector, a second request gets 409). Items are anonymized and upserted in
+A BI sync and a mining run are both queued (POST answers 202 with the job) and run by the bi_sync
+function's queue worker; the schedule queues one job per connector. Neither is bounded by API Gateway's
+29 s: a Power BI scan may poll for ten minutes, a Snowflake statement for its statement timeout plus the
+result's polling. A mining job carries spec 001's ``rows_upserted`` once it is over.
+One job at a time per connector (a PostgreSQL advisory lock; one queued job per connector, a second
+request gets 409). Items are anonymized and upserted in
 batches; an item that cannot be read is counted as failed and the sync goes on; a failure of the tool
 itself (unreachable, refused login) ends the job as ``failed`` with its message.
 """
@@ -26,15 +28,20 @@ from telltale.usage.sql import analyze
 BATCH = 500
 
 
+def _text(value: str | None) -> str | None:
+    """A tool's text as PostgreSQL stores it: text and jsonb refuse NUL, which one item may carry."""
+    return value.replace("\x00", "") if value else value
+
+
 def to_row(rec: BiRecord) -> store.BiQueryRow:
     """A scraped record as a BiQuery row: SQL anonymized, tables from the SQL plus the tool's own metadata."""
     row = store.BiQueryRow(
-        resource_type=rec.resource_type, resource_id=rec.resource_id[:500], title=rec.title,
-        executed_by=rec.executed_by, executed_at=rec.executed_at, modified_at=rec.modified_at,
-        execution_count=max(int(rec.execution_count), 0),
-        dashboard_id=rec.dashboard_id, dashboard_title=rec.dashboard_title, dashboard_url=rec.dashboard_url,
+        resource_type=rec.resource_type, resource_id=str(_text(rec.resource_id))[:500], title=_text(rec.title),
+        executed_by=_text(rec.executed_by), executed_at=rec.executed_at, modified_at=rec.modified_at,
+        execution_count=max(int(rec.execution_count), 0), dashboard_id=_text(rec.dashboard_id),
+        dashboard_title=_text(rec.dashboard_title), dashboard_url=_text(rec.dashboard_url),
     )
-    tables: dict[str, None] = {t: None for t in rec.tables if t}
+    tables: dict[str, None] = {str(_text(t)): None for t in rec.tables if t}
     if rec.sql and rec.sql.strip():
         a = analyze(rec.sql, rec.dialect, default_schema=rec.default_schema)
         row.sql_text, row.sql_hash, row.parse_failed = a.sql_text, a.pattern_hash, a.parse_failed
@@ -64,6 +71,28 @@ class _Lock:
             db.reset()
 
 
+def _store(tenant_id: str, connector_id: str, batch: list[store.BiQueryRow], counts: dict[str, Any]) -> None:
+    """Upsert a batch; if the database refuses it, each row on its own, so one bad row (a value PostgreSQL
+    rejects) is a failed item with its message instead of the whole batch, and the sync, lost."""
+    import pg8000.exceptions
+
+    try:
+        counts["upserted"] += store.upsert_bi_queries(tenant_id, connector_id, batch)
+        return
+    except pg8000.exceptions.DatabaseError as exc:
+        if db.pg_error(exc)[0].startswith("57P"):
+            raise  # the server is going away: no row would fare better
+        logger.warning("a batch was refused; storing its rows one by one", extra={"code": db.pg_error(exc)[0]})
+    for row in batch:
+        try:
+            counts["upserted"] += store.upsert_bi_queries(tenant_id, connector_id, [row])
+        except pg8000.exceptions.DatabaseError as exc:
+            code, message = db.pg_error(exc)
+            counts["failed"] += 1
+            counts["errors"].append(f"{row.resource_type} {row.resource_id}: not stored: "
+                                    f"{message or type(exc).__name__} ({code})"[:300])
+
+
 def _consume(tenant_id: str, connector_id: str, items: Iterable[BiRecord | ItemError],
              counts: dict[str, Any]) -> None:
     batch: list[store.BiQueryRow] = []
@@ -71,7 +100,7 @@ def _consume(tenant_id: str, connector_id: str, items: Iterable[BiRecord | ItemE
         _consume_into(tenant_id, connector_id, items, counts, batch)
     finally:
         # What was read before a failure is still stored.
-        counts["upserted"] += store.upsert_bi_queries(tenant_id, connector_id, batch)
+        _store(tenant_id, connector_id, batch, counts)
 
 
 def _consume_into(tenant_id: str, connector_id: str, items: Iterable[BiRecord | ItemError],
@@ -89,7 +118,7 @@ def _consume_into(tenant_id: str, connector_id: str, items: Iterable[BiRecord | 
             counts["errors"].append(f"{item.resource_type} {item.resource_id}: {exc}"[:300])
             continue
         if len(batch) >= BATCH:
-            counts["upserted"] += store.upsert_bi_queries(tenant_id, connector_id, batch)
+            _store(tenant_id, connector_id, batch, counts)
             batch.clear()
             logger.info("sync progress", extra={"connector": connector_id, "seen": counts["seen"],
                                                 "upserted": counts["upserted"], "failed": counts["failed"]})
@@ -208,12 +237,12 @@ def _aggregate_after(tenant_id: str, job: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
-def mine(tenant_id: str, connector_id: str) -> tuple[dict[str, Any], int]:
-    """Mine a warehouse's query log from where the last run stopped, now (the reply carries
-    ``rows_upserted``, spec 001); returns (job, rows upserted)."""
-    job, rows = _mine(tenant_id, _connector_of(tenant_id, connector_id, "query_log_mining"))
-    assert job is not None  # a new job, not a queued one: it always runs
-    return job, rows
+def request_mining(tenant_id: str, connector_id: str) -> dict[str, Any]:
+    """Queue a mining run of a warehouse's query log from where the last run stopped; returns the job
+    (status ``queued``). Spec 001 answers ``rows_upserted`` in the reply; it is on the job instead
+    (GET /sync-jobs/{id}), because a run is not bounded by API Gateway's 29 s (docs/usage-analytics.md)."""
+    connector = _connector_of(tenant_id, connector_id, "query_log_mining")
+    return _enqueue(tenant_id, str(connector["id"]), "query_log_mining", "api")
 
 
 def _mine(tenant_id: str, connector: dict[str, Any], *, job_id: str | None = None,

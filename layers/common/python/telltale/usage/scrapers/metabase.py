@@ -28,6 +28,8 @@ class MetabaseScraper:
             self.http.session.headers["x-api-key"] = str(api_key)
         self._tables: dict[int, str | None] = {}
         self._engines: dict[int, str | None] = {}
+        # A table read that failed, reported once (as a failed item) after the card that met it.
+        self._failures: list[ItemError] = []
 
     def _login(self, http: HttpClient) -> None:
         data = http.json("POST", "/api/session", auth=False, json={"username": self.credentials.get("username"),
@@ -40,9 +42,13 @@ class MetabaseScraper:
         if table_id not in self._tables:
             try:
                 t = self.http.json("GET", f"/api/table/{table_id}")
+                if not isinstance(t, dict):
+                    raise TypeError("the table is not an object")
                 self._tables[table_id] = ".".join(p for p in (t.get("schema"), t.get("name")) if p) or None
-            except ConnectorError:
+            except (ConnectorError, TypeError) as exc:
+                # The card is kept without that table; the loss is counted, not silent.
                 self._tables[table_id] = None
+                self._failures.append(item_error(f"table {table_id}", exc))
         return self._tables[table_id]
 
     def _dialect(self, database_id: Any) -> str | None:
@@ -86,7 +92,7 @@ class MetabaseScraper:
                 "executed_at": parse_time(card.get("last_used_at")),
                 "modified_at": parse_time(edit.get("timestamp") or card.get("updated_at"))}
 
-    def _dashboard_ids(self) -> Iterator[int]:
+    def _dashboard_ids(self) -> Iterator[int | ItemError]:
         collections = self.http.json("GET", "/api/collection/")
         ids: list[Any] = ["root"] + [c.get("id") for c in collections if isinstance(c, dict)
                                       and isinstance(c.get("id"), int)]
@@ -98,6 +104,9 @@ class MetabaseScraper:
                                              f"&limit={self.page_size}&offset={offset}")
                 items = data.get("data") or []
                 for it in items:
+                    if not isinstance(it, dict):
+                        yield ItemError(f"collection {cid}", f"collection {cid}: an item is not an object")
+                        continue
                     if isinstance(it.get("id"), int) and it["id"] not in seen:
                         seen.add(it["id"])
                         yield it["id"]
@@ -115,7 +124,11 @@ class MetabaseScraper:
                                dashboard_url=None)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 yield item_error("card", exc)
+            yield from self._drain_failures()
         for dash_id in self._dashboard_ids():
+            if isinstance(dash_id, ItemError):
+                yield dash_id
+                continue
             try:
                 dash = self.http.json("GET", f"/api/dashboard/{dash_id}")
                 if not isinstance(dash, dict):
@@ -134,6 +147,11 @@ class MetabaseScraper:
                                    **self._card_fields(card))
                 except (KeyError, TypeError, ValueError, AttributeError) as exc:
                     yield item_error("dashboard card", exc)
+                yield from self._drain_failures()
+
+    def _drain_failures(self) -> Iterator[ItemError]:
+        yield from self._failures
+        self._failures.clear()
 
 
 def make(config: dict[str, Any], credentials: dict[str, Any]) -> MetabaseScraper:

@@ -125,8 +125,20 @@ class PowerBiScraper:
 
     def scrape(self) -> Iterator[BiRecord | ItemError]:
         workspaces = self._workspaces()
-        for i in range(0, len(workspaces), 100):
-            result = self._scan(workspaces[i:i + 100])
+        batches = [workspaces[i:i + 100] for i in range(0, len(workspaces), 100)]
+        failed = 0
+        for batch in batches:
+            try:
+                result = self._scan(batch)
+            except ConnectorError as exc:
+                # One scan failing (timed out, refused) loses its workspaces, not the other batches':
+                # each of its workspaces is a failed item.
+                failed += 1
+                for ws_id in batch:
+                    yield item_error(f"workspace {ws_id}", exc)
+                if failed == len(batches):
+                    raise  # every scan failed: the tool itself is failing, the job says so
+                continue
             for ws in result.get("workspaces") or []:
                 yield from self._workspace(ws)
 
