@@ -66,7 +66,8 @@ def _complete(doc: dict[str, Any], routes: list[Any]) -> None:
     from telltale.http import BODY_SPEC, REPLY_SPEC
 
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    for name in ("HTTPValidationError", "ValidationError"):  # Powertools' 422 shapes, replaced below
+    # Powertools' 422 shapes (and its response-validation error, which refers to one), replaced below.
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(name, None)
     schemas["Error"] = ERROR_SCHEMA
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

@@ -10,13 +10,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from telltale.events import service
-from telltale.http import current_auth, json_body, lambda_handler, logger
+from telltale.http import current_auth, documents_reply, json_body, lambda_handler, logger
 
 router = APIGatewayHttpRouter()
 
 
 @router.post("/api/analytics/events", summary="Ingest one event or an array of events (202, async)",
              tags=["Analytics"])
+@documents_reply(202, errors={413: "more events than a batch may hold"})
 def ingest():
     auth = current_auth(router)
     body = json_body(router)

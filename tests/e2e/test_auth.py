@@ -96,6 +96,29 @@ def test_a_body_naming_another_tenant_is_403_and_writes_nothing(api, field):
     assert slug not in {a["slug"] for a in api.get("/api/apps/").json()["data"]}
 
 
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/analysis/user-behavior", {"user_id": "x", "tenant_id": "other"}),  # reads its body by hand
+    ("/api/analytics/query", {"eventType": "a.b", "tenantId": "other"}),
+    ("/spaces/nowhere/usage/aggregate", {"tenant_id": "other"}),  # takes no body at all
+    ("/api/keys", {"name": "k", "tenant": "other"}),
+    ("/api/analytics/events", r'{"eventType": "a.b", "\u0074enantId": "other"}'),  # a key spelt with an escape
+])
+def test_every_jwt_route_refuses_a_body_naming_another_tenant(api, path, body):
+    import json
+
+    text = body if isinstance(body, str) else json.dumps(body)
+    r = api.post(path, data=text, headers={"Content-Type": "application/json"})
+    assert r.status_code == 403, r.text
+
+
+def test_a_route_whose_body_carries_a_tenant_as_data_is_not_refused(api):
+    # Spec 003: active-users rows are per SaaS customer, whose tenant_id is data, not the caller.
+    r = api.put("/api/analysis/active-users", json={
+        "type": "daily", "date": "2026-04-01", "tenant_id": "69e732d6-8ecc-45c4-c2eb-8438f7ffe775", "env_id": 1,
+        "active_users": 3})
+    assert r.status_code == 200, r.text
+
+
 def test_a_tenant_mismatch_is_reported_before_what_is_wrong_with_the_body(api):
     r = api.post("/api/apps/shop/secrets/", json={"key": "x"}, headers={"x-tenant-uuid": "other"})
     assert r.status_code == 403 and "x-tenant-uuid" in r.json()["message"]

@@ -56,9 +56,35 @@ def _request_validation_errors(exc: RequestValidationError) -> dict[str, list[st
     return out
 
 
-def make_resolver(*, with_auth: bool = True) -> APIGatewayHttpResolver:
+def _declared_fields(model: type[BaseModel]) -> set[str]:
+    return set(model.model_fields) | {f.alias for f in model.model_fields.values() if f.alias}
+
+
+def _check_body_tenant(app: APIGatewayHttpResolver, next_middleware: Any) -> Any:
+    """Every JWT route, whatever it does with its body: a JSON object body naming another tenant is a
+    403 (README, issue 3), including on routes that take no body or read it by hand. A key that the
+    route's documented body model takes as data (spec 003's active-users tenant_id) is exempt."""
+    event = app.current_event.raw_event
+    raw = event.get("body")
+    # Only parse for this when the text could hold such a key (any JSON escape could spell one).
+    if raw and _auth.claims_from_event(event) is not None and ("enant" in raw or "\\u" in raw
+                                                                or event.get("isBase64Encoded")):
+        try:
+            body = event_json_body(event)
+        except ValidationError:
+            body = None  # the route reports a malformed body in its own words
+        if isinstance(body, dict):
+            route = app.context.get("_route")
+            spec = getattr(getattr(route, "func", None), BODY_SPEC, None)
+            _auth.check_body_tenant(_auth.from_event(event), body,
+                                    declared=_declared_fields(spec[0]) if spec else ())
+    return next_middleware(app)
+
+
+def make_resolver() -> APIGatewayHttpResolver:
     """A Powertools HTTP API resolver with validation, the error mapping and the tenant check."""
     app = APIGatewayHttpResolver(enable_validation=True)
+    app.use(middlewares=[_check_body_tenant])
 
     @app.exception_handler(TelltaleError)
     def _telltale_error(exc: TelltaleError) -> Response:
@@ -126,8 +152,7 @@ def parse_body(app: HasEvent, model: type[M], *, optional: bool = False) -> M:
     if _auth.claims_from_event(event) is not None:  # none on the API-key routes
         # The caller's identity first (a 403 for a tenant header that is not the token's comes before
         # any complaint about the body), then the body's own tenant keys.
-        declared = model.model_fields.keys() | {f.alias for f in model.model_fields.values() if f.alias}
-        body = _auth.check_body_tenant(_auth.from_event(event), body, declared=declared)
+        body = _auth.check_body_tenant(_auth.from_event(event), body, declared=_declared_fields(model))
     try:
         return model.model_validate(body)
     except PydanticValidationError as exc:
