@@ -102,7 +102,9 @@ def check_body_tenant(auth: AuthContext, body: Any, *, declared: Any = ()) -> An
     """
     if not isinstance(body, dict):
         return body
-    claimed = [key for key in BODY_TENANT_KEYS if key in body and key not in declared]
+    # Only a string names a tenant; any other value is malformed, and validation says so (400).
+    claimed = [key for key in BODY_TENANT_KEYS
+               if key not in declared and isinstance(body.get(key), str)]
     for key in claimed:
         check_tenant(auth, body[key], where=f"the body's {key!r}")
     return {k: v for k, v in body.items() if k not in claimed} if claimed else body
