@@ -8,8 +8,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from telltale.errors import ValidationError
 from telltale.http import current_auth, documents_reply, json_response, logger, make_resolver, page_params
@@ -84,19 +82,23 @@ def _is_queue(event: dict[str, Any]) -> bool:
     return bool(records) and records[0].get("eventSource") == "aws:sqs"
 
 
-processor = BatchProcessor(event_type=EventType.SQS)
-
-
-def _run_job(record: SQSRecord) -> None:
+def _run_job(record: Any) -> None:
     sync.run_queued(record.body)
+
+
+def _run_queue_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # Imported here: the API and the schedule, which share this handler, never need the batch utilities.
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    # One job per message (BatchSize 1); a record that raises is retried by the queue.
+    return dict(process_partial_response(event=event, record_handler=_run_job,
+                                         processor=BatchProcessor(event_type=EventType.SQS), context=context))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if _is_queue(event):
-        # One job per message (BatchSize 1); a record that raises is retried by the queue.
-        return dict(process_partial_response(event=event, record_handler=_run_job, processor=processor,
-                                             context=context))
+        return _run_queue_batch(event, context)
     if _is_schedule(event):
         detail = event.get("detail") or {}
         result = sync.scheduled_sync_all(int(detail.get("min_interval_minutes", sync.SCHEDULE_MIN_INTERVAL_MINUTES)))

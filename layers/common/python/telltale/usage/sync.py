@@ -125,9 +125,11 @@ def _consume_into(tenant_id: str, connector_id: str, items: Iterable[BiRecord | 
 
 
 def _run(tenant_id: str, connector: dict[str, Any], kind: str, trigger: str, produce: Any,
-         job_id: str | None = None) -> tuple[dict[str, Any] | None, int]:
+         job_id: str | None = None, after: Any = None) -> tuple[dict[str, Any] | None, int]:
     """Run one sync under the connector's lock. ``job_id``: a queued job to claim (None when the job
-    was already run, a redelivered message); without it, a new job is recorded."""
+    was already run, a redelivered message); without it, a new job is recorded. ``after()``, for a run
+    that did not fail, does what the sync implies (recompute usage) and returns warnings for the job: it
+    runs before the job is marked finished, so a client that sees the job end reads up-to-date usage."""
     cid = str(connector["id"])
     with _Lock(f"usage-sync:{cid}"):
         store.close_interrupted_jobs(tenant_id, cid)
@@ -150,6 +152,10 @@ def _run(tenant_id: str, connector: dict[str, Any], kind: str, trigger: str, pro
             logger.exception("sync crashed", extra={"job": job_id})
             status = "failed"
             counts["errors"].append(f"internal error ({type(exc).__name__})")
+        if after is not None and status != "failed":
+            warnings = after(job_id)
+            if warnings:
+                store.add_warnings(job_id, warnings)
         store.finish_job(job_id, status=status, seen=counts["seen"], upserted=counts["upserted"],
                          failed=counts["failed"], errors=counts["errors"])
         logger.info("sync finished", extra={"job": job_id, "status": status, "seen": counts["seen"],
@@ -209,10 +215,8 @@ def run_queued(body: str) -> None:
         if kind == "bi_sync":
             from telltale.usage import scrapers
 
-            job, _ = _run(tenant_id, connector, kind, "", lambda: scrapers.for_connector(connector).scrape(),
-                          job_id=job_id)
-            if job is not None:
-                _aggregate_after(tenant_id, job)
+            _run(tenant_id, connector, kind, "", lambda: scrapers.for_connector(connector).scrape(),
+                 job_id=job_id, after=lambda job: _recompute_usage(tenant_id, job))
         else:
             _mine(tenant_id, connector, job_id=job_id)
     except Conflict:
@@ -221,20 +225,18 @@ def run_queued(body: str) -> None:
         store.fail_job(job_id, exc.message)
 
 
-def _aggregate_after(tenant_id: str, job: dict[str, Any]) -> dict[str, Any]:
-    """Recompute the tenant's usage after a sync. The sync's rows are stored and its job recorded whatever
-    happens here, so a failure is the job's warning, not an error of the sync."""
+def _recompute_usage(tenant_id: str, job_id: str) -> list[str]:
+    """Recompute the tenant's usage after a sync: the job's warnings. The sync's rows are stored
+    whatever happens here, so a failure is a warning on the job, not an error of the sync."""
     from telltale.usage import aggregate
 
     try:
         aggregate.aggregate_tenant(tenant_id)
     except Exception:  # noqa: BLE001 - logged with its trace; the job carries a warning
-        logger.exception("usage aggregation after a sync failed", extra={"job": str(job["id"])})
-        store.add_warnings(str(job["id"]), [
-            "the sync finished but recomputing usage failed; the next aggregation "
-            "(POST /spaces/{slug}/usage/aggregate, or the daily schedule) will include it"])
-        return store.get_job(tenant_id, str(job["id"]))
-    return job
+        logger.exception("usage aggregation after a sync failed", extra={"job": job_id})
+        return ["the sync finished but recomputing usage failed; the next aggregation "
+                "(POST /spaces/{slug}/usage/aggregate, or the daily schedule) will include it"]
+    return []
 
 
 def request_mining(tenant_id: str, connector_id: str) -> dict[str, Any]:
@@ -250,14 +252,15 @@ def _mine(tenant_id: str, connector: dict[str, Any], *, job_id: str | None = Non
     from telltale.usage import mining
 
     miner = mining.for_connector(connector)
-    job, rows = _run(tenant_id, connector, "query_log_mining", "api", miner.mine, job_id=job_id)
-    if job is None:
-        return None, 0
-    if job["status"] != "failed":
+
+    def after(job_id: str) -> list[str]:
         # Only a run that read (and stored) everything moves the mark forward.
         db.query("UPDATE usage.connectors SET mining_state = CAST(:s AS jsonb) WHERE id = CAST(:id AS uuid)",
                  s=db.jsonb(miner.state), id=str(connector["id"]))
-    return _aggregate_after(tenant_id, job), rows
+        return _recompute_usage(tenant_id, job_id)
+
+    job, rows = _run(tenant_id, connector, "query_log_mining", "api", miner.mine, job_id=job_id, after=after)
+    return job, rows
 
 
 SCHEDULE_MIN_INTERVAL_MINUTES = 60
