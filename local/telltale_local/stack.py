@@ -8,7 +8,6 @@ import logging
 import os
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -244,16 +243,3 @@ class LocalStack:
                 self._snapshot_secrets()
             except Exception:
                 log.exception("could not save the local secrets")
-
-
-def wait_until_up(url: str, timeout: float = 60) -> None:
-    import urllib.request
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/swagger", timeout=2).read()  # noqa: S310 - loopback only
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the local stack did not answer at {url}")

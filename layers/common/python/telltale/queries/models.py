@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -72,16 +71,3 @@ class QueryUpdate(_Strict):
     @classmethod
     def _tags(cls, v: list[str] | None) -> list[str] | None:
         return _check_tags(v)
-
-
-class SavedQuery(BaseModel):
-    id: str
-    name: str
-    slug: str
-    description: str
-    connection_type: ConnectionType
-    secret_key: str | None
-    query_text: str
-    tags: list[str]
-    created_at: datetime
-    updated_at: datetime

@@ -4,7 +4,6 @@ and time parsing for the formats the tools use."""
 from __future__ import annotations
 
 import contextlib
-import json
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -207,13 +206,6 @@ def _is_number(s: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def loads_maybe(value: Any) -> Any:
-    """Tools send some JSON as strings (Superset params, position_json); malformed ones raise ValueError."""
-    if isinstance(value, str):
-        return json.loads(value)
-    return value
 
 
 def person(*values: Any) -> str | None:
