@@ -23,6 +23,8 @@ class Limits:
     # Lambda's 29 s API limit bounds what a reply can wait for; a secret may ask for less.
     statement_timeout_s: int = field(default_factory=lambda: _env_int("TELLTALE_QUERIES_STATEMENT_TIMEOUT_S", 25))
     connect_timeout_s: int = 10
+    # The reply's byte budget (rows as JSON): past it the rows stop and the reply says truncated, and why.
+    max_bytes: int = field(default_factory=lambda: _env_int("TELLTALE_QUERIES_MAX_BYTES", 5_000_000))
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Result:
     rows: list[dict[str, Any]]
     truncated: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # Why the rows stop short when ``truncated`` ("row limit", "byte budget"), in words a client can show.
+    truncated_reason: str | None = None
 
 
 @dataclass
@@ -42,6 +46,9 @@ class Prepared:
     body: dict[str, Any] | None = None
     tenant_schema: str | None = None
     tenant_id: str | None = None
+    # Values the statement binds by name (secret values: never inlined into the SQL text). pg8000 takes
+    # them as ``:name``; ClickHouse as ``{name:String}`` server-side parameters.
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 class Connector(Protocol):
