@@ -287,14 +287,15 @@ def test_secret_references_resolve_and_never_leak(api, external_pg, pg_secret):
     listed = api.get(f"{Q}{q['slug']}/executions/").json()
     assert listed["total"] == 1 and listed["data"][0]["outcome"] == "error"
     assert "s3cr3t" not in str(listed)
-    # Used well, the reference resolves server-side.
+    # Used well (compared with a column), the reference resolves server-side, bound, not inlined; a row that
+    # holds the value comes back with it redacted.
+    key = _secret(api, "analytics-postgres", external_pg.secret(password="k-123"))
     ok = _create(api, name=f"Secret ok {uuid.uuid4().hex[:6]}", secret_key=pg_secret,
-                 query_text="SELECT count(*) AS n FROM sales"
-                            " WHERE '{{ secret." + other + ".username }}' = 'readonly_user'")
-    assert _execute(api, ok["slug"]).json()["data"] == [{"n": 3}]
+                 query_text="SELECT id, api_key FROM users WHERE api_key = '{{ secret." + key + ".password }}'")
+    assert _execute(api, ok["slug"]).json()["data"] == [{"id": "user-1", "api_key": "***"}]
     # A missing referenced secret is a SecretResolutionError.
     miss = _create(api, name=f"Secret miss {uuid.uuid4().hex[:6]}", secret_key=pg_secret,
-                   query_text="SELECT '{{ secret.no_such_secret.password }}' AS x")
+                   query_text="SELECT 1 AS x FROM users WHERE api_key = '{{ secret.no_such_secret.password }}'")
     r = _execute(api, miss["slug"])
     assert r.status_code == 404 and r.json()["code"] == "SecretResolutionError"
     assert "Secret not found" in r.json()["message"]

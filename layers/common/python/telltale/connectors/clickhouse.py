@@ -37,7 +37,7 @@ class ClickHouseConnector:
             "readonly": 1,
         }
         try:
-            result = client.query(prepared.text, settings=settings)
+            result = client.query(prepared.text, parameters=prepared.params or None, settings=settings)
         except OperationalError as exc:
             if "timed out" in str(exc).lower() or "timeout" in str(exc).lower():
                 raise execution_error(exc, config, message=f"the query did not finish within {timeout} s") from None

@@ -55,9 +55,10 @@ def statement_timeout_ms(config: dict[str, Any], limits: Limits) -> int:
     return 1000 * min(int(config.get("statement_timeout") or limits.statement_timeout_s), limits.statement_timeout_s)
 
 
-def run_cursor(conn: pg8000.native.Connection, sql: str, limits: Limits) -> Result:
+def run_cursor(conn: pg8000.native.Connection, sql: str, limits: Limits, params: dict[str, Any] | None = None
+               ) -> Result:
     """Run ``sql`` through a cursor inside the caller's read-only transaction."""
-    conn.run(f"DECLARE {CURSOR} CURSOR FOR {sql}")
+    conn.run(f"DECLARE {CURSOR} CURSOR FOR {sql}", **(params or {}))
     rows = conn.run(f"FETCH FORWARD {int(limits.max_rows) + 1} FROM {CURSOR}") or []
     columns = [{"name": c["name"], "type": PG_TYPES.get(int(c["type_oid"]), f"oid:{c['type_oid']}")}
                for c in (conn.columns or [])]
@@ -72,11 +73,13 @@ def strip_statement(sql: str) -> str:
     return text
 
 
-def run_limited(conn: pg8000.native.Connection, sql: str, limits: Limits) -> Result:
+def run_limited(conn: pg8000.native.Connection, sql: str, limits: Limits, params: dict[str, Any] | None = None
+                ) -> Result:
     """Run ``sql`` wrapped in ``SELECT * FROM (...) LIMIT max_rows + 1``: one round trip, and the server
     stops after the cap. Only a query (SELECT, VALUES, WITH ... SELECT) fits there; PostgreSQL also refuses
     a data-modifying WITH inside a subquery."""
-    rows = conn.run(f"SELECT * FROM (\n{strip_statement(sql)}\n) AS telltale_q LIMIT {int(limits.max_rows) + 1}") or []
+    rows = conn.run(f"SELECT * FROM (\n{strip_statement(sql)}\n) AS telltale_q LIMIT {int(limits.max_rows) + 1}",
+                    **(params or {})) or []
     columns = [{"name": c["name"], "type": PG_TYPES.get(int(c["type_oid"]), f"oid:{c['type_oid']}")}
                for c in (conn.columns or [])]
     truncated = len(rows) > limits.max_rows
@@ -136,8 +139,8 @@ class PostgresConnector:
     def execute(self, prepared: Prepared, limits: Limits) -> Result:
         with self.session(prepared.config, limits) as conn:
             if self.startup_settings:
-                return run_limited(conn, prepared.text, limits)
-            return run_cursor(conn, prepared.text, limits)
+                return run_limited(conn, prepared.text, limits, prepared.params)
+            return run_cursor(conn, prepared.text, limits, prepared.params)
 
 
 CONNECTOR = PostgresConnector()

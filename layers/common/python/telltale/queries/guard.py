@@ -1,74 +1,87 @@
-"""The statement guard: parse the rendered query with sqlglot in the target dialect and refuse anything
-that is not one read-only query, before any connection is opened.
+"""The statement guard: parse the rendered query once, in the source's dialect, check the tree against
+allow-lists, put each parameter into it as a literal, and hand the database the SQL that sqlglot
+generates from the checked tree, never the client's text.
 
-It walks the whole tree (CTEs, subqueries, set operations, lateral joins), so a write hidden in a CTE is
-found as surely as one at the top. It is one layer of several: the database still runs the query in a
-read-only transaction (``readonly=1`` for ClickHouse), so a guard miss writes nothing.
+Why regenerate: a guard that reads text one way and a database that lexes it another can be told apart
+(PostgreSQL's ``U&"..."`` identifiers and nested comments, MySQL's ``--`` followed by a no-break space,
+ClickHouse's ``#`` comments). The generated SQL has no comments and quotes what needs quoting, so the
+database reads exactly the tree that was checked; a second parse proves the text is a fixpoint.
 
-For ``internal`` queries it also confines the query to the tenant's own schema and rewrites logical table
-names (``orders``) to physical ones (``shop_orders``); what runs is the tree that was checked.
+What the tree may hold is an allow-list, not a deny-list:
+
+* node types: :data:`STRUCTURE` (SELECT and its clauses, joins, set operations, CTEs, operators, literals)
+  and the syntax-level function classes in :data:`CONSTRUCTS` (CAST, CASE, EXTRACT, the JSON operators);
+* functions: the source's own list (:mod:`telltale.sources`), written in the database's vocabulary and
+  mapped once per dialect to sqlglot's classes; a function that is not on it is refused with its name;
+* types: :data:`DATA_TYPES` (no catalog lookups such as ``::regclass``, no user-defined types);
+* relations: no catalog schemas; for ``internal`` queries nothing outside the tenant's schema, whose
+  logical table names (``orders``) are rewritten to physical ones (``shop_orders``).
+
+Parameters: the renderer puts a marker (``ttq<nonce>n<i>``) where each ``{{ ... }}`` stood. A marker
+that stands as a value becomes one literal; inside a ``'...'`` string it becomes part of that string's
+value (spec 000's ``'{{ date }}'``); anywhere else (a name, a keyword, part of an identifier) the query is
+refused. Values therefore never become SQL, whatever Jinja did with them. Secret values are allowed only
+as the operand of a comparison with a column in WHERE or JOIN ... ON, and are bound, not inlined, where
+the driver binds server-side.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from telltale.errors import QueryValidationError
 from telltale.log import quiet_sqlglot
+from telltale.sources.base import words
+
+if TYPE_CHECKING:
+    from telltale.queries.render import Rendered
+    from telltale.sources import SqlRules
 
 # Rendered SQL may hold secret values.
 quiet_sqlglot()
 
-SQL_DIALECTS = {"postgres", "mysql", "redshift", "clickhouse"}
+MAX_TOKENS = 50_000
+MAX_NESTING = 64  # parentheses, and depth of the tree below a query
+MAX_SQL_CHARS = 1_000_000
+MAX_INT = 10**38  # what NUMERIC/Decimal(38) and ClickHouse's Int128 hold
 
-# Functions with side effects, that sleep, or that reach files, other servers or other sessions.
-_COMMON_DENY = {"pg_sleep", "pg_sleep_for", "pg_sleep_until", "sleep", "load_file", "benchmark"}
-_PG_DENY = {
-    "nextval", "setval", "set_config", "txid_current", "pg_current_xact_id", "pg_export_snapshot",
-    "pg_notify", "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "pg_rotate_logfile",
-    "pg_switch_wal", "pg_create_restore_point", "pg_promote", "pg_stat_reset", "pg_stat_reset_shared",
-    "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "pg_file_write", "pg_file_rename",
-    "pg_file_unlink", "pg_logdir_ls", "lo_import", "lo_export", "lo_create", "lo_creat", "lo_unlink", "lo_open",
-    "lo_put", "lo_get", "lo_from_bytea", "lo_truncate", "lo_close", "loread", "lowrite",
-    "dblink", "dblink_exec", "dblink_connect", "dblink_connect_u", "dblink_send_query", "dblink_open",
-    "query_to_xml", "query_to_xml_and_xmlschema", "query_to_xmlschema", "cursor_to_xml", "table_to_xml",
-    "table_to_xml_and_xmlschema", "schema_to_xml", "database_to_xml", "pg_import_system_collations",
-    "pg_replication_origin_create", "pg_create_logical_replication_slot", "pg_create_physical_replication_slot",
-    "pg_drop_replication_slot", "pg_logical_emit_message", "pg_advisory_lock", "pg_advisory_lock_shared",
-    "pg_advisory_xact_lock", "pg_advisory_xact_lock_shared", "pg_try_advisory_lock",
-    "pg_try_advisory_lock_shared", "pg_try_advisory_xact_lock", "pg_try_advisory_xact_lock_shared",
-    "pg_advisory_unlock", "pg_advisory_unlock_shared", "pg_advisory_unlock_all", "pg_backend_pid",
-    "pg_log_backend_memory_contexts", "make_interval_sleep",
-}
-_MYSQL_DENY = {
-    "get_lock", "release_lock", "release_all_locks", "is_free_lock", "is_used_lock", "master_pos_wait",
-    "source_pos_wait", "sys_exec", "sys_eval", "wait_for_executed_gtid_set", "wait_until_sql_thread_after_gtids",
-    "last_insert_id", "name_const",
-}
-_CLICKHOUSE_DENY = {
-    "file", "s3", "s3cluster", "url", "urlcluster", "remote", "remotesecure", "cluster", "clusterallreplicas",
-    "mysql", "postgresql", "jdbc", "odbc", "hdfs", "hdfscluster", "input", "sleep", "sleepeachrow",
-    "executable", "sqlite", "mongodb", "redis", "azureblobstorage", "azureblobstoragecluster", "gcs", "deltalake",
-    "iceberg", "icebergs3", "hudi", "generaterandom", "fuzzjson", "dictionary", "merge", "view",
-    "throwif", "filecluster", "format", "loop", "timeseries", "dictget",
-}
-# Catalog and settings readers: internal queries must not learn about or reach other schemas.
-_INTERNAL_DENY_PREFIXES = ("pg_", "has_", "to_reg", "lo_")
-_INTERNAL_DENY = {"current_setting", "current_schemas", "obj_description", "col_description",
-                  "shobj_description", "format_type", "version", "current_version", "inet_server_addr",
-                  "inet_server_port", "current_database", "current_catalog"}
+# Node types a read-only query is made of. Anything else (INSERT, SET, COPY, INTO, FOR UPDATE, hints,
+# variables, placeholders a client wrote, ...) is refused.
+STRUCTURE = words("""
+Select Union Intersect Except Subquery With CTE From Join Where Group Having Qualify Order Ordered Limit Offset
+Fetch LimitOptions Distinct Column Identifier Star Alias Aliases TableAlias Table Tuple Paren Literal Null Boolean
+DataType DataTypeParam Interval IntervalSpan Var Window WindowSpec Lateral Values Filter WithinGroup Rollup Cube
+GroupingSets TableSample Final Between In Like ILike SimilarTo Is Not Neg EQ NEQ GT GTE LT LTE NullSafeEQ
+NullSafeNEQ Add Sub Mul Div IntDiv Mod DPipe BitwiseAnd BitwiseOr BitwiseXor BitwiseNot BitwiseLeftShift
+BitwiseRightShift Escape Any All Dot Bracket Slice AtTimeZone JSONPath JSONPathKey JSONPathRoot JSONPathSubscript
+JSONPathWildcard JSONPathSlice Lambda Kwarg PivotAlias ColumnDef Semicolon PreWhere JSONValue
+""")
 
-_DENY = {
-    "postgres": _COMMON_DENY | _PG_DENY,
-    "redshift": _COMMON_DENY | _PG_DENY,
-    "mysql": _COMMON_DENY | _MYSQL_DENY,
-    "clickhouse": _COMMON_DENY | _CLICKHOUSE_DENY,
-}
-_SYSTEM_SCHEMAS = {"pg_catalog", "information_schema", "pg_toast", "mysql", "performance_schema", "sys", "system"}
-_EXEC_COMMENT = re.compile(r"/\*\s*[!+]|/\*M!", re.IGNORECASE)
-_OUTFILE = re.compile(r"\binto\s+(out|dump)file\b", re.IGNORECASE)
+# Function classes that SQL syntax produces (operators, CAST, CASE, keyword-argument forms): allowed in
+# every dialect, since they are not calls of a named function.
+CONSTRUCTS = words("""
+And Or Xor Case If Cast TryCast Collate Exists Array Struct Extract StrPosition Substring Trim Overlay JSONExtract
+JSONExtractScalar JSONBExtract JSONBExtractScalar JSONBContains JSONBContainsAnyTopKeys JSONBContainsAllTopKeys
+JSONBDeleteAtPath ArrayContains ArrayContainsAll ArrayOverlaps RegexpLike RegexpILike CurrentDate CurrentTime
+CurrentTimestamp Localtime Localtimestamp Unnest Explode Coalesce TsOrDsToDate TsOrDsToTimestamp TsOrDsToTime
+TimeStrToTime TimeStrToDate DateStrToDate TsOrDsToDateStr
+""")
+
+DATA_TYPES = words("""
+ARRAY BIGDECIMAL BIGINT BINARY BIT BLOB BOOLEAN BPCHAR CHAR DATE DATE32 DATETIME DATETIME2 DATETIME64 DECIMAL
+DECIMAL32 DECIMAL64 DECIMAL128 DECIMAL256 DOUBLE ENUM ENUM8 ENUM16 FIXEDSTRING FLOAT INET INT INT128 INT256 INTERVAL
+IPADDRESS IPV4 IPV6 JSON JSONB LONGBLOB LONGTEXT LOWCARDINALITY MAP MEDIUMBLOB MEDIUMINT MEDIUMTEXT MONEY NAME NCHAR
+NULL NULLABLE NVARCHAR SMALLINT STRUCT TEXT TIME TIMETZ TIMESTAMP TIMESTAMPTZ TIMESTAMPLTZ TIMESTAMPNTZ TIMESTAMP_S
+TIMESTAMP_MS TIMESTAMP_NS TINYBLOB TINYINT TINYTEXT UBIGINT UINT UINT128 UINT256 UMEDIUMINT UDECIMAL USMALLINT
+UTINYINT UUID VARBINARY VARCHAR YEAR TSRANGE TSTZRANGE DATERANGE INT4RANGE INT8RANGE NUMRANGE
+""")
+
+_COMPARISONS = frozenset({"EQ", "NEQ", "GT", "GTE", "LT", "LTE", "NullSafeEQ", "NullSafeNEQ"})
+_BOOLEAN_CONNECTIVES = frozenset({"And", "Or", "Not", "Paren"})
+_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -79,132 +92,290 @@ class Internal:
     app_slug: str
 
 
+@dataclass
+class Statement:
+    """What a connector runs: the generated SQL and the values it binds by name."""
+
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
 def refuse(reason: str) -> QueryValidationError:
     return QueryValidationError(f"query refused: {reason}", errors={"query_text": [reason]})
 
 
-def _deny_nodes() -> tuple[type, ...]:
+# ------------------------------------------------------------------------------------------ dialects
+@lru_cache(maxsize=1)
+def _exp() -> Any:
+    """sqlglot's expressions, imported on first use (a handler that never runs a query never loads it)."""
     from sqlglot import exp
 
-    names = ["Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "TruncateTable", "Command", "Copy",
-             "Grant", "Revoke", "Set", "Use", "Transaction", "Commit", "Rollback", "LoadData", "Into", "Lock",
-             "Pragma", "Analyze", "Refresh", "Cache", "Uncache", "Kill", "Describe", "Summarize", "Comprehension",
-             "PropertyEQ", "Export", "Put", "Get"]
-    return tuple(getattr(exp, n) for n in names if isinstance(getattr(exp, n, None), type))
+    return exp
 
 
-_DENY_NODES: tuple[type, ...] | None = None
-_ACTION = {"Insert": "INSERT", "Update": "UPDATE", "Delete": "DELETE", "Merge": "MERGE", "Create": "CREATE",
-           "Drop": "DROP", "Alter": "ALTER", "TruncateTable": "TRUNCATE", "Copy": "COPY", "Grant": "GRANT",
-           "Revoke": "REVOKE", "Set": "SET", "Into": "SELECT ... INTO", "Lock": "a locking clause (FOR UPDATE/SHARE)",
-           "PropertyEQ": "variable assignment (:=)", "Use": "USE", "Transaction": "transaction control",
-           "Commit": "transaction control", "Rollback": "transaction control", "LoadData": "LOAD DATA"}
+@lru_cache(maxsize=1)
+def _structure() -> frozenset[type]:
+    exp = _exp()
+    return frozenset(getattr(exp, name) for name in STRUCTURE if isinstance(getattr(exp, name, None), type))
 
 
-def _func_names(node: Any) -> set[str]:
-    from sqlglot import exp
+@lru_cache(maxsize=8)
+def _dialect(name: str) -> Any:
+    from sqlglot.dialects.dialect import Dialect
 
-    if isinstance(node, exp.Anonymous):
-        return {str(node.name).lower()}
-    names = {n.lower() for n in getattr(type(node), "_sql_names", ()) or ()}
-    names.add(node.key.lower())
-    names.add(node.sql_name().lower())  # the SQL spelling, e.g. CURRENT_SCHEMAS
-    return names
+    return Dialect.get_or_raise(name)
 
 
-def check(sql: str, dialect: str, *, internal: Internal | None = None) -> Any:
-    """The parsed statement if it is one read-only query; QueryValidationError naming the reason if not."""
-    global _DENY_NODES
-    import sqlglot
-    from sqlglot import exp
+def rules_for(dialect: str, *, internal: bool = False) -> SqlRules:
+    from telltale import sources
+
+    slug = "internal" if internal else dialect
+    rules = sources.get(slug).sql
+    if rules is None:
+        raise refuse(f"'{slug}' is not a SQL source")
+    return rules
+
+
+# --------------------------------------------------------------------------------- function vocabulary
+def _key(node: Any) -> str:
+    exp = _exp()
+
+    if isinstance(node, exp.Anonymous | exp.AnonymousAggFunc):
+        return "anon:" + str(node.name).lower()
+    return type(node).__name__
+
+
+def _label(node: Any) -> str:
+    exp = _exp()
+
+    if isinstance(node, exp.Anonymous | exp.AnonymousAggFunc):
+        return str(node.name)
+    return str(node.sql_name()).lower()
+
+
+_PROBES = ("{}(x)", "{}(x, y)", "{}()", "{}(x, y, z)", "{}(x FROM y)", "{}(x IN y)", "{}(x AS INT)",
+           "{}(x USING utf8mb4)")
+
+
+def _name_key(dialect: Any, name: str) -> str:
+    """The key of the function ``name`` as the dialect's parser reads a call of it."""
+    import inspect
+
+    exp = _exp()
+
+    upper = name.upper()
+    parser = dialect.parser_class
+    builder = parser.FUNCTIONS.get(upper)
+    if builder is not None and upper not in parser.FUNCTION_PARSERS:
+        owner = getattr(builder, "__self__", None)
+        if inspect.ismethod(builder) and isinstance(owner, type):
+            return owner.__name__
+        one = exp.Literal.number(1)
+        for args in ([one], [one, one], [], [one, one, one]):
+            for call in ((lambda a=args: builder(a)), (lambda a=args: builder(a, dialect))):
+                try:
+                    return _key(call())
+                except Exception:  # noqa: BLE001, S112 - try the next arity
+                    continue
+    token = dialect.tokenizer_class.KEYWORDS.get(upper)
+    if token is not None and token in parser.NO_PAREN_FUNCTIONS:
+        return str(parser.NO_PAREN_FUNCTIONS[token].__name__)
+    if upper in parser.FUNCTION_PARSERS or builder is not None:
+        for probe in _PROBES:
+            try:
+                tree = dialect.parse(f"SELECT {probe.format(name)}")[0]
+            except Exception:  # noqa: BLE001, S112 - try the next form
+                continue
+            node = tree.expressions[0] if tree is not None and tree.expressions else None
+            node = node.this if isinstance(node, exp.Alias) else node
+            if isinstance(node, exp.Func):
+                return _key(node)
+    return "anon:" + name.lower()
+
+
+@lru_cache(maxsize=16)
+def allowed_keys(rules: SqlRules) -> tuple[frozenset[str], frozenset[str]]:
+    """(function keys, table-function keys) of a source's allow-lists, in sqlglot's vocabulary."""
+    dialect = _dialect(rules.dialect)
+    functions = frozenset(_name_key(dialect, n) for n in rules.functions) | CONSTRUCTS
+    tables = frozenset(_name_key(dialect, n) for n in rules.table_functions)
+    return functions, tables
+
+
+# --------------------------------------------------------------------------------------------- parsing
+def parse(sql: str, dialect: str) -> Any:
+    """One statement's tree; refused if the text is not exactly one statement, or is too big or deep."""
     from sqlglot.errors import SqlglotError
+    from sqlglot.tokens import TokenType
 
-    if dialect not in SQL_DIALECTS:
-        raise refuse(f"unknown SQL dialect '{dialect}'")
-    # Comments vanish from the tree, so the ones a server would execute are refused from the text.
-    if _EXEC_COMMENT.search(sql):
-        raise refuse("executable comments and optimizer hints (/*! ... */, /*+ ... */) are not allowed")
-    if _OUTFILE.search(sql):
-        raise refuse("INTO OUTFILE / DUMPFILE is not allowed")
+    if len(sql) > MAX_SQL_CHARS:
+        raise refuse(f"the rendered query is longer than {MAX_SQL_CHARS} characters")
+    d = _dialect(dialect)
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+        tokens = d.tokenize(sql)
     except SqlglotError as exc:
-        first = str(exc).splitlines()[0][:200] if str(exc) else "syntax error"
-        raise refuse(f"the query could not be parsed as {dialect} SQL ({first})") from None
+        raise refuse(f"the query could not be read as {dialect} SQL ({_first_line(exc)})") from None
+    if len(tokens) > MAX_TOKENS:
+        raise refuse(f"the query has more than {MAX_TOKENS} tokens")
+    # Both loops below look at every token; the text says cheaply whether either can find anything.
+    if sum(sql.count(c) for c in "([{") > MAX_NESTING:
+        depth = deepest = 0
+        for token in tokens:
+            if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE):
+                depth += 1
+                deepest = max(deepest, depth)
+            elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE):
+                depth -= 1
+        if deepest > MAX_NESTING:
+            raise refuse(f"the query nests parentheses more than {MAX_NESTING} deep")
+    # Comments never reach the database (the SQL is generated without them); one that MySQL would have
+    # run (/*! ... */) or an optimizer hint would silently change what the author meant, so say so.
+    if "/*" in sql:
+        for token in tokens:
+            for comment in token.comments or ():
+                if comment.lstrip().startswith(("!", "M!", "+")):
+                    raise refuse("executable comments and optimizer hints (/*! ... */, /*+ ... */) are not "
+                                 "run: remove them")
+    try:
+        statements = [s for s in d.parser().parse(tokens, sql) if s is not None]
+    except SqlglotError as exc:
+        raise refuse(f"the query could not be parsed as {dialect} SQL ({_first_line(exc)})") from None
+    except RecursionError:
+        raise refuse("the query is nested too deeply") from None
     if len(statements) != 1:
         raise refuse("exactly one statement is allowed (stacked statements are not)" if statements
                      else "the query is empty")
-    tree = statements[0]
-    if isinstance(tree, exp.Command):
-        raise refuse(f"{str(tree.this).upper()} statements are not allowed; only read-only queries are")
-    if not isinstance(tree, exp.Query):
-        action = _ACTION.get(type(tree).__name__, type(tree).__name__.upper())
-        raise refuse(f"{action} is not allowed; only read-only queries (SELECT) are")
-    if _DENY_NODES is None:
-        _DENY_NODES = _deny_nodes()
-    deny_funcs = _DENY[dialect]
-    cte_names = {str(c.alias_or_name).lower() for c in tree.find_all(exp.CTE)}
-    for node in tree.walk():
-        if isinstance(node, _DENY_NODES):
-            action = _ACTION.get(type(node).__name__, type(node).__name__.upper())
-            raise refuse(f"{action} is not allowed; only read-only queries are")
-        if isinstance(node, exp.Func):
-            names = _func_names(node)
-            blocked = names & deny_funcs
-            if internal is not None and not blocked:
-                blocked = {n for n in names if n.startswith(_INTERNAL_DENY_PREFIXES) or n in _INTERNAL_DENY}
-            if blocked:
-                raise refuse(f"function {sorted(blocked)[0]}() is not allowed")
-        elif isinstance(node, exp.Select):
-            for arg in ("settings", "format", "into", "locks"):
-                if node.args.get(arg):
-                    label = {"settings": "SETTINGS overrides", "format": "FORMAT clauses",
-                             "into": "SELECT ... INTO", "locks": "locking clauses (FOR UPDATE/SHARE)"}[arg]
-                    raise refuse(f"{label}: not allowed in read-only queries")
-        elif isinstance(node, exp.Parameter | exp.SessionParameter) and dialect == "mysql":
-            raise refuse("user and system variables (@x, @@x) are not allowed")
-        elif internal is not None:
-            _check_internal_node(node, internal, cte_names)
-    if isinstance(tree, exp.Query) and tree.args.get("settings"):
-        raise refuse("SETTINGS overrides are not allowed")
+    return statements[0]
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).splitlines()[0][:200] if str(exc) else "syntax error"
+    return text
+
+
+# -------------------------------------------------------------------------------------------- checking
+def check(sql: str, dialect: str, *, internal: Internal | None = None, rules: SqlRules | None = None) -> Any:
+    """The checked tree of ``sql`` (no parameters): QueryValidationError naming the reason if refused.
+
+    For ``internal``, the tree comes back with physical, schema-qualified table names."""
+    rules = rules or rules_for(dialect, internal=internal is not None)
+    tree = parse(sql, rules.dialect)
+    check_tree(tree, rules, internal)
     if internal is not None:
-        tree = _rewrite_tables(tree, internal, cte_names)
+        _rewrite_tables(tree, internal)
     return tree
 
 
-def _check_internal_node(node: Any, internal: Internal, cte_names: set[str]) -> None:
-    from sqlglot import exp
+def check_tree(tree: Any, rules: SqlRules, internal: Internal | None = None) -> None:
+    exp = _exp()
+    if not isinstance(tree, exp.Query):
+        kind = type(tree).__name__.upper()
+        if isinstance(tree, exp.Command):
+            kind = str(tree.this).upper()
+        raise refuse(f"{kind} is not allowed; only read-only queries (SELECT) are")
+    functions, table_functions = allowed_keys(rules)
+    structure = _structure()
+    cte_names = {str(c.alias_or_name).lower() for c in tree.find_all(exp.CTE)}
+    stack: list[tuple[Any, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING * 4:
+            raise refuse("the query is nested too deeply")
+        if isinstance(node, exp.Func):
+            _check_function(node, rules, functions, table_functions)
+        elif type(node) not in structure:
+            raise refuse(_describe(node))
+        elif isinstance(node, exp.Query | exp.Table | exp.DataType | exp.Var | exp.Column | exp.Dot):
+            _check_node(node, rules, internal, cte_names)
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
 
-    if isinstance(node, exp.Table):
-        schema = node.db
-        if node.catalog:
-            raise refuse("database-qualified names are not allowed in internal queries")
-        if schema and schema != internal.schema:
-            raise refuse(f"schema '{schema}' is not reachable: internal queries read only the tenant's own tables")
-        name = str(node.name).lower()
-        if isinstance(node.this, exp.Func):
-            return  # a table function: checked as a function
-        if name.startswith("pg_") or name in _SYSTEM_SCHEMAS or name in {"tables", "columns", "schemata"}:
-            raise refuse(f"catalog table '{node.name}' is not reachable in internal queries")
-    elif isinstance(node, exp.Column):
+
+def _check_function(node: Any, rules: SqlRules, functions: frozenset[str], table_functions: frozenset[str]) -> None:
+    exp = _exp()
+    in_from = isinstance(node.parent, exp.Table | exp.From | exp.Join | exp.Lateral)
+    key = _key(node)
+    allowed = key in (table_functions if in_from else functions) or (in_from and key in CONSTRUCTS)
+    if not allowed:
+        where = "table function" if in_from else "function"
+        raise refuse(f"{where} {_label(node)}() is not allowed (not on the {rules.dialect} allow-list of "
+                     f"read-only functions)")
+    if isinstance(node.parent, exp.Dot) and node.parent.expression is node:
+        raise refuse(f"schema-qualified function calls are not allowed ({_label(node)})")
+
+
+def _check_node(node: Any, rules: SqlRules, internal: Internal | None, cte_names: set[str]) -> None:
+    exp = _exp()
+    if isinstance(node, exp.Query):
+        for arg in ("settings", "format", "into", "locks", "hint", "options", "operation_modifiers"):
+            if node.args.get(arg):
+                raise refuse(f"{_CLAUSES.get(arg, arg.upper())} not allowed in read-only queries")
+    elif isinstance(node, exp.Table):
+        _check_table(node, rules, internal, cte_names)
+    elif isinstance(node, exp.DataType):
+        kind = node.this.name if hasattr(node.this, "name") else str(node.this)
+        if kind not in DATA_TYPES:
+            label = node.sql(rules.dialect) if kind != "USERDEFINED" else str(node.args.get("kind") or "?")
+            raise refuse(f"the type {label} is not allowed (only built-in data types are)")
+    elif isinstance(node, exp.Var):
+        if not _VAR.fullmatch(str(node.this)):
+            raise refuse(f"'{str(node.this)[:40]}' is not allowed here")
+    elif isinstance(node, exp.Column) and internal is not None:
         if node.args.get("catalog") or (node.args.get("db") and node.db != internal.schema):
             raise refuse(f"schema '{node.db}' is not reachable: internal queries read only the tenant's own tables")
-    elif isinstance(node, exp.Dot):
+    elif isinstance(node, exp.Dot) and internal is not None:
         left = node.this
         if isinstance(left, exp.Identifier) and str(left.name) != internal.schema:
             raise refuse(f"schema '{left.name}' is not reachable: internal queries read only the tenant's own tables")
-    elif isinstance(node, exp.DataType):
-        text = node.sql("postgres").lower()
-        if text.startswith("reg"):
-            raise refuse(f"casts to {text} (catalog lookups) are not allowed in internal queries")
-    elif isinstance(node, exp.ObjectIdentifier):
-        raise refuse(f"casts to {str(node.name).lower()} (catalog lookups) are not allowed in internal queries")
 
 
-def _rewrite_tables(tree: Any, internal: Internal, cte_names: set[str]) -> Any:
+_CLAUSES = {"settings": "SETTINGS overrides are", "format": "FORMAT clauses are", "into": "SELECT ... INTO is",
+            "locks": "locking clauses (FOR UPDATE/SHARE) are", "hint": "optimizer hints are",
+            "options": "query OPTIONs are", "operation_modifiers": "query modifiers are"}
+_STATEMENTS = {"Insert": "INSERT", "Update": "UPDATE", "Delete": "DELETE", "Merge": "MERGE", "Create": "CREATE",
+               "Drop": "DROP", "Alter": "ALTER", "TruncateTable": "TRUNCATE", "Copy": "COPY", "Grant": "GRANT",
+               "Revoke": "REVOKE", "Set": "SET", "Use": "USE", "Transaction": "transaction control",
+               "Commit": "transaction control", "Rollback": "transaction control", "LoadData": "LOAD DATA",
+               "Command": "this statement"}
+_ELEMENTS = {"Into": "SELECT ... INTO", "Lock": "locking clauses (FOR UPDATE/SHARE)",
+             "PropertyEQ": "variable assignments (:=)", "Parameter": "user variables (@x)",
+             "SessionParameter": "system variables (@@x)", "Placeholder": "placeholders (use {{ name }} parameters)",
+             "Hint": "optimizer hints", "ObjectIdentifier": "catalog lookups (casts to reg* and oid types)"}
+
+
+def _describe(node: Any) -> str:
+    name = type(node).__name__
+    if name in _STATEMENTS:
+        return f"{_STATEMENTS[name]} is not allowed; only read-only queries are"
+    return f"{_ELEMENTS[name]} are not allowed in a saved query" if name in _ELEMENTS else \
+        f"{name} is not allowed in a saved query"
+
+
+def _check_table(node: Any, rules: SqlRules, internal: Internal | None, cte_names: set[str]) -> None:
+    exp = _exp()
+
+    if isinstance(node.this, exp.Func):
+        return  # a table function: checked as one
+    schema, name = str(node.db or ""), str(node.name or "")
+    if node.args.get("catalog"):
+        raise refuse("database-qualified names (a.b.c) are not allowed")
+    if schema.lower() in {s.lower() for s in rules.system_schemas}:
+        raise refuse(f"catalog schema '{schema}' is not reachable from a saved query")
+    if not schema and name.lower() in cte_names:
+        return
+    if name.lower().startswith(rules.system_prefixes) and not schema:
+        raise refuse(f"catalog table '{name}' is not reachable from a saved query")
+    if internal is not None:
+        if schema and schema != internal.schema:
+            raise refuse(f"schema '{schema}' is not reachable: internal queries read only the tenant's own tables")
+        if name.lower() in {"tables", "columns", "schemata", "routines", "views"} and not schema:
+            raise refuse(f"catalog table '{name}' is not reachable in internal queries")
+
+
+def _rewrite_tables(tree: Any, internal: Internal) -> None:
     """Logical names to physical ones, always qualified with the tenant's schema."""
-    from sqlglot import exp
+    exp = _exp()
 
+    cte_names = {str(c.alias_or_name).lower() for c in tree.find_all(exp.CTE)}
     prefix = f"{internal.app_slug}_"
     for table in list(tree.find_all(exp.Table)):
         if isinstance(table.this, exp.Func) or not table.name:
@@ -215,8 +386,178 @@ def _rewrite_tables(tree: Any, internal: Internal, cte_names: set[str]) -> Any:
         physical = name if name.startswith(prefix) else prefix + name
         table.set("this", exp.to_identifier(physical, quoted=True))
         table.set("db", exp.to_identifier(internal.schema, quoted=True))
-    return tree
 
 
+# ------------------------------------------------------------------------------------------ generation
 def to_sql(tree: Any, dialect: str) -> str:
-    return str(tree.sql(dialect=dialect))
+    """The SQL the database receives: generated from the checked tree, without comments, and proven a
+    fixpoint (read back, it generates the same text), so nothing in it can be read two ways."""
+    d = _dialect(dialect)
+    sql = str(d.generate(tree, comments=False, copy=False))
+    again = parse(sql, dialect)
+    if str(d.generate(again, comments=False, copy=False)) != sql:
+        raise refuse("the query cannot be reproduced faithfully in this dialect; simplify it")
+    return sql
+
+
+# ---------------------------------------------------------------------------------------- parameters
+def prepare(rendered: Rendered, rules: SqlRules, *, internal: Internal | None = None) -> Statement:
+    """The statement to run: the rendered text parsed once, its markers turned into literals (and secret
+    binds), the tree checked, and the SQL generated from it."""
+    tree = parse(rendered.text, rules.dialect)
+    slots = _substitute(tree, rendered, rules.dialect)
+    check_tree(tree, rules, internal)
+    for node, _ in slots:
+        _check_secret_place(node)
+    if internal is not None:
+        _rewrite_tables(tree, internal)
+    if rules.secret_binding == "literal":
+        for node, index in slots:
+            node.replace(literal(rendered.outputs[index].value))
+        slots = []
+    sql = to_sql(tree, rules.dialect)
+    if not slots:
+        return Statement(sql)
+    # The text was proven a fixpoint with each secret's marker standing where its bind goes; only those
+    # nodes change now.
+    params = _bind_secrets(slots, rendered, rules)
+    return Statement(str(_dialect(rules.dialect).generate(tree, comments=False, copy=False)), params)
+
+
+def _substitute(tree: Any, rendered: Rendered, dialect: str) -> list[tuple[Any, int]]:
+    """Markers to literals in place; returns the secret slots (node, output index) still to bind."""
+    exp = _exp()
+
+    if not rendered.outputs:
+        return []
+    secrets: list[tuple[Any, int]] = []
+    for node in list(tree.walk()):
+        if isinstance(node, exp.Column):
+            ident = node.this
+            if node.table or not isinstance(ident, exp.Identifier) or ident.quoted:
+                continue
+            index = rendered.whole(str(ident.name))
+            if index is None:
+                continue
+            if rendered.outputs[index].secret:
+                secrets.append((node, index))
+            else:
+                _replace_value(node, rendered.outputs[index].value, dialect)
+        elif isinstance(node, exp.Literal) and node.is_string:
+            text = str(node.this)
+            indexes = rendered.indexes(text)
+            if not indexes:
+                continue
+            if any(rendered.outputs[i].secret for i in indexes):
+                if rendered.whole(text) is None:
+                    raise refuse("a secret must be the whole of its string ('{{ secret.key.field }}'), "
+                                 "not part of a longer one")
+                secrets.append((node, indexes[0]))
+                continue
+            node.set("this", rendered.replace_markers(text, lambda o: _as_text(o.value)))
+    # A marker that is still there stood where no value may: a name, a keyword, a type, a quoted identifier.
+    bound = {id(n) for slot, _ in secrets for n in slot.walk()}
+    for node in tree.walk():
+        if id(node) in bound:
+            continue
+        for value in node.args.values():
+            if isinstance(value, str) and rendered.nonce in value:
+                raise refuse("a parameter can stand only where a value goes (= {{ x }}, IN {{ list }}, "
+                             "'...{{ x }}...'), not as a name, a keyword or part of one")
+    return secrets
+
+
+def _replace_value(node: Any, value: Any, dialect: str) -> None:
+    exp = _exp()
+
+    parent = node.parent
+    if isinstance(value, list | tuple) and isinstance(parent, exp.In) and parent.args.get("field") is node:
+        parent.set("field", None)
+        parent.set("expressions", [literal(v) for v in value] or [exp.Null()])
+        return
+    node.replace(literal(value))
+
+
+def literal(value: Any) -> Any:
+    """One value as one sqlglot literal (the generator quotes it for the dialect)."""
+    import json
+    import math
+
+    exp = _exp()
+
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        if abs(value) >= MAX_INT:
+            raise _bad_value(f"integers must be smaller than 10^38 in magnitude ({str(value)[:20]}...)")
+        number = exp.Literal.number(abs(value))
+        return exp.Paren(this=exp.Neg(this=number)) if value < 0 else number
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _bad_value("NaN and infinity are not allowed")
+        number = exp.Literal.number(repr(abs(value)))
+        return exp.Paren(this=exp.Neg(this=number)) if value < 0 else number
+    if isinstance(value, list | tuple):
+        return exp.Tuple(expressions=[literal(v) for v in value] or [exp.Null()])
+    if isinstance(value, dict):
+        return exp.Literal.string(json.dumps(value, sort_keys=True, default=str))
+    return exp.Literal.string(str(value))
+
+
+def _as_text(value: Any) -> str:
+    import json
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        literal(value)  # the same bounds as a bare value
+        return repr(value)
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def _bad_value(message: str) -> QueryValidationError:
+    return QueryValidationError(f"invalid parameter value: {message}", errors={"params": [message]})
+
+
+def _bind_secrets(slots: list[tuple[Any, int]], rendered: Rendered, rules: SqlRules) -> dict[str, Any]:
+    exp = _exp()
+
+    params: dict[str, Any] = {}
+    for node, index in slots:
+        value = rendered.outputs[index].value
+        name = f"tt_secret_{index}"
+        if rules.secret_binding == "typed":  # ClickHouse's server-side {name:Type}
+            kind = {bool: "Bool", int: "Int64", float: "Float64"}.get(type(value), "String")
+            node.replace(exp.Placeholder(this=name, kind=exp.DataType.build(kind, dialect=rules.dialect)))
+        else:  # pg8000's :name
+            node.replace(exp.Var(this=f":{name}"))
+        params[name] = value
+    return params
+
+
+def _check_secret_place(node: Any) -> None:
+    """A secret may only be compared with a column, in WHERE or a JOIN's ON: never returned, ordered,
+    grouped, or passed through a function."""
+    exp = _exp()
+
+    comparison = node.parent
+    where = "a comparison with a column in WHERE or JOIN ... ON (api_key = '{{ secret.key.field }}')"
+    if type(comparison).__name__ not in _COMPARISONS:
+        raise refuse(f"a secret may only be used in {where}")
+    other = comparison.expression if comparison.this is node else comparison.this
+    if not isinstance(other, exp.Column):
+        raise refuse(f"a secret may only be compared with a column: use it in {where}")
+    up = comparison.parent
+    while up is not None and type(up).__name__ in _BOOLEAN_CONNECTIVES:
+        up = up.parent
+    if isinstance(up, exp.Where) and isinstance(up.parent, exp.Select):
+        return
+    if isinstance(up, exp.Join):
+        return
+    raise refuse(f"a secret may only be used in {where}")

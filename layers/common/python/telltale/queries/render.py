@@ -1,19 +1,30 @@
-"""Template rendering: Jinja2 in a sandbox, with every ``{{ ... }}`` output made safe for where it lands.
+"""Template rendering: Jinja2 in a sandbox where a parameter can only ever become one value.
 
-Each ``{{ ... }}`` first renders as an opaque marker; the rendered text is then scanned with the target
-language's lexical rules (string quotes, identifier quotes, comments) and each marker is replaced by the
-value escaped for its place: inside a string literal it becomes the escaped string contents (so the
-spec's ``'{{ status }}'`` works and ``' OR 1=1 --`` stays a string), outside one it becomes a complete
-literal (a quoted string, a number, TRUE/FALSE, NULL, or a parenthesised list). A value can therefore
-never change the statement's structure; that structure is the template author's, and the guard checks it.
+The template language is an allow-list too. A template is parsed, and every node of its tree must be one
+of :data:`_NODES`: output, ``if``, ``for``, ``set x = ...``, expressions, and the filters and tests in
+:data:`FILTERS` and :data:`TESTS`. Blocks that would put text into the query without it being an output
+(``{% filter %}``, macros, call blocks, set blocks, includes) are refused, as are method calls.
+
+Each ``{{ ... }}`` renders as a marker (``ttq<nonce>n<i>q``), never as its value; the value is kept
+beside it. For SQL, the guard parses the rendered text and puts each value into the tree as one literal
+(:func:`telltale.queries.guard.prepare`), so whatever Jinja did (``replace``, ``join``, ``~``, a filter),
+the result is one value, not SQL. For Elasticsearch, each value is JSON-escaped where it lands and the
+body is parsed as JSON before anything is sent.
+
+Secret values (``{{ secret.key.field }}``) are opaque: no filter, operator, test or comparison can read
+them (each raises), so they reach the output only as themselves, and the guard then allows them only where
+they cannot be returned.
+
+Work is bounded: loop iterations, string sizes, a time budget and the nesting of the template.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import re
 import secrets as _random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,23 +33,266 @@ from typing import Any
 from telltale.errors import QueryValidationError, TelltaleError
 
 LANGUAGES = {"postgres", "redshift", "mysql", "clickhouse", "elasticsearch"}
-# Dialects whose plain '...' strings treat a backslash as an escape (Redshift does, PostgreSQL does not).
-_BACKSLASH_ESCAPES = {"mysql", "clickhouse", "redshift"}
 _PARAM_NAME_MAX = 64
 _MAX_PARAMS = 200
 _MAX_VALUE_CHARS = 100_000
+MAX_RENDERED_CHARS = 1_000_000
+MAX_LOOP_ITERATIONS = 10_000
+MAX_TEMPLATE_DEPTH = 40
+RENDER_SECONDS = 1.0
 
 _state = threading.local()
 
 
-class _Collector:
-    def __init__(self) -> None:
-        self.nonce = _random.token_hex(6)
-        self.values: list[Any] = []
+def template_error(message: str) -> QueryValidationError:
+    return QueryValidationError(f"template error: {message}", errors={"query_text": [message]})
 
-    def marker(self, value: Any) -> str:
-        self.values.append(value)
-        return f"ttp{self.nonce}x{len(self.values) - 1}x"
+
+# ------------------------------------------------------------------------------------------------ budget
+class _Budget:
+    """What one render may still spend."""
+
+    def __init__(self) -> None:
+        self.deadline = time.monotonic() + RENDER_SECONDS
+        self.iterations = MAX_LOOP_ITERATIONS
+
+    def tick(self, n: int = 1) -> None:
+        self.iterations -= n
+        if self.iterations < 0:
+            raise template_error(f"the template's loops ran more than {MAX_LOOP_ITERATIONS} iterations")
+        if time.monotonic() > self.deadline:
+            raise template_error(f"rendering took longer than {RENDER_SECONDS:g} s")
+
+    def size(self, value: Any) -> Any:
+        if isinstance(value, str | list | tuple | dict) and len(value) > MAX_RENDERED_CHARS:
+            raise template_error(f"a value in the template grew past {MAX_RENDERED_CHARS} characters or items")
+        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+            raise template_error("a number in the template grew past 256 bits")
+        return value
+
+
+def _budget() -> _Budget:
+    budget: _Budget | None = getattr(_state, "budget", None)
+    if budget is None:  # compiled templates are only run by render(), which sets it
+        raise template_error("templates render only through render()")
+    return budget
+
+
+def _loop(iterable: Any) -> Any:
+    budget = _budget()
+    for item in iterable:
+        budget.tick()
+        yield item
+
+
+def _concat(*parts: Any) -> str:
+    budget = _budget()
+    if sum(len(p) if isinstance(p, str) else 0 for p in parts) > MAX_RENDERED_CHARS:
+        raise template_error(f"a value in the template grew past {MAX_RENDERED_CHARS} characters")
+    budget.tick(0)
+    return "".join(str(p) for p in parts)
+
+
+def _range(*args: Any) -> range:
+    if not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        raise template_error("range() takes integers")
+    out = range(*args)
+    if len(out) > MAX_LOOP_ITERATIONS:
+        raise template_error(f"range() is limited to {MAX_LOOP_ITERATIONS} items")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ secrets
+class SecretString:
+    """One secret value, opaque to the template: it can be output and nothing else."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def reveal(self) -> Any:
+        return self._value
+
+    def _refuse(self, *_: Any, **__: Any) -> Any:
+        raise template_error("a secret cannot be transformed, compared or tested in a template; "
+                             "use it as it is: = '{{ secret.key.field }}'")
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __len__ = __iter__ = __bool__ = __getitem__ = __contains__ = _refuse
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __add__ = __radd__ = __mul__ = __rmul__ = _refuse
+    __mod__ = __rmod__ = __int__ = __float__ = __index__ = __format__ = __reversed__ = _refuse  # type: ignore[assignment]
+    __hash__ = object.__hash__
+
+
+class SecretValue:
+    """One secret's value as a template sees it: ``secret.key`` or ``secret.key.field``.
+
+    No public attributes, so the sandbox's attribute lookup falls through to ``__getitem__``."""
+
+    def __init__(self, key: str, value: dict[str, Any]) -> None:
+        self._key = key
+        self._value = value
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._value:
+            raise QueryValidationError(f"template error: secret '{self._key}' has no field '{name}'",
+                                       errors={"query_text": [f"secret '{self._key}' has no field '{name}'"]})
+        value = self._value[name]
+        if isinstance(value, dict | list):
+            raise template_error(f"secret '{self._key}' field '{name}' is not a single value")
+        return SecretString(value)
+
+    def whole(self) -> SecretString:
+        # A secret used whole stands for its single meaningful value: "value", else its only field.
+        if "value" in self._value:
+            return self["value"]
+        if len(self._value) == 1:
+            return self[next(iter(self._value))]
+        raise template_error(f"secret '{self._key}' has several fields; name one: secret.{self._key}.<field>")
+
+    def _refuse(self, *_: Any, **__: Any) -> Any:
+        return self.whole()._refuse()
+
+    __str__ = __len__ = __iter__ = __bool__ = __eq__ = __ne__ = __add__ = __radd__ = __mod__ = _refuse  # type: ignore[assignment]
+    __hash__ = object.__hash__
+
+
+class SecretNamespace:
+    """``secret`` in a template: other secrets of the tenant and app, and ``secret.user_profile``."""
+
+    def __init__(self, user_profile: dict[str, Any], resolve: Callable[[str], dict[str, Any]] | None,
+                 sink: list[str], *, probe: bool = False) -> None:
+        self._profile = user_profile
+        self._resolve = resolve
+        self._sink = sink
+        self._probe = probe
+        self._cache: dict[str, SecretValue] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "user_profile":
+            # The caller's own profile: plain values, not secrets.
+            return dict(self._profile)
+        if self._resolve is None:
+            raise QueryValidationError(
+                "template error: secret references are only available to external queries",
+                errors={"query_text": [f"secret.{key} cannot be used in an internal query; "
+                                       "only secret.user_profile is available"]})
+        if key not in self._cache:
+            if self._probe:
+                self._cache[key] = _ProbeSecret(key)
+            else:
+                value = self._resolve(key)
+                # Every string a secret holds is redacted from replies, errors and logs of this run.
+                self._sink.extend(leaf_strings(value))
+                self._cache[key] = SecretValue(key, value)
+        return self._cache[key]
+
+
+class _ProbeSecret(SecretValue):
+    """A secret at save time (it may not exist yet): any field, checked for where it is used."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key, {})
+
+    def __getitem__(self, name: str) -> Any:
+        return SecretString("1")
+
+    def whole(self) -> SecretString:
+        return SecretString("1")
+
+
+def leaf_strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in leaf_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in leaf_strings(v)]
+    if isinstance(value, str | int) and not isinstance(value, bool) and len(str(value)) >= 4:
+        return [str(value)]
+    return []
+
+
+# ------------------------------------------------------------------------------------------- the sandbox
+# Filters and tests a template may use: bounded, side-effect free, and none that formats or pads to a
+# width the template chooses (format, center, indent, wordwrap) or reaches other filters by name.
+FILTERS = frozenset({"abs", "capitalize", "count", "d", "default", "first", "float", "int", "join", "last",
+                     "length", "list", "lower", "max", "min", "replace", "reverse", "round", "sort", "string", "sum",
+                     "title", "tojson", "trim", "truncate", "unique", "upper", "wordcount", "select", "reject",
+                     "selectattr", "rejectattr", "map"})
+TESTS = frozenset({"!=", "<", "<=", "==", ">", ">=", "boolean", "defined", "divisibleby", "eq", "equalto", "even",
+                   "false", "float", "ge", "greaterthan", "gt", "in", "integer", "iterable", "le", "lessthan",
+                   "lower", "lt", "mapping", "ne", "none", "number", "odd", "sameas", "sequence", "string", "true",
+                   "undefined", "upper"})
+
+
+def _safe_replace(value: Any, old: Any, new: Any, count: int | None = None) -> str:
+    text, old, new = str(value), str(old), str(new)
+    hits = text.count(old) if old else len(text) + 1
+    if count is not None and count >= 0:
+        hits = min(hits, count)
+    if len(text) + hits * max(0, len(new) - len(old)) > MAX_RENDERED_CHARS:
+        raise template_error(f"replace() would grow a value past {MAX_RENDERED_CHARS} characters")
+    return text.replace(old, new, -1 if count is None else count)
+
+
+def _bounded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        budget = _budget()
+        budget.tick(0)
+        return budget.size(fn(*args, **kwargs))
+
+    # Jinja passes the environment or context to filters that ask for it.
+    for attr in ("jinja_pass_arg",):
+        if hasattr(fn, attr):
+            setattr(wrapper, attr, getattr(fn, attr))
+    return wrapper
+
+
+@lru_cache(maxsize=1)
+def _env() -> Any:
+    from jinja2 import StrictUndefined, pass_context
+    from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+    class Sandbox(ImmutableSandboxedEnvironment):  # type: ignore[misc]
+        """The sandbox, bounding the operators that can build huge values ('x' * 10**9, 9 ** 9 ** 9)."""
+
+        intercepted_binops = frozenset(["+", "*", "**", "%", "//", "/", "-"])
+        intercepted_unops = frozenset(["-", "+"])
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            for side in (left, right):
+                if isinstance(side, SecretString | SecretValue):
+                    side._refuse()
+            if operator == "**" and (not isinstance(right, int | float) or abs(right) > 64
+                                     or not isinstance(left, int | float) or abs(left) > 2**64):
+                raise SecurityError("exponent too large")
+            if operator == "*" and isinstance(left, int) and isinstance(right, str | list | tuple):
+                left, right = right, left
+            if operator == "*" and isinstance(left, str | list | tuple) and isinstance(right, int) \
+                    and len(left) * right > MAX_RENDERED_CHARS:
+                raise SecurityError("repetition too large")
+            if operator == "%" and isinstance(left, str):
+                raise SecurityError("printf-style formatting is not available")
+            if operator == "+" and isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple) \
+                    and len(left) + len(right) > MAX_RENDERED_CHARS:
+                raise SecurityError("value too large")
+            return _budget().size(super().call_binop(context, operator, left, right))
+
+        def call_unop(self, context: Any, operator: str, arg: Any) -> Any:
+            if isinstance(arg, SecretString | SecretValue):
+                arg._refuse()
+            return super().call_unop(context, operator, arg)
+
+    pass_context(_finalize)
+    env = Sandbox(undefined=StrictUndefined, finalize=_finalize, autoescape=False, keep_trailing_newline=True)
+    filters = {name: env.filters[name] for name in FILTERS}
+    filters["replace"] = _safe_replace
+    env.filters = {name: _bounded(fn) for name, fn in filters.items()}
+    env.tests = {name: env.tests[name] for name in TESTS}
+    env.globals = {"range": _range, "_tt_loop": _loop, "_tt_concat": _concat}
+    return env
 
 
 def _finalize(context: Any, value: Any) -> str:
@@ -50,119 +304,90 @@ def _finalize(context: Any, value: Any) -> str:
     if isinstance(value, Undefined):
         str(value)  # StrictUndefined raises here, inside the render, with the variable's name
     if isinstance(value, SecretValue):
-        value = value.render()
+        value = value.whole()
     return collector.marker(value)
 
 
-_MAX_OUTPUT_CHARS = 1_000_000
-_MAX_REPEAT = 10_000
+# --------------------------------------------------------------------------------- the template's tree
+_NODES = frozenset({"Template", "Output", "TemplateData", "Name", "Const", "Getattr", "Getitem", "Slice", "Filter",
+                    "Test", "If", "For", "CondExpr", "Compare", "Operand", "And", "Or", "Not", "Neg", "Pos", "Add",
+                    "Sub", "Mul", "Div", "FloorDiv", "Mod", "Pow", "Concat", "List", "Tuple", "Dict", "Pair",
+                    "Keyword", "Call", "Assign", "With"})
+_REFUSED = {"FilterBlock": "{% filter %} blocks", "Macro": "macros", "CallBlock": "{% call %} blocks",
+            "AssignBlock": "{% set %}...{% endset %} blocks (use {% set x = ... %})",
+            "Include": "{% include %}", "Import": "{% import %}", "FromImport": "{% from ... import %}",
+            "Extends": "{% extends %}", "Block": "{% block %}", "ScopedEvalContextModifier": "{% autoescape %}",
+            "ExprStmt": "{% do %}", "Scope": "scoped blocks", "NSRef": "namespace()"}
 
 
-@lru_cache(maxsize=1)
-def _env() -> Any:
-    from jinja2 import StrictUndefined, pass_context
-    from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
-
-    class Sandbox(ImmutableSandboxedEnvironment):  # type: ignore[misc]
-        """The sandbox, also bounding the operators that can build huge values ('x' * 10**9, 9 ** 9 ** 9)."""
-
-        intercepted_binops = frozenset(["*", "**"])
-
-        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            if operator == "**" and isinstance(right, int) and abs(right) > 64:
-                raise SecurityError("exponent too large")
-            if operator == "*" and isinstance(left, str | list | tuple) and isinstance(right, int) \
-                    and right > _MAX_REPEAT:
-                raise SecurityError("repetition too large")
-            if operator == "*" and isinstance(right, str | list | tuple) and isinstance(left, int) \
-                    and left > _MAX_REPEAT:
-                raise SecurityError("repetition too large")
-            return super().call_binop(context, operator, left, right)
-
-    pass_context(_finalize)
-    return Sandbox(undefined=StrictUndefined, finalize=_finalize, autoescape=False, keep_trailing_newline=True)
-
-
-@lru_cache(maxsize=256)
-def _compile(text: str) -> Any:
-    return _env().from_string(text)
-
-
-def template_error(message: str) -> QueryValidationError:
-    return QueryValidationError(f"template error: {message}", errors={"query_text": [message]})
-
-
-def variables(text: str) -> set[str]:
-    """The template's free variables; a QueryValidationError on a Jinja syntax error."""
-    from jinja2 import TemplateSyntaxError, meta
+def _checked_ast(text: str) -> Any:
+    """The template's tree, if every node is allowed; loops and concatenation routed through the budget."""
+    from jinja2 import TemplateSyntaxError, nodes
 
     try:
         ast = _env().parse(text)
     except TemplateSyntaxError as exc:
         raise template_error(f"Jinja syntax error on line {exc.lineno}: {exc.message}") from None
-    return set(meta.find_undeclared_variables(ast))
+    except RecursionError:
+        raise template_error("the template is nested too deeply") from None
+    stack: list[tuple[Any, int]] = [(ast, 0)]
+    while stack:
+        node, depth = stack.pop()
+        kind = type(node).__name__
+        if depth > MAX_TEMPLATE_DEPTH:
+            raise template_error(f"the template is nested more than {MAX_TEMPLATE_DEPTH} levels deep")
+        if kind not in _NODES:
+            raise template_error(f"{_REFUSED.get(kind, kind)} cannot be used in a query template")
+        if isinstance(node, nodes.Filter | nodes.Test):
+            known = FILTERS if isinstance(node, nodes.Filter) else TESTS
+            if node.name not in known:
+                kind_name = "filter" if isinstance(node, nodes.Filter) else "test"
+                raise template_error(f"the {kind_name} '{node.name}' is not available; available: "
+                                     f"{', '.join(sorted(known))}")
+        if isinstance(node, nodes.Call) and not (isinstance(node.node, nodes.Name) and node.node.name == "range"):
+            raise template_error("only range() can be called in a query template")
+        if isinstance(node, nodes.Name) and node.name.startswith("_tt_"):
+            raise template_error(f"'{node.name}' is a reserved name")
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return _budgeted_transformer()().visit(ast)
 
 
-# ---------------------------------------------------------------------------------------------- secrets
-class SecretValue:
-    """One secret's value as a template sees it: ``secret.key`` or ``secret.key.field``.
+def _budgeted_transformer() -> Any:
+    from jinja2 import nodes
+    from jinja2.visitor import NodeTransformer
 
-    No public attributes, so the sandbox's attribute lookup falls through to ``__getitem__``.
-    """
+    class Budgeted(NodeTransformer):  # type: ignore[misc]
+        """Every loop and every ``~`` runs through the render's budget."""
 
-    def __init__(self, key: str, value: dict[str, Any]) -> None:
-        self._key = key
-        self._value = value
+        def visit_For(self, node: Any) -> Any:
+            self.generic_visit(node)
+            node.iter = nodes.Call(nodes.Name("_tt_loop", "load"), [node.iter], [], None, None)
+            return node
 
-    def __getitem__(self, name: str) -> Any:
-        if name not in self._value:
-            raise QueryValidationError(f"template error: secret '{self._key}' has no field '{name}'",
-                                       errors={"query_text": [f"secret '{self._key}' has no field '{name}'"]})
-        return self._value[name]
+        def visit_Concat(self, node: Any) -> Any:
+            self.generic_visit(node)
+            return nodes.Call(nodes.Name("_tt_concat", "load"), node.nodes, [], None, None)
 
-    def render(self) -> Any:
-        # A secret used whole renders as its single meaningful value: "value", else its only field.
-        if "value" in self._value:
-            return self._value["value"]
-        if len(self._value) == 1:
-            return next(iter(self._value.values()))
-        return json.dumps(self._value, sort_keys=True, default=str)
+    return Budgeted
 
 
-class SecretNamespace:
-    """``secret`` in a template: other secrets of the tenant and app, and ``secret.user_profile``."""
-
-    def __init__(self, user_profile: dict[str, Any], resolve: Callable[[str], dict[str, Any]] | None,
-                 sink: list[str]) -> None:
-        self._profile = user_profile
-        self._resolve = resolve
-        self._sink = sink
-        self._cache: dict[str, SecretValue] = {}
-
-    def __getitem__(self, key: str) -> Any:
-        if key == "user_profile":
-            return dict(self._profile)
-        if self._resolve is None:
-            raise QueryValidationError(
-                "template error: secret references are only available to external queries",
-                errors={"query_text": [f"secret.{key} cannot be used in an internal query; "
-                                       "only secret.user_profile is available"]})
-        if key not in self._cache:
-            value = self._resolve(key)
-            # Every string a secret holds is redacted from errors and logs from now on.
-            self._sink.extend(_leaf_strings(value))
-            self._cache[key] = SecretValue(key, value)
-        return self._cache[key]
+@lru_cache(maxsize=256)
+def _compile(text: str) -> Any:
+    ast = _checked_ast(text)
+    ast.set_environment(_env())
+    try:
+        return _env().from_string(ast)
+    except RecursionError:
+        raise template_error("the template is nested too deeply") from None
+    except SyntaxError:  # Python's own limit on nested blocks in the compiled template
+        raise template_error("the template nests blocks too deeply") from None
 
 
-def _leaf_strings(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _leaf_strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _leaf_strings(v)]
-    if isinstance(value, str | int) and not isinstance(value, bool) and len(str(value)) >= 4:
-        return [str(value)]
-    return []
+def variables(text: str) -> set[str]:
+    """The template's free variables; a QueryValidationError on a Jinja syntax error."""
+    from jinja2 import meta
+
+    return set(meta.find_undeclared_variables(_checked_ast(text))) - {"_tt_loop", "_tt_concat"}
 
 
 # ------------------------------------------------------------------------------------------------ params
@@ -180,233 +405,219 @@ def check_params(params: Any) -> dict[str, Any]:
             raise QueryValidationError(
                 "params may not set secret.*: secrets are resolved server-side from the secret store",
                 errors={f"params.{name}": ["secret.* cannot be passed in params"]})
-        if not name.isidentifier() or len(name) > _PARAM_NAME_MAX:
+        if not name.isidentifier() or len(name) > _PARAM_NAME_MAX or not name.isascii() or name.startswith("_tt_"):
             raise QueryValidationError(f"parameter name '{name[:64]}' is not a valid identifier",
                                        errors={f"params.{name[:64]}": ["must be a letter or '_' then letters, "
                                                                        "digits or '_' (at most 64)"]})
+        problem = _value_problem(value, 0)
+        if problem:
+            raise QueryValidationError(f"parameter '{name}' {problem}", errors={f"params.{name}": [problem]})
         if len(json.dumps(value, default=str)) > _MAX_VALUE_CHARS:
             raise QueryValidationError(f"parameter '{name}' is too large",
                                        errors={f"params.{name}": [f"at most {_MAX_VALUE_CHARS} characters"]})
     return dict(params)
 
 
+def _value_problem(value: Any, depth: int) -> str | None:
+    """Why a parameter value cannot be used, or None: every string must be valid Unicode without NUL,
+    every number finite and smaller than 10^38."""
+    import math
+
+    if depth > 8:
+        return "is nested too deeply (at most 8 levels)"
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "contains a NUL character, which no database accepts in text"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains an unpaired surrogate (\\ud800-\\udfff), which is not valid Unicode"
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int):
+        if abs(value) >= 10**38:
+            return "is a number too large: integers must be smaller than 10^38 in magnitude"
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return "must be a finite number (NaN and infinity are not allowed)"
+    elif isinstance(value, list):
+        for item in value:
+            problem = _value_problem(item, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            problem = _value_problem(key, depth + 1) or _value_problem(item, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
 # ------------------------------------------------------------------------------------------------ render
+@dataclass(frozen=True)
+class Output:
+    value: Any
+    secret: bool = False
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.nonce = _random.token_hex(6)
+        self.outputs: list[Output] = []
+
+    def marker(self, value: Any) -> str:
+        if isinstance(value, SecretString):
+            self.outputs.append(Output(value.reveal(), secret=True))
+        else:
+            self.outputs.append(Output(_budget().size(value)))
+        return f"ttq{self.nonce}n{len(self.outputs) - 1}q"
+
+
+# Where an output stood: its render's nonce and its index. Compiled once; a match counts only with this
+# render's nonce (a template or a value may contain text of the same form, never the nonce).
+_MARKER = re.compile(r"ttq([0-9a-f]{12})n(\d+)q")
+
+
 @dataclass
 class Rendered:
+    """The rendered text (markers where the outputs stood), the outputs, and the strings to redact."""
+
     text: str
+    outputs: list[Output] = field(default_factory=list)
+    nonce: str = ""
     secret_strings: list[str] = field(default_factory=list)
+
+    def whole(self, text: str) -> int | None:
+        """The output index if ``text`` is exactly one of this render's markers."""
+        hit = _MARKER.fullmatch(text)
+        return int(hit.group(2)) if hit and hit.group(1) == self.nonce else None
+
+    def indexes(self, text: str) -> list[int]:
+        """The output indexes of this render's markers in ``text``."""
+        if self.nonce not in text:
+            return []
+        return [int(m.group(2)) for m in _MARKER.finditer(text) if m.group(1) == self.nonce]
+
+    def replace_markers(self, text: str, value: Callable[[Output], str]) -> str:
+        return _MARKER.sub(lambda m: value(self.outputs[int(m.group(2))]) if m.group(1) == self.nonce
+                           else m.group(0), text)
+
+    def marker_at(self, text: str, i: int) -> re.Match[str] | None:
+        hit = _MARKER.match(text, i)
+        return hit if hit and hit.group(1) == self.nonce else None
 
 
 def render(text: str, params: dict[str, Any], *, language: str, user_profile: dict[str, Any],
            resolve_secret: Callable[[str], dict[str, Any]] | None, probe: bool = False) -> Rendered:
-    """Render ``text`` for ``language``; ``probe`` fills every free variable (save-time validation)."""
-    from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
+    """Render ``text``; ``probe`` fills every free variable and secret (save-time validation)."""
+    from jinja2 import TemplateError, UndefinedError
     from jinja2.sandbox import SecurityError
 
     if language not in LANGUAGES:
         raise template_error(f"unknown language '{language}'")
     sink: list[str] = []
     context: dict[str, Any] = dict(params)
+    template = _compile(text)
     if probe:
+        # A stand-in for every variable: in a JSON body a number fits wherever a value goes ("size": 1, and
+        # inside a string it is the text "1"); in SQL the text "1" does.
         for name in variables(text):
-            context.setdefault(name, "1")
-        context["secret"] = _ProbeSecrets(resolve_secret is not None)
-    else:
-        context["secret"] = SecretNamespace(user_profile, resolve_secret, sink)
+            context.setdefault(name, 1 if language == "elasticsearch" else "1")
+    context["secret"] = SecretNamespace(user_profile, resolve_secret, sink, probe=probe)
     collector = _Collector()
-    _state.collector = collector
+    _state.collector, _state.budget = collector, _Budget()
     try:
-        raw = _compile(text).render(context)
-    except TemplateSyntaxError as exc:
-        raise template_error(f"Jinja syntax error on line {exc.lineno}: {exc.message}") from None
+        raw = template.render(context)
     except UndefinedError as exc:
         raise QueryValidationError(
             f"template error: {exc.message}; pass it in params",
             errors={"params": [f"{exc.message}; pass it in params"]}) from None
-    except SecurityError:
-        raise template_error("the template tried an operation the sandbox does not allow") from None
+    except SecurityError as exc:
+        raise template_error(f"the template tried an operation the sandbox does not allow ({exc})") from None
     except TemplateError as exc:
         raise template_error(str(exc.message or "template failed")[:300]) from None
     except TelltaleError:
-        raise  # a secret that does not resolve, a bad field: already typed
+        raise  # a secret that does not resolve, a bad field, a budget: already typed
+    except RecursionError:
+        raise template_error("the template recursed too deeply") from None
     except Exception as exc:  # noqa: BLE001 - a filter misused on a value: the template's fault
         raise template_error(f"rendering failed ({type(exc).__name__})") from None
     finally:
-        _state.collector = None
-    if len(raw) > _MAX_OUTPUT_CHARS:
-        raise template_error(f"the rendered query is longer than {_MAX_OUTPUT_CHARS} characters")
-    out = _substitute(raw, collector, language)
-    return Rendered(out, sink)
+        _state.collector = _state.budget = None
+    if len(raw) > MAX_RENDERED_CHARS:
+        raise template_error(f"the rendered query is longer than {MAX_RENDERED_CHARS} characters")
+    values_size = sum(len(_json_text(o.value)) for o in collector.outputs)
+    if len(raw) + values_size > MAX_RENDERED_CHARS:
+        raise template_error(f"the query with its parameters is longer than {MAX_RENDERED_CHARS} characters")
+    return Rendered(raw, collector.outputs, collector.nonce, sink)
 
 
-class _ProbeSecrets:
-    """``secret`` at save time: any field, no lookups (the secrets may not exist yet)."""
-
-    def __init__(self, external: bool) -> None:
-        self._external = external
-
-    def __getitem__(self, key: str) -> Any:
-        if key == "user_profile":
-            fields = ("id", "username", "email", "first_name", "last_name", "is_staff", "is_superuser")
-            return dict.fromkeys(fields, "1")
-        if not self._external:
-            raise QueryValidationError(
-                "template error: secret references are only available to external queries",
-                errors={"query_text": [f"secret.{key} cannot be used in an internal query; "
-                                       "only secret.user_profile is available"]})
-        return _ProbeValue()
+def _json_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-class _ProbeValue:
-    def __getitem__(self, name: str) -> str:
-        return "1"
-
-    def __str__(self) -> str:
-        return "1"
-
-
-# ------------------------------------------------------------------------------------- context scanning
-def _substitute(raw: str, collector: _Collector, language: str) -> str:
-    if not collector.values:
-        return raw
-    prefix = f"ttp{collector.nonce}x"
+# ---------------------------------------------------------------------------------------- Elasticsearch
+def to_json_text(rendered: Rendered) -> str:
+    """The rendered JSON with each parameter JSON-escaped where it landed (inside a string: its text;
+    outside: one JSON value); secret markers stay, to be placed by :func:`place_json_secrets`."""
+    if not rendered.outputs:
+        return rendered.text
     out: list[str] = []
-    i, n = 0, len(raw)
-    scan = _JSON_SCANNER if language == "elasticsearch" else _SQL_SCANNER
-    context = "code"
-    quote = ""
+    in_string = False
+    i, n, raw = 0, len(rendered.text), rendered.text
     while i < n:
-        if raw.startswith(prefix, i):
-            end = raw.index("x", i + len(prefix))
-            idx = int(raw[i + len(prefix):end])
-            out.append(_escape(collector.values[idx], language, context, quote))
-            i = end + 1
+        hit = rendered.marker_at(raw, i) if raw[i] == "t" else None
+        if hit:
+            output = rendered.outputs[int(hit.group(2))]
+            if output.secret:
+                out.append(hit.group(0) if in_string else f'"{hit.group(0)}"')
+            elif in_string:
+                out.append(json.dumps(_text(output.value))[1:-1])
+            else:
+                out.append(json.dumps(output.value, default=str))
+            i = hit.end()
             continue
         ch = raw[i]
-        step, context, quote = scan(raw, i, context, quote, language)
-        out.append(raw[i:i + step] if step else ch)
-        i += step or 1
-    if context in ("string", "ident", "dollar", "block"):
-        raise template_error("the rendered query has an unterminated quote or comment")
+        if in_string and ch == "\\":
+            out.append(raw[i:i + 2])
+            i += 2
+            continue
+        if ch == '"':
+            in_string = not in_string
+        out.append(ch)
+        i += 1
     return "".join(out)
 
 
-def _sql_scan(raw: str, i: int, context: str, quote: str, language: str) -> tuple[int, str, str]:
-    """One lexical step for SQL: (characters consumed, new context, active quote)."""
-    ch = raw[i]
-    backslash = language in _BACKSLASH_ESCAPES or quote.startswith("E")
-    if context == "code":
-        two = raw[i:i + 2]
-        if two == "--" or (ch == "#" and language in ("mysql", "clickhouse")):
-            return 1, "line", ""
-        if two == "/*":
-            return 2, "block", ""
-        if ch == "'":
-            prev = raw[i - 1] if i else ""
-            q = "E'" if prev and prev in "eE" and language in ("postgres", "redshift") and (
-                i < 2 or not (raw[i - 2].isalnum() or raw[i - 2] == "_")) else "'"
-            return 1, "string", q
-        if ch == '"':
-            return 1, ("string" if language == "mysql" else "ident"), '"'
-        if ch == "`" and language in ("mysql", "clickhouse"):
-            return 1, "ident", "`"
-        if ch == "$" and language in ("postgres", "redshift"):
-            j = raw.find("$", i + 1)
-            tag = raw[i:j + 1] if j > 0 else ""
-            if tag and all(c.isalnum() or c == "_" for c in tag[1:-1]) and not tag[1:2].isdigit():
-                return len(tag), "dollar", tag
-        return 1, "code", ""
-    if context == "line":
-        return 1, ("code" if ch == "\n" else "line"), ""
-    if context == "block":
-        return (2, "code", "") if raw.startswith("*/", i) else (1, "block", "")
-    if context == "dollar":
-        return (len(quote), "code", "") if raw.startswith(quote, i) else (1, "dollar", quote)
-    q = quote[-1]
-    if ch == "\\" and context == "string" and backslash:
-        return 2, context, quote
-    if ch == q:
-        if raw[i + 1:i + 2] == q:
-            return 2, context, quote
-        return 1, "code", ""
-    return 1, context, quote
-
-
-def _json_scan(raw: str, i: int, context: str, quote: str, language: str) -> tuple[int, str, str]:
-    ch = raw[i]
-    if context == "code":
-        return (1, "string", '"') if ch == '"' else (1, "code", "")
-    if ch == "\\":
-        return 2, "string", '"'
-    if ch == '"':
-        return 1, "code", ""
-    return 1, "string", '"'
-
-
-_SQL_SCANNER = _sql_scan
-_JSON_SCANNER = _json_scan
-
-
-def _as_text(value: Any) -> str:
+def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return value
-    if isinstance(value, int | float):
-        _check_number(value)
-        return repr(value)
     return json.dumps(value, default=str, sort_keys=True)
 
 
-def _check_number(value: float) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise QueryValidationError("parameter values must be finite numbers",
-                                   errors={"params": ["NaN and infinity are not allowed"]})
+_ES_SECRET_PLACES = ("query", "post_filter")
 
 
-def _escape(value: Any, language: str, context: str, quote: str) -> str:
-    if context == "ident":
-        raise template_error("a parameter cannot be placed inside a quoted identifier; "
-                             "parameters are values, not table or column names")
-    if context == "dollar":
-        raise template_error("a parameter cannot be placed inside a dollar-quoted string; use '...' quotes")
-    if context in ("line", "block"):
-        # Inside a comment a value must not end the comment: keep only harmless characters.
-        return "".join(c for c in _as_text(value) if c.isalnum() or c in " _.,:-")
-    if language == "elasticsearch":
-        if context == "string":
-            return json.dumps(_as_text(value))[1:-1]
-        if isinstance(value, float):
-            _check_number(value)
-        return json.dumps(value, default=str)
-    if context == "string":
-        return _escape_in_string(_as_text(value), language, quote)
-    return _sql_literal(value, language)
-
-
-def _escape_in_string(text: str, language: str, quote: str) -> str:
-    if "\x00" in text:
-        raise QueryValidationError("parameter values may not contain NUL characters",
-                                   errors={"params": ["NUL characters are not allowed"]})
-    q = quote[-1]
-    if language in _BACKSLASH_ESCAPES or quote.startswith("E"):
-        text = text.replace("\\", "\\\\")
-    return text.replace(q, q + q)
-
-
-def _sql_literal(value: Any, language: str) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        _check_number(value)
-        # Parenthesised when negative: "x -{{ n }}" must not become the comment "x --5".
-        return f"({value!r})" if value < 0 else repr(value)
-    if isinstance(value, list | tuple):
-        if not value:
-            return "(NULL)"
-        return "(" + ", ".join(_sql_literal(v, language) for v in value) + ")"
-    return "'" + _escape_in_string(_as_text(value), language, "'") + "'"
+def place_json_secrets(body: Any, rendered: Rendered, path: tuple[str, ...] = ()) -> Any:
+    """The checked body with each secret marker replaced by its value; refused where a secret could be
+    returned: only a whole string value inside ``query`` or ``post_filter`` may be a secret."""
+    if isinstance(body, dict):
+        out = {}
+        for key, value in body.items():
+            if rendered.indexes(str(key)):
+                raise template_error("a secret cannot be a key of the search body")
+            out[key] = place_json_secrets(value, rendered, (*path, str(key)))
+        return out
+    if isinstance(body, list):
+        return [place_json_secrets(v, rendered, path) for v in body]
+    if isinstance(body, str) and rendered.indexes(body):
+        whole = rendered.whole(body)
+        if whole is None or not path or path[0] not in _ES_SECRET_PLACES:
+            raise template_error("a secret may only be a whole value inside 'query' or 'post_filter' "
+                                 '({"term": {"api_key": "{{ secret.key.field }}"}})')
+        return rendered.outputs[whole].value
+    return body

@@ -15,12 +15,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from telltale import db, outbox
+from telltale import db, outbox, sources
 from telltale.auth import AuthContext
-from telltale.connectors import INTERNAL, driver_for_type, load
-from telltale.connectors.base import Limits, Prepared, Result, connection_secrets, redact
+from telltale.connectors.base import Limits, Prepared, Result, redact
 from telltale.errors import NotFound, QueryValidationError, SecretResolutionError, TelltaleError
 from telltale.queries import es_guard, guard, render
+from telltale.sources import Source
 from telltale.tenancy import get_app, schema_for
 
 if TYPE_CHECKING:  # the CRUD's request models; execution (execute_query's cold start) does without pydantic
@@ -71,21 +71,32 @@ def _check_connection(connection_type: str, secret_key: str | None) -> None:
                                    errors={"secret_key": ["must be null or omitted when connection_type is internal"]})
 
 
-def _language(auth: AuthContext, app_slug: str, connection_type: str, secret_key: str | None) -> str:
+def _source(auth: AuthContext, app_slug: str, connection_type: str, secret_key: str | None) -> Source:
     if connection_type == "internal":
-        return INTERNAL[1]
-    return driver_for_type(_secret_type(auth, app_slug, str(secret_key)))[1]
+        return sources.get(sources.INTERNAL)
+    return sources.by_secret_type(_secret_type(auth, app_slug, str(secret_key)))
 
 
-def validate_template(auth: AuthContext, app_slug: str, text: str, language: str, *, internal: bool) -> None:
-    """Save-time checks: Jinja syntax, then the guard on the template rendered with probe values."""
-    rendered = render.render(text, {}, language=language, user_profile=auth.user_profile(),
+def validate_template(auth: AuthContext, app_slug: str, text: str, source: Source) -> None:
+    """Save-time checks: the template's own rules, then the guard on it rendered with probe values (every
+    variable and secret stands in as "1", so where a secret is used is checked now, not at the first run)."""
+    internal = source.slug == sources.INTERNAL
+    rendered = render.render(text, {}, language=source.language, user_profile=auth.user_profile(),
                              resolve_secret=None if internal else (lambda key: {}), probe=True)
-    if language == "elasticsearch":
-        es_guard.check(rendered.text, None if internal else "*")
-        return
-    guard.check(rendered.text, language,
-                internal=guard.Internal(schema_for(auth.tenant_id), app_slug) if internal else None)
+    _statement(auth, app_slug, source, rendered, {}, "*")
+
+
+def _statement(auth: AuthContext, app_slug: str, source: Source, rendered: render.Rendered, config: dict[str, Any],
+               index: str) -> Prepared:
+    """What the connector runs: the checked search body, or the SQL generated from the checked tree."""
+    if source.sql is None:
+        body = es_guard.check(render.to_json_text(rendered), index)
+        return Prepared(text="", config=config, body=render.place_json_secrets(body, rendered))
+    internal = source.slug == sources.INTERNAL
+    scope = guard.Internal(schema_for(auth.tenant_id), app_slug) if internal else None
+    statement = guard.prepare(rendered, source.sql, internal=scope)
+    return Prepared(text=statement.sql, config=config, params=statement.params,
+                    tenant_schema=scope.schema if scope else None, tenant_id=auth.tenant_id if scope else None)
 
 
 def _unique_slug(auth: AuthContext, app_slug: str, name: str, *, exclude_id: str | None = None) -> str:
@@ -106,8 +117,8 @@ def _unique_slug(auth: AuthContext, app_slug: str, name: str, *, exclude_id: str
 def create(auth: AuthContext, app_slug: str, body: QueryCreate) -> dict[str, Any]:
     get_app(auth.tenant_id, app_slug)
     _check_connection(body.connection_type, body.secret_key)
-    language = _language(auth, app_slug, body.connection_type, body.secret_key)
-    validate_template(auth, app_slug, body.query_text, language, internal=body.connection_type == "internal")
+    validate_template(auth, app_slug, body.query_text,
+                      _source(auth, app_slug, body.connection_type, body.secret_key))
     for _attempt in range(5):
         slug = _unique_slug(auth, app_slug, body.name)
         rows = db.query(
@@ -172,9 +183,8 @@ def update(auth: AuthContext, app_slug: str, slug: str, body: QueryUpdate) -> di
     if not str(merged["name"]).strip():
         raise QueryValidationError("name must not be blank", errors={"name": ["must not be blank"]})
     _check_connection(merged["connection_type"], merged["secret_key"])
-    language = _language(auth, app_slug, merged["connection_type"], merged["secret_key"])
-    validate_template(auth, app_slug, merged["query_text"], language,
-                      internal=merged["connection_type"] == "internal")
+    validate_template(auth, app_slug, merged["query_text"],
+                      _source(auth, app_slug, merged["connection_type"], merged["secret_key"]))
     # The slug stays what it was at creation even when the name changes: clients address the query by it.
     new_slug = slug
     rows = db.query(
@@ -205,38 +215,31 @@ def delete(auth: AuthContext, app_slug: str, slug: str) -> None:
 
 # ------------------------------------------------------------------------------------------------ execute
 def prepare(auth: AuthContext, app_slug: str, query: dict[str, Any], params: dict[str, Any]
-            ) -> tuple[str, Prepared, list[str]]:
-    """(driver, what the connector runs, strings to redact): resolve, render, guard. No connection yet."""
+            ) -> tuple[Source, Prepared, list[str]]:
+    """(source, what the connector runs, strings to redact): resolve, render, guard. No connection yet."""
     from telltale.secret_lookup import resolve_value
 
     params = render.check_params(params)
-    internal = query["connection_type"] == "internal"
-    if internal:
-        driver, language = INTERNAL
-        config: dict[str, Any] = {}
-        resolver = None
+    resolver = None
+    config: dict[str, Any] = {}
+    if query["connection_type"] == "internal":
+        source = sources.get(sources.INTERNAL)
     else:
         type_slug, config = resolve_value(auth.tenant_id, app_slug, str(query["secret_key"]))
-        driver, language = driver_for_type(type_slug)
+        source = sources.by_secret_type(type_slug)
 
         def resolver(key: str) -> dict[str, Any]:
             return resolve_value(auth.tenant_id, app_slug, key)[1]
 
-    rendered = render.render(query["query_text"], params, language=language, user_profile=auth.user_profile(),
-                             resolve_secret=resolver)
-    hide = rendered.secret_strings + connection_secrets(config)
+    hide = source.secret_strings(config)
     try:
-        if language == "elasticsearch":
-            body = es_guard.check(rendered.text, str(config.get("index") or ""))
-            return driver, Prepared(text="", config=config, body=body), hide
-        scope = guard.Internal(schema_for(auth.tenant_id), app_slug) if internal else None
-        tree = guard.check(rendered.text, language, internal=scope)
-        # Internal queries run the checked tree with physical names; external ones the checked text.
-        text = guard.to_sql(tree, "postgres") if internal else rendered.text
+        rendered = render.render(query["query_text"], params, language=source.language,
+                                 user_profile=auth.user_profile(), resolve_secret=resolver)
+        hide += rendered.secret_strings
+        prepared = _statement(auth, app_slug, source, rendered, config, str(config.get("index") or ""))
     except TelltaleError as exc:
         raise _redacted(exc, hide) from None
-    return driver, Prepared(text=text, config=config, tenant_schema=schema_for(auth.tenant_id) if internal else None,
-                            tenant_id=auth.tenant_id), hide
+    return source, prepared, hide
 
 
 def _redacted(exc: TelltaleError, hide: list[str]) -> TelltaleError:
@@ -249,6 +252,33 @@ def _redacted(exc: TelltaleError, hide: list[str]) -> TelltaleError:
         exc.details = {k: redact(str(v), hide) for k, v in exc.details.items()}
     exc.args = (exc.message,)
     return exc
+
+
+def scrub(reply: dict[str, Any], hide: list[str]) -> dict[str, Any]:
+    """The reply with every secret value of the run replaced by ``***`` wherever it appears (a row of a
+    table that stores it, a column name, an aggregation); the guard keeps secrets out of the select list,
+    this keeps them out of the reply whatever the data holds."""
+    import json
+
+    needles = sorted({s for s in hide if s and len(s) >= 4}, key=len, reverse=True)
+    if not needles:
+        return reply
+    blob = json.dumps(reply, default=str, ensure_ascii=False)
+    if not any(json.dumps(n, ensure_ascii=False)[1:-1] in blob for n in needles):
+        return reply
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            for needle in needles:
+                value = value.replace(needle, "***")
+            return value
+        if isinstance(value, dict):
+            return {clean(k): clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return clean(str(value)) if any(n in str(value) for n in needles) else value
+
+    return {k: clean(v) for k, v in reply.items()}
 
 
 def params_from_body(body: Any) -> dict[str, Any]:
@@ -276,15 +306,17 @@ def execute(auth: AuthContext, app_slug: str, slug: str, params: dict[str, Any])
     result: Result | None = None
     error: TelltaleError | None = None
     try:
-        driver, prepared, hide = prepare(auth, app_slug, query, params)
+        source, prepared, hide = prepare(auth, app_slug, query, params)
+        driver = source.slug
         try:
-            result = load(driver).execute(prepared, Limits())
+            result = sources.connector(source).execute(prepared, Limits())
         except TelltaleError as exc:
             raise _redacted(exc, hide) from None
-        return {
-            "data": result.rows, "total": len(result.rows), "execution_key": key, "columns": result.columns,
-            "truncated": result.truncated, **result.extra,
-        }
+        reply = {"data": result.rows, "total": len(result.rows), "execution_key": key, "columns": result.columns,
+                 "truncated": result.truncated, **result.extra}
+        if result.truncated:
+            reply["truncated_reason"] = result.truncated_reason or "the row limit was reached"
+        return scrub(reply, hide)
     except TelltaleError as exc:
         error = exc
         # The failed run is recorded too; its key lets the caller find the record.
