@@ -22,6 +22,7 @@ Spec language used by the tables (interpreted by ``_check``):
 - ``("either", spec, ...)``: the first spec that takes the value's JSON type;
 - ``("map", keys, spec, max)``: an object of at most max entries whose keys are ``"field"``, ``"pattern"``,
   ``"name"`` or ``"index"`` names and whose values are spec;
+- ``("required", spec, keys)``: spec, and an object holding every one of keys;
 - ``("window", spec, cap)``: spec, and its ``from`` + ``size`` at most cap (top_hits, inner_hits);
 - ``("mixed", TABLE, spec)``: TABLE's keys plus exactly one field-name key whose value is spec (``terms``,
   ``geo_distance``, decay functions, ``_geo_distance`` sort).
@@ -86,13 +87,15 @@ QUERY_STRING_PARAMS = {
     "tie_breaker": ("num", 0, 1), **Q}
 SIMPLE_QUERY_STRING_PARAMS = {
     "query": "str", "fields": "boosted_fields", "default_operator": OPERATOR, "analyzer": "name",
-    "flags": "name", "fuzzy_max_expansions": ("int", 1, MAX_EXPANSIONS), "fuzzy_prefix_length": ("int", 0, 100),
+    "flags": "flags", "fuzzy_max_expansions": ("int", 1, MAX_EXPANSIONS), "fuzzy_prefix_length": ("int", 0, 100),
     "fuzzy_transpositions": "bool", "lenient": "bool", "minimum_should_match": "msm",
     "quote_field_suffix": "name", "analyze_wildcard": "bool", "auto_generate_synonyms_phrase_query": "bool", **Q}
 RANGE_PARAMS = {"gt": "value", "gte": "value", "lt": "value", "lte": "value", "format": "str",
                 "relation": ("enum", "INTERSECTS", "CONTAINS", "WITHIN", "intersects", "contains", "within"),
                 "time_zone": "time_zone", **Q}
 TERMS_LOOKUP = {"index": "index", "id": "str", "path": "field", "routing": "str"}
+# A lookup names its index: an indexed shape without one reads the index called "shapes".
+LOOKUP = ("required", ("obj", TERMS_LOOKUP), ("index", "id"))
 DECAY = {"origin": "value", "scale": "value", "offset": "value", "decay": ("num", 0, 1)}
 SCORE_FUNCTION = {   # function_score's functions: script_score is left off (a script)
     "filter": "query", "weight": ("num", 0, 1_000_000),
@@ -102,8 +105,8 @@ SCORE_FUNCTION = {   # function_score's functions: script_score is left off (a s
     **{d: ("mixed", {"multi_value_mode": ("enum", "min", "max", "avg", "sum")}, ("obj", DECAY))
        for d in ("gauss", "linear", "exp")},
 }
-INTERVAL_FILTER = {k: "interval" for k in ("after", "before", "contained_by", "containing", "not_contained_by",
-                                           "not_containing", "not_overlapping", "overlapping")}
+INTERVAL_FILTER = dict.fromkeys(("after", "before", "contained_by", "containing", "not_contained_by",
+                                 "not_containing", "not_overlapping", "overlapping"), "interval")
 INTERVAL_RULES = {   # intervals rules; a filter's `script` is left off
     "match": {"query": "str", "max_gaps": ("int", -1, 1000), "ordered": "bool", "analyzer": "name",
               "filter": ("obj", INTERVAL_FILTER), "use_field": "field"},
@@ -119,9 +122,10 @@ INNER_HITS = {"name": "name", "from": ("int", 0, MAX_INNER_RESULT_WINDOW), "size
               "sort": "sort", "_source": "source", "highlight": "highlight", "explain": "bool", "version": "bool",
               "seq_no_primary_term": "bool", "stored_fields": "patterns", "docvalue_fields": "fetch_fields",
               "fields": "fetch_fields", "track_scores": "bool", "ignore_unmapped": "bool"}
-GEO_SHAPE = {"shape": "geometry", "indexed_shape": ("obj", TERMS_LOOKUP),
+GEO_SHAPE = {"shape": "geometry", "indexed_shape": LOOKUP,
              "relation": ("enum", "intersects", "disjoint", "within", "contains",
                           "INTERSECTS", "DISJOINT", "WITHIN", "CONTAINS")}
+CORNERS = ("top_left", "bottom_right", "top_right", "bottom_left", "top", "left", "bottom", "right")
 VALIDATION = ("enum", "STRICT", "IGNORE_MALFORMED", "COERCE", "strict", "ignore_malformed", "coerce")
 
 
@@ -172,7 +176,7 @@ QUERIES: dict[str, Any] = {
     "query_string": ("obj", QUERY_STRING_PARAMS),
     "simple_query_string": ("obj", SIMPLE_QUERY_STRING_PARAMS),
     "term": _field_query("value", {"value": "value", "case_insensitive": "bool", **Q}),
-    "terms": ("mixed", Q, ("either", ("list", "value", MAX_TERMS), ("obj", TERMS_LOOKUP))),
+    "terms": ("mixed", Q, ("either", ("list", "value", MAX_TERMS), LOOKUP)),
     # minimum_should_match_script is left off (a script).
     "terms_set": ("map", "field", ("obj", {"terms": ("list", "value", MAX_TERMS), "minimum_should_match": "msm",
                                            "minimum_should_match_field": "field", **Q}), 1),
@@ -183,7 +187,7 @@ QUERIES: dict[str, Any] = {
     "wildcard": _field_query("str", {"value": "str", "wildcard": "str", "rewrite": REWRITE,
                                      "case_insensitive": "bool", **Q}),
     # max_determinized_states only up to Lucene's default: a body may lower it, never raise it.
-    "regexp": _field_query("str", {"value": "str", "flags": "name", "case_insensitive": "bool", "rewrite": REWRITE,
+    "regexp": _field_query("str", {"value": "str", "flags": "flags", "case_insensitive": "bool", "rewrite": REWRITE,
                                    "max_determinized_states": ("int", 1, MAX_DETERMINIZED_STATES), **Q}),
     "fuzzy": _field_query("value", {"value": "value", "fuzziness": "fuzziness", "prefix_length": ("int", 0, 100),
                                     "max_expansions": ("int", 1, MAX_EXPANSIONS), "transpositions": "bool",
@@ -199,8 +203,7 @@ QUERIES: dict[str, Any] = {
     "geo_distance": ("mixed", {"distance": "value", "distance_type": ("enum", "arc", "plane"),
                                "validation_method": VALIDATION, "ignore_unmapped": "bool", **Q}, "geo_point"),
     "geo_bounding_box": ("mixed", {"validation_method": VALIDATION, "ignore_unmapped": "bool", **Q}, (
-        "either", "str", ("obj", {k: "geo_point" for k in (
-            "top_left", "bottom_right", "top_right", "bottom_left", "top", "left", "bottom", "right", "wkt")}))),
+        "either", "str", ("obj", dict.fromkeys((*CORNERS, "wkt"), "geo_point")))),
     "geo_shape": ("mixed", {"ignore_unmapped": "bool", **Q}, ("obj", GEO_SHAPE)),
     "distance_feature": ("obj", {"field": "field", "origin": "value_or_point", "pivot": "str", **Q}),
     "rank_feature": ("obj", {"field": "field", "saturation": ("obj", {"pivot": "num"}),
@@ -307,7 +310,7 @@ PERCENT_METHODS = {"tdigest": ("obj", {"compression": ("num", 1, 10_000),
                                        "execution_hint": ("enum", "default", "high_accuracy")}),
                    "hdr": ("obj", {"number_of_significant_value_digits": ("int", 0, 5)})}
 METRIC_AGGS: dict[str, Any] = {
-    **{m: ("obj", A) for m in ("avg", "sum", "min", "max", "value_count", "stats")},
+    **dict.fromkeys(("avg", "sum", "min", "max", "value_count", "stats"), ("obj", A)),
     "extended_stats": ("obj", {**A, "sigma": ("num", 0, 1_000)}),
     "cardinality": ("obj", {**A, "precision_threshold": ("int", 0, MAX_PRECISION_THRESHOLD),
                             "execution_hint": ("enum", "direct", "global_ordinals", "segment_ordinals",
@@ -332,8 +335,8 @@ METRIC_AGGS: dict[str, Any] = {
 # Pipeline aggregations that take no script. Left off: bucket_script, bucket_selector and moving_fn (scripts),
 # moving_avg (removed in 8.0), inference (a model).
 PIPELINE_AGGS: dict[str, Any] = {
-    **{m: ("obj", P) for m in ("avg_bucket", "sum_bucket", "max_bucket", "min_bucket", "stats_bucket",
-                               "cumulative_sum", "cumulative_cardinality")},
+    **dict.fromkeys(("avg_bucket", "sum_bucket", "max_bucket", "min_bucket", "stats_bucket", "cumulative_sum",
+                     "cumulative_cardinality"), ("obj", P)),
     "extended_stats_bucket": ("obj", {**P, "sigma": ("num", 0, 1_000)}),
     "percentiles_bucket": ("obj", {**P, "percents": ("list", ("num", 0, 100), 100), "keyed": "bool"}),
     "derivative": ("obj", {**P, "unit": "str"}),
@@ -390,8 +393,7 @@ NAMED: dict[str, Any] = {
     "value_or_list": ("either", "value", ("list", "value", MAX_LIST)),
     "value_or_point": ("either", "value", "geo_point"),
     "geo_point": ("either", "str", ("list", "num", 3), ("obj", {"lat": ("num", -90, 90), "lon": ("num", -180, 180)})),
-    "geo_point_or_box": ("either", "str", ("obj", {k: "geo_point" for k in (
-        "top_left", "bottom_right", "top_right", "bottom_left", "top", "left", "bottom", "right")})),
+    "geo_point_or_box": ("either", "str", ("obj", dict.fromkeys(CORNERS, "geo_point"))),
     "geometry": ("either", "str", ("obj", {"type": "name", "coordinates": "coordinates", "radius": "str",
                                            "orientation": "name",
                                            "geometries": ("list", ("obj", {"type": "name",
@@ -499,10 +501,11 @@ def refuse(reason: str) -> QueryValidationError:
 
 
 _FIELD = re.compile(r"(?!_)[\w@][\w@-]*(?:\.[\w@-]+)*")           # a plain field path: status, address.city
-_PATTERN = re.compile(r"[\w@*][\w@*-]*(?:\.[\w@*-]+)*")          # a returned-fields pattern: address.*
+_PATTERN = re.compile(r"(?!_)[\w@*][\w@*-]*(?:\.[\w@*-]+)*")          # a returned-fields pattern: address.*
 _NAME = re.compile(r"[\w@][\w@.:-]{0,127}")                      # analyzer, aggregation, suggestion names
 _INDEX = re.compile(r"[a-z0-9][a-z0-9._+-]{0,254}")               # an index name (the characters ES allows)
 _TIME = re.compile(r"(\d{1,9})(nanos|micros|ms|s|m|h|d)")
+_FLAGS = re.compile(r"[A-Z_]+(\|[A-Z_]+)*")                     # regexp / simple_query_string flags
 _TIME_ZONE = re.compile(r"[A-Za-z_/+\-:0-9]{1,64}")
 _MSM = re.compile(r"[0-9<>%\- ]{1,64}")
 _FUZZINESS = re.compile(r"AUTO(:\d{1,3},\d{1,3})?|[012]")
@@ -566,6 +569,11 @@ class _Walk:
                 where = _join(path, key)
                 self.key(keys, key, where)
                 self.check(inner, item, where, depth + 1)
+        elif op == "required":
+            self.check(spec[1], value, path, depth)
+            missing = [k for k in spec[2] if k not in value]
+            if missing:
+                raise _Refused(f"'{path}' must name {' and '.join(missing)}")
         elif op == "window":
             self.check(spec[1], value, path, depth)
             if value.get("from", 0) + value.get("size", 3) > spec[2]:
@@ -740,14 +748,14 @@ def _leaf_num(walk: _Walk, value: Any, path: str, depth: int) -> None:
 def _leaf_msm(walk: _Walk, value: Any, path: str, depth: int) -> None:
     if type(value) is int and -MAX_INT <= value <= MAX_INT:
         return
-    if not _MSM.fullmatch(_string(value, path, 64)):
+    if not isinstance(value, str) or not _MSM.fullmatch(_string(value, path, 64)):
         raise _Refused(f"'{path}' must be an integer or a minimum_should_match expression like '75%'")
 
 
 def _leaf_fuzziness(walk: _Walk, value: Any, path: str, depth: int) -> None:
     if type(value) is int and 0 <= value <= 2:
         return
-    if not _FUZZINESS.fullmatch(_string(value, path, 16)):
+    if not isinstance(value, str) or not _FUZZINESS.fullmatch(_string(value, path, 16)):
         raise _Refused(f"'{path}' must be 0, 1, 2, AUTO or AUTO:low,high")
 
 
@@ -794,6 +802,7 @@ _LEAVES: dict[str, Any] = {
     "boosted_fields": _leaf_boosted_fields,
     "name": _leaf_regex(_NAME, "a name (letters, digits, _ - . @ :)", 128),
     "time": _leaf_regex(_TIME, "a time like 30s, 1h or 7d", 16),
+    "flags": _leaf_regex(_FLAGS, "flags like AND|OR|PREFIX", 256),
     "time_zone": _leaf_regex(_TIME_ZONE, "a time zone like +01:00 or Europe/Paris", 64),
     "buckets_path": _leaf_regex(_BUCKETS_PATH, "a buckets path like 'sales_per_month>sales'", 256),
     "calendar_interval": _leaf_calendar, "timeout": _leaf_timeout, "msm": _leaf_msm,
@@ -808,7 +817,8 @@ _LEAVES: dict[str, Any] = {
 _JSON_KIND: dict[str, tuple[type, ...]] = {
     "str": (str,), "bool": (bool,), "num": (int, float), "value": (str, int, float, bool),
     "value_or_null": (str, int, float, bool, type(None)), "field": (str,), "pattern": (str,),
-    "boosted_fields": (str, list), "name": (str,), "time": (str,), "time_zone": (str,), "buckets_path": (str,),
+    "boosted_fields": (str, list), "name": (str,), "time": (str,), "flags": (str,), "time_zone": (str,),
+    "buckets_path": (str,),
     "calendar_interval": (str,), "timeout": (str,), "msm": (str, int), "fuzziness": (str, int),
     "agg_order": (dict, list), "query": (dict,), "span": (dict,), "multi_term_query": (dict,), "aggs": (dict,),
     "sort_item": (str, dict), "index": (str,),
@@ -827,7 +837,7 @@ def _takes(spec: Any, value: Any) -> bool:
         kinds = (int, float)
     elif spec[0] == "enum":
         kinds = tuple({type(v) for v in spec[1:]})
-    elif spec[0] in ("obj", "map", "mixed", "window"):
+    elif spec[0] in ("obj", "map", "mixed", "window", "required"):
         kinds = (dict,)
     elif spec[0] == "list":
         kinds = (list,)
