@@ -24,6 +24,13 @@ def _nest(depth: int) -> dict[str, Any]:
     return {"query": q}
 
 
+def _deep_aggs(depth: int) -> dict[str, Any]:
+    agg: dict[str, Any] = {"avg": {"field": "order_total"}}
+    for i in range(depth):
+        agg = {**T, "aggs": {f"level{i}": agg}}
+    return {"size": 0, "aggs": {"top": agg}}
+
+
 SCRIPTS = [
     ("'query.script' is not allowed: scripts", {"query": {"script": {"script": {"source": "doc['a'].value > 1"}}}}),
     ("'script_fields' is not allowed", {"script_fields": {"x": {"script": {"source": "1"}}}}),
@@ -208,6 +215,7 @@ OTHER_INDICES = [
 
 NESTING_AND_SIZE = [
     ("nested deeper than", _nest(30)),
+    ("nested deeper than", _deep_aggs(30)),
     ("nested deeper than", "[" * 100_000 + "]" * 100_000),
     ("nested deeper than", '{"query":' * 5000 + "{}" + "}" * 5000),
     ("nested deeper than", {"query": {"nested": {"path": "a", "query": {"nested": {"path": "b", "query": {
@@ -385,6 +393,22 @@ LEGIT_QUERIES = [
     {"query": {"match": {"description": "runtime_mappings and scripts are words here"}}},
     {"query": {"term": {"@timestamp": "2024-01-15T10:00:00Z"}}},
     {"query": {"term": {"_id": "a1"}}},
+    _nest(8),
+    {"query": {"has_parent": {"parent_type": "order", "query": {"term": {"status": "paid"}}, "score": True}}},
+    {"query": {"parent_id": {"type": "comment", "id": "a1"}}},
+    {"query": {"rank_feature": {"field": "popularity", "saturation": {"pivot": 8}}}},
+    {"query": {"span_first": {"match": {"span_term": {"description": "fast"}}, "end": 3}}},
+    {"query": {"span_not": {"include": {"span_or": {"clauses": [{"span_term": {"description": "fast"}},
+                                                                {"span_term": {"description": "quick"}}]}},
+                            "exclude": {"span_term": {"description": "not"}}}}},
+    {"query": {"span_containing": {"big": {"span_near": {"clauses": [{"span_term": {"description": "fast"}},
+                                                                     {"span_term": {"description": "delivery"}}],
+                                                         "slop": 5, "in_order": False}},
+                                   "little": {"span_term": {"description": "next"}}}}},
+    {"query": {"span_within": {"big": {"span_near": {"clauses": [{"span_term": {"description": "fast"}},
+                                                                 {"span_term": {"description": "delivery"}}],
+                                                     "slop": 5}},
+                               "little": {"span_term": {"description": "next"}}}}},
     {"query": {"match": {"customer_name": "Zoë 😀 \u00e9 ' \" \\ </script>"}}},
 ]
 
@@ -450,6 +474,33 @@ LEGIT_AGGS = [
                          "pb": {"percentiles_bucket": {"buckets_path": "by_month>sales", "percents": [50]}}}},
     {"size": 0, "aggs": {"grid": {"geotile_grid": {"field": "location", "precision": 8}}}},
     {"size": 0, "aggs": {"by_status": {"terms": {"field": "status"}, "meta": {"label": "Status"}}}},
+    _deep_aggs(8),
+    {"size": 0, "aggs": {"words": {"significant_text": {"field": "description", "filter_duplicate_text": True}},
+                         "vw": {"variable_width_histogram": {"field": "order_total", "buckets": 5}},
+                         "ips": {"ip_range": {"field": "client_ip", "ranges": [{"mask": "10.0.0.0/8"}]}}}},
+    {"size": 0, "aggs": {"m": {"adjacency_matrix": {"filters": {"paid": {"term": {"status": "paid"}},
+                                                                "vip": {"term": {"vip": True}}}}},
+                         "kids": {"children": {"type": "comment"}}, "up": {"parent": {"type": "comment"}}}},
+    {"size": 0, "aggs": {"ds": {"diversified_sampler": {"field": "customer_id", "shard_size": 100},
+                                "aggs": {"lo": {"min": {"field": "order_total"}},
+                                         "hi": {"max": {"field": "order_total"}}}},
+                         "rs": {"random_sampler": {"probability": 0.1, "seed": 42},
+                                "aggs": {"b": {"boxplot": {"field": "order_total"}}}},
+                         "gh": {"geohash_grid": {"field": "location", "precision": 5}},
+                         "ss": {"string_stats": {"field": "customer_name.keyword"}}}},
+    {"size": 0, "aggs": {"by_month": {"date_histogram": {"field": "created_at", "calendar_interval": "month"},
+                                      "aggs": {"sales": {"sum": {"field": "order_total"}},
+                                               "per_day": {"rate": {"field": "order_total", "unit": "day"}},
+                                               "buyers": {"cardinality": {"field": "customer_id"}},
+                                               "new_buyers": {"cumulative_cardinality": {"buckets_path": "buyers"}},
+                                               "yoy": {"serial_diff": {"buckets_path": "sales", "lag": 12}},
+                                               "mp": {"moving_percentiles": {"buckets_path": "pct", "window": 3}},
+                                               "pct": {"percentiles": {"field": "order_total"}},
+                                               "share": {"normalize": {"buckets_path": "sales",
+                                                                       "method": "percent_of_sum"}}}},
+                         "total": {"sum_bucket": {"buckets_path": "by_month>sales"}},
+                         "worst": {"min_bucket": {"buckets_path": "by_month>sales"}},
+                         "es": {"extended_stats_bucket": {"buckets_path": "by_month>sales", "sigma": 2}}}},
 ]
 
 LEGIT_BODY = [

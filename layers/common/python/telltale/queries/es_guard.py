@@ -648,7 +648,7 @@ class _Walk:
             if len(kinds) != 1:
                 raise _Refused(f"'{where}' must name exactly one aggregation type")
             kind = kinds[0]
-            self.check(AGGS[kind], agg[kind], _join(where, kind), depth + 1)
+            self.check(AGGS[kind], agg[kind], _join(where, kind), depth + 2)
             subs = [k for k in ("aggs", "aggregations") if k in agg]
             if subs and kind not in BUCKET_AGGS:
                 raise _Refused(f"'{_join(where, subs[0])}' is not allowed: only bucket aggregations have "
@@ -656,9 +656,9 @@ class _Walk:
             if len(subs) > 1:
                 raise _Refused(f"'{where}' has both aggs and aggregations")
             for sub in subs:
-                self.aggs(agg[sub], _join(where, sub), depth + 1)
+                self.aggs(agg[sub], _join(where, sub), depth + 2)
             if "meta" in agg:
-                self.check(("map", "name", "value", 64), agg["meta"], _join(where, "meta"), depth + 1)
+                self.check(("map", "name", "value", 64), agg["meta"], _join(where, "meta"), depth + 2)
 
     def sort_item(self, value: Any, path: str, depth: int) -> None:
         if isinstance(value, str):
