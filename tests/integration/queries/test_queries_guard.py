@@ -14,7 +14,6 @@ which proves the session setup, not Redshift's own parser.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from typing import Any
 
@@ -22,8 +21,6 @@ import pytest
 from guard_cases import (
     CLICKHOUSE_HOSTILE,
     CLICKHOUSE_LEGIT,
-    ES_HOSTILE,
-    ES_LEGIT,
     INTERNAL_HOSTILE,
     INTERNAL_LEGIT,
     MYSQL_HOSTILE,
@@ -42,7 +39,7 @@ from queries_servers import (
 
 from telltale.connectors.base import Limits, Prepared
 from telltale.errors import QueryValidationError, TelltaleError
-from telltale.queries import es_guard, guard
+from telltale.queries import guard
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +61,6 @@ def test_each_dialect_has_enough_cases():
     for dialect, (hostile, legit) in SQL_CASES.items():
         assert len(hostile) >= 40 and len(legit) >= 20, dialect
     assert len(INTERNAL_HOSTILE) >= 40 and len(INTERNAL_LEGIT) >= 20
-    assert len(ES_HOSTILE) >= 40 and len(ES_LEGIT) >= 20
 
 
 # ------------------------------------------------------------------------------------ the guard itself
@@ -80,18 +76,6 @@ def test_guard_refuses_hostile(dialect, sql):
 def test_guard_refuses_hostile_internal(sql):
     with pytest.raises(QueryValidationError):
         guard.check(sql, "postgres", internal=INTERNAL)
-
-
-@pytest.mark.parametrize("body", ES_HOSTILE, ids=_ids(ES_HOSTILE))
-def test_es_guard_refuses_hostile(body):
-    with pytest.raises(QueryValidationError) as info:
-        es_guard.check(json.dumps(body), "logs-*")
-    assert info.value.errors and info.value.errors["query_text"][0]
-
-
-@pytest.mark.parametrize("body", ES_LEGIT, ids=_ids(ES_LEGIT))
-def test_es_guard_accepts_legitimate(body):
-    assert es_guard.check(json.dumps(body), "logs-*") == body
 
 
 def test_internal_rewrites_logical_names_but_not_ctes():
