@@ -77,6 +77,8 @@ def parse_json_body(raw: str | bytes | None) -> Any:
         body = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValidationError("the body is nested too deeply to read as JSON") from None
     if "\\u0000" in text:  # JSON can carry NUL only as this escape: most bodies skip the walk
         where = _nul_path(body, "")
         if where is not None:
