@@ -126,7 +126,7 @@ def test_a_secret_cannot_be_returned(api, pg_key, text):
 
 
 def test_a_secret_in_a_failing_comparison_is_redacted_from_the_reply_and_the_log(api, pg_key, external_pg):
-    r = _save(api, "SELECT region FROM sales WHERE amount = '{{ secret.%s.password }}'" % pg_key,
+    r = _save(api, "SELECT region FROM sales WHERE amount = '{{ secret." + pg_key + ".password }}'",
               connection_type="external", secret_key=pg_key)
     assert r.status_code == 201, r.text
     slug = r.json()["data"]["slug"]

@@ -82,6 +82,7 @@ UTINYINT UUID VARBINARY VARCHAR YEAR TSRANGE TSTZRANGE DATERANGE INT4RANGE INT8R
 _COMPARISONS = frozenset({"EQ", "NEQ", "GT", "GTE", "LT", "LTE", "NullSafeEQ", "NullSafeNEQ"})
 _BOOLEAN_CONNECTIVES = frozenset({"And", "Or", "Not", "Paren"})
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,9 @@ def parse(sql: str, dialect: str) -> Any:
         raise refuse(f"the query could not be parsed as {dialect} SQL ({_first_line(exc)})") from None
     except RecursionError:
         raise refuse("the query is nested too deeply") from None
+    except Exception:  # noqa: BLE001 - sqlglot's parser fails on some malformed input with a TypeError or
+        # an IndexError of its own; that is still input it cannot read, not a server fault
+        raise refuse(f"the query could not be parsed as {dialect} SQL") from None
     if len(statements) != 1:
         raise refuse("exactly one statement is allowed (stacked statements are not)" if statements
                      else "the query is empty")
@@ -285,7 +289,8 @@ def check_tree(tree: Any, rules: SqlRules, internal: Internal | None = None) -> 
             _check_function(node, rules, functions, table_functions)
         elif type(node) not in structure:
             raise refuse(_describe(node))
-        elif isinstance(node, exp.Query | exp.Table | exp.DataType | exp.Var | exp.Column | exp.Dot):
+        elif isinstance(node, exp.Query | exp.Table | exp.DataType | exp.Var | exp.Column | exp.Dot
+                        | exp.Identifier | exp.TableAlias):
             _check_node(node, rules, internal, cte_names)
         stack.extend((child, depth + 1) for child in node.iter_expressions())
 
@@ -295,12 +300,13 @@ def _check_function(node: Any, rules: SqlRules, functions: frozenset[str], table
     in_from = isinstance(node.parent, exp.Table | exp.From | exp.Join | exp.Lateral)
     key = _key(node)
     allowed = key in (table_functions if in_from else functions) or (in_from and key in CONSTRUCTS)
+    if isinstance(node.parent, exp.Dot) and node.parent.expression is node:
+        raise refuse(f"schema-qualified function calls are not allowed ({node.parent.this.sql()}.{_label(node)}); "
+                     "call the function by its name alone")
     if not allowed:
         where = "table function" if in_from else "function"
         raise refuse(f"{where} {_label(node)}() is not allowed (not on the {rules.dialect} allow-list of "
                      f"read-only functions)")
-    if isinstance(node.parent, exp.Dot) and node.parent.expression is node:
-        raise refuse(f"schema-qualified function calls are not allowed ({_label(node)})")
 
 
 def _check_node(node: Any, rules: SqlRules, internal: Internal | None, cte_names: set[str]) -> None:
@@ -319,6 +325,13 @@ def _check_node(node: Any, rules: SqlRules, internal: Internal | None, cte_names
     elif isinstance(node, exp.Var):
         if not _VAR.fullmatch(str(node.this)):
             raise refuse(f"'{str(node.this)[:40]}' is not allowed here")
+    elif isinstance(node, exp.Identifier):
+        # An unquoted name is written back unquoted: it must be one the database reads as a name too.
+        if not node.quoted and not _NAME.fullmatch(str(node.this)):
+            raise refuse(f"the name '{str(node.this)[:40]}' must be quoted")
+    elif isinstance(node, exp.TableAlias):
+        if node.args.get("columns") and not node.name:
+            raise refuse("a column list needs a table alias before it (FROM t AS x(a, b))")
     elif isinstance(node, exp.Column) and internal is not None:
         if node.args.get("catalog") or (node.args.get("db") and node.db != internal.schema):
             raise refuse(f"schema '{node.db}' is not reachable: internal queries read only the tenant's own tables")
