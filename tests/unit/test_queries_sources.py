@@ -143,10 +143,12 @@ def test_catalogs_and_other_schemas_are_unreachable():
                 "SELECT * FROM performance_schema.threads", "SELECT * FROM sys.session"):
         with pytest.raises(QueryValidationError):
             _check(sql, "mysql")
-    for sql in ("SELECT * FROM system.users", "SELECT * FROM system.processes", "SELECT * FROM INFORMATION_SCHEMA.TABLES"):
+    for sql in ("SELECT * FROM system.users", "SELECT * FROM system.processes",
+                "SELECT * FROM INFORMATION_SCHEMA.TABLES"):
         with pytest.raises(QueryValidationError):
             _check(sql, "clickhouse")
-    for sql in ("SELECT * FROM tenant_other.shop_orders", "SELECT * FROM platform.secrets", "SELECT * FROM events.events",
+    for sql in ("SELECT * FROM tenant_other.shop_orders", "SELECT * FROM platform.secrets",
+                "SELECT * FROM events.events",
                 "SELECT tenant_other.shop_orders.id FROM orders", "SELECT * FROM tables", "SELECT * FROM stl_query"):
         with pytest.raises(QueryValidationError):
             _check(sql, "internal" if "stl_" not in sql else "redshift")
