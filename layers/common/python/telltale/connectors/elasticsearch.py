@@ -120,10 +120,10 @@ class ElasticsearchConnector:
         except TransportConnectionError as exc:
             raise connector_error("Elasticsearch", exc, config) from None
         except ApiError as exc:
-            reason = _reason(exc)
+            why = _reason(exc)
             if exc.meta.status in (401, 403):
-                raise connector_error("Elasticsearch", Exception(reason), config) from None
-            raise execution_error(exc, config, message=f"{reason} (HTTP {exc.meta.status})") from None
+                raise connector_error("Elasticsearch", Exception(why), config) from None
+            raise execution_error(exc, config, message=f"{why} (HTTP {exc.meta.status})") from None
         except TransportError as exc:
             raise connector_error("Elasticsearch", exc, config) from None
         finally:
