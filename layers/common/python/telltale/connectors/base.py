@@ -105,7 +105,8 @@ class RowBudget:
     def __init__(self, limits: Limits) -> None:
         self.max_rows = int(limits.max_rows)
         self.max_bytes = int(limits.max_bytes)
-        self.rows: list[list[Any]] = []
+        self.rows: list[dict[str, Any]] = []
+        self._keys: list[str] = []
         self.used = 2  # "[]"
         self.reason: str | None = None
         self.pending = 0
@@ -113,7 +114,8 @@ class RowBudget:
 
     def columns(self, names: list[str]) -> None:
         # Each row repeats its keys in the reply: '"name": ' and ', ' per column, plus '{}'.
-        self._key_bytes = sum(len(json.dumps(n)) + 4 for n in unique_names(names)) + 2
+        self._keys = unique_names(names)
+        self._key_bytes = sum(len(json.dumps(n)) + 4 for n in self._keys) + 2
 
     @property
     def full(self) -> bool:
@@ -136,15 +138,15 @@ class RowBudget:
             return False
         self.used += size
         self.pending = 0
-        self.rows.append(values)
+        # Kept as the reply's dict at once: never a second copy of every row.
+        self.rows.append(dict(zip(self._keys, values, strict=False)))
         return True
 
     def over_bytes(self) -> None:
         self.reason = self.reason or f"the reply reached its {budget_words(self.max_bytes)} byte budget"
 
     def result(self, columns: list[dict[str, str]], extra: dict[str, Any] | None = None) -> Result:
-        rows = rows_as_dicts([c["name"] for c in columns], self.rows)
-        return Result(columns, rows, self.full, extra or {}, self.reason)
+        return Result(columns, self.rows, self.full, extra or {}, self.reason)
 
 
 class GuardedReader:

@@ -56,7 +56,7 @@ def _counted(gen: Iterator[bytes], budget: RowBudget, response: Any) -> Iterator
     received = 0
     for chunk in gen:
         received += len(chunk)
-        if received > 2 * budget.max_bytes + READ_SLACK:
+        if received > budget.max_bytes + READ_SLACK:
             budget.over_bytes()
             with contextlib.suppress(Exception):
                 response.close()  # drop the connection: do not drain the rest
@@ -100,6 +100,14 @@ class ClickHouseConnector:
             return execution
 
         backend.execute_query = guarded
+        # The C reader allocates a string's whole length (rounded up to a power of two) from its length
+        # prefix, before the bytes arrive: a 100 MB value cost 270 MB before the count above could stop it.
+        # The pure-Python reader pulls chunks through the counted generator as it goes. Swapped per call
+        # (it only costs speed elsewhere if another thread reads ClickHouse meanwhile).
+        from clickhouse_connect.driver import _backendclient
+        from clickhouse_connect.driver.buffer import ResponseBuffer
+
+        c_reader, _backendclient.RespBuffCls = _backendclient.RespBuffCls, ResponseBuffer  # type: ignore[misc]
         try:
             with client.query_row_block_stream(prepared.text, parameters=prepared.params or None,
                                                settings=settings_for(limits, timeout)) as blocks:
@@ -122,6 +130,7 @@ class ClickHouseConnector:
         except ClickHouseError as exc:
             raise execution_error(exc, config, message=_first_line(str(exc))) from None
         finally:
+            _backendclient.RespBuffCls = c_reader  # type: ignore[misc]
             with contextlib.suppress(Exception):
                 client.close()
         return budget.result(columns)
