@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ class Connector(Protocol):
     def execute(self, prepared: Prepared, limits: Limits) -> Result: ...
 
 
-def rows_as_dicts(names: list[str], rows: Any) -> list[dict[str, Any]]:
+def unique_names(names: list[str]) -> list[str]:
     # Duplicate column names (SELECT a.id, b.id) get a suffix rather than silently overwriting each other.
     unique: list[str] = []
     seen: dict[str, int] = {}
@@ -68,7 +69,111 @@ def rows_as_dicts(names: list[str], rows: Any) -> list[dict[str, Any]]:
         else:
             seen[name] = 0
             unique.append(name)
+    return unique
+
+
+def rows_as_dicts(names: list[str], rows: Any) -> list[dict[str, Any]]:
+    unique = unique_names(names)
     return [dict(zip(unique, row, strict=False)) for row in rows]
+
+
+def budget_words(max_bytes: int) -> str:
+    if max_bytes >= 1_000_000 and max_bytes % 100_000 == 0:
+        return f"{max_bytes / 1_000_000:g} MB"
+    if max_bytes >= 1000 and max_bytes % 100 == 0:
+        return f"{max_bytes / 1000:g} kB"
+    return f"{max_bytes} bytes"
+
+
+class ReplyFull(Exception):
+    """The reply's byte budget is spent: the connector stops reading and ends the session."""
+
+
+# What a reader may take beyond the budget's remainder for one message: framing, a row description, a
+# notice. A message bigger than that cannot fit in the reply, so it is never read into memory.
+READ_SLACK = 1 << 20
+
+
+class RowBudget:
+    """The reply's limits applied as rows arrive, one at a time.
+
+    A row is kept while there are fewer than ``max_rows`` and its JSON size (as the reply will serialise it;
+    ``str()`` for other types) fits in what is left of ``max_bytes``. The first row refused ends the reply
+    with ``truncated`` and a reason. ``pending`` counts the bytes a driver reads off the wire since the last
+    kept row (see :class:`GuardedReader`), so a single huge value is refused before it is read."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.max_rows = int(limits.max_rows)
+        self.max_bytes = int(limits.max_bytes)
+        self.rows: list[dict[str, Any]] = []
+        self._keys: list[str] = []
+        self.used = 2  # "[]"
+        self.reason: str | None = None
+        self.pending = 0
+        self._key_bytes = 0
+
+    def columns(self, names: list[str]) -> None:
+        # Each row repeats its keys in the reply: '"name": ' and ', ' per column, plus '{}'.
+        self._keys = unique_names(names)
+        self._key_bytes = sum(len(json.dumps(n)) + 4 for n in self._keys) + 2
+
+    @property
+    def full(self) -> bool:
+        return self.reason is not None
+
+    @property
+    def remaining(self) -> int:
+        return max(self.max_bytes - self.used, 0)
+
+    def add(self, values: list[Any]) -> bool:
+        """Keep a row if it fits; False (and the reason set) once the reply is full."""
+        if self.reason is not None:
+            return False
+        if len(self.rows) >= self.max_rows:
+            self.reason = f"the row limit of {self.max_rows} was reached"
+            return False
+        size = len(json.dumps(values, default=str)) + self._key_bytes + 2
+        if self.used + size > self.max_bytes:
+            self.over_bytes()
+            return False
+        self.used += size
+        self.pending = 0
+        # Kept as the reply's dict at once: never a second copy of every row.
+        self.rows.append(dict(zip(self._keys, values, strict=False)))
+        return True
+
+    def over_bytes(self) -> None:
+        self.reason = self.reason or f"the reply reached its {budget_words(self.max_bytes)} byte budget"
+
+    def result(self, columns: list[dict[str, str]], extra: dict[str, Any] | None = None) -> Result:
+        return Result(columns, self.rows, self.full, extra or {}, self.reason)
+
+
+class GuardedReader:
+    """A driver's buffered socket reader that refuses, before reading it, a message the reply cannot hold.
+
+    Every read is counted into ``budget.pending`` (the bytes since the last kept row); a read that would take
+    it past what is left of the budget plus :data:`READ_SLACK` raises :class:`ReplyFull`. The wire form of a
+    row is never much bigger than its JSON form, so a row that passes here is then measured exactly by
+    :meth:`RowBudget.add`. Everything else (write, flush, close) goes to the wrapped file."""
+
+    def __init__(self, raw: Any, budget: RowBudget) -> None:
+        self._raw = raw
+        self._budget = budget
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            raise ReplyFull("an unbounded read")
+        budget = self._budget
+        budget.pending += size
+        if budget.pending > budget.remaining + READ_SLACK:
+            budget.over_bytes()
+            raise ReplyFull(f"a {size}-byte message")
+        data: bytes = self._raw.read(size)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
 
 
 def redact(message: str, secrets: list[str]) -> str:

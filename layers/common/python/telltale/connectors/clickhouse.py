@@ -1,11 +1,67 @@
-"""ClickHouse (clickhouse-connect over HTTP/HTTPS): every query runs with ``readonly=1``, a server-side
-time limit and a result-row limit; ``secure`` picks HTTPS (the secret type's default)."""
+"""ClickHouse (clickhouse-connect over HTTP/HTTPS): every query runs with server-side limits that bound a
+read (time, result rows and bytes, memory) and ``readonly=1`` set last, so neither the query's own
+``SETTINGS`` clause nor a ``SET`` can lift them (readonly=1 refuses any change of setting); ``secure``
+picks HTTPS (the secret type's default). Parameters are ClickHouse server-side query parameters
+(``{name:String}`` in the SQL, values sent apart from the text).
+
+The result is read as a stream of blocks and kept within the reply's row and byte limits as rows arrive;
+the bytes coming off the HTTP response are counted too, so a single huge value (a block bigger than the
+budget: ``result_overflow_mode='break'`` still sends the block that crossed ``max_result_bytes``) is not
+read past the budget: the connection is dropped, and the server cancels a read-only query whose client
+went away (``cancel_http_readonly_queries_on_client_close``).
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
-from telltale.connectors.base import Limits, Prepared, Result, connector_error, execution_error, rows_as_dicts
+from telltale.connectors.base import (
+    READ_SLACK,
+    Limits,
+    Prepared,
+    ReplyFull,
+    Result,
+    RowBudget,
+    connector_error,
+    execution_error,
+)
+
+# What one read may hold in the server's memory: aggregations need some, a 1 GB string does not fit.
+MAX_MEMORY_USAGE = 1 << 30
+BLOCK_ROWS = 1000
+# clickhouse-connect reads this far ahead of the parser (10 MB by default): no further than a chunk.
+READ_AHEAD = 1 << 20
+
+
+def settings_for(limits: Limits, timeout: int) -> dict[str, Any]:
+    return {
+        "max_execution_time": timeout,
+        "max_result_rows": limits.max_rows + 1,
+        "max_result_bytes": limits.max_bytes,
+        # Stop reading at the limit and return what was read (the reply says truncated), not an error.
+        "result_overflow_mode": "break",
+        "max_memory_usage": MAX_MEMORY_USAGE,
+        # The client parses a whole block before it hands over a row: small blocks keep that bounded.
+        "max_block_size": min(limits.max_rows + 1, BLOCK_ROWS),
+        "cancel_http_readonly_queries_on_client_close": 1,
+        # Last, so the limits above are set before the profile turns read-only.
+        "readonly": 1,
+    }
+
+
+def _counted(gen: Iterator[bytes], budget: RowBudget, response: Any) -> Iterator[bytes]:
+    """The response's chunks, refusing to go on once more has arrived than the reply could hold."""
+    received = 0
+    for chunk in gen:
+        received += len(chunk)
+        if received > budget.max_bytes + READ_SLACK:
+            budget.over_bytes()
+            with contextlib.suppress(Exception):
+                response.close()  # drop the connection: do not drain the rest
+            raise ReplyFull("the response outgrew the budget")
+        yield chunk
 
 
 class ClickHouseConnector:
@@ -13,8 +69,10 @@ class ClickHouseConnector:
 
     def execute(self, prepared: Prepared, limits: Limits) -> Result:
         import clickhouse_connect
+        from clickhouse_connect import common
         from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
 
+        common.set_setting("http_buffer_size", READ_AHEAD)
         config = prepared.config
         timeout = min(int(config.get("statement_timeout") or limits.statement_timeout_s), limits.statement_timeout_s)
         try:
@@ -23,21 +81,48 @@ class ClickHouseConnector:
                 password=config.get("password") or "", database=config["database"],
                 secure=bool(config.get("secure", True)),
                 connect_timeout=min(int(config.get("connect_timeout") or 10), limits.connect_timeout_s),
-                send_receive_timeout=timeout + 2, autogenerate_session_id=False,
+                send_receive_timeout=timeout + 2, autogenerate_session_id=False, query_retries=0,
             )
         except (OperationalError, DatabaseError, OSError) as exc:
             raise connector_error("ClickHouse", exc, config) from None
         except ClickHouseError as exc:
             raise connector_error("ClickHouse", exc, config) from None
-        settings: dict[str, Any] = {
-            "max_execution_time": timeout,
-            "max_result_rows": limits.max_rows + 1,
-            "result_overflow_mode": "break",
-            # Last, so the limits above are set before the profile turns read-only.
-            "readonly": 1,
-        }
+        budget = RowBudget(limits)
+        columns: list[dict[str, str]] = []
+        backend: Any = getattr(client, "_backend")  # noqa: B009 - private: the HTTP backend of this client
+        run_query = backend.execute_query
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            execution = run_query(*args, **kwargs)
+            source = execution.source
+            if source is not None:
+                source.gen = _counted(source.gen, budget, source.response)
+            return execution
+
+        backend.execute_query = guarded
+        # The C reader allocates a string's whole length (rounded up to a power of two) from its length
+        # prefix, before the bytes arrive: a 100 MB value cost 270 MB before the count above could stop it.
+        # The pure-Python reader pulls chunks through the counted generator as it goes. Swapped per call
+        # (it only costs speed elsewhere if another thread reads ClickHouse meanwhile).
+        from clickhouse_connect.driver import _backendclient
+        from clickhouse_connect.driver.buffer import ResponseBuffer
+
+        c_reader, _backendclient.RespBuffCls = _backendclient.RespBuffCls, ResponseBuffer  # type: ignore[misc]
         try:
-            result = client.query(prepared.text, parameters=prepared.params or None, settings=settings)
+            with client.query_row_block_stream(prepared.text, parameters=prepared.params or None,
+                                               settings=settings_for(limits, timeout)) as blocks:
+                names = list(blocks.source.column_names)
+                columns = [{"name": n, "type": getattr(t, "name", str(t))}
+                           for n, t in zip(names, blocks.source.column_types, strict=False)]
+                budget.columns(names)
+                for block in blocks:
+                    for row in block:
+                        if not budget.add(list(row)):
+                            break
+                    if budget.full:
+                        break
+        except ReplyFull:
+            pass
         except OperationalError as exc:
             if "timed out" in str(exc).lower() or "timeout" in str(exc).lower():
                 raise execution_error(exc, config, message=f"the query did not finish within {timeout} s") from None
@@ -45,13 +130,10 @@ class ClickHouseConnector:
         except ClickHouseError as exc:
             raise execution_error(exc, config, message=_first_line(str(exc))) from None
         finally:
-            client.close()
-        names = list(result.column_names)
-        columns = [{"name": n, "type": getattr(t, "name", str(t))}
-                   for n, t in zip(names, result.column_types, strict=False)]
-        rows = result.result_rows
-        truncated = len(rows) > limits.max_rows
-        return Result(columns, rows_as_dicts(names, rows[: limits.max_rows]), truncated)
+            _backendclient.RespBuffCls = c_reader  # type: ignore[misc]
+            with contextlib.suppress(Exception):
+                client.close()
+        return budget.result(columns)
 
 
 def _first_line(text: str) -> str:

@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from telltale.connectors.base import Limits, Prepared, Result, connector_error, execution_error
+from telltale.connectors.base import Limits, Prepared, Result, budget_words, connector_error, execution_error
 
 
 def base_url(config: dict[str, Any]) -> str:
@@ -119,10 +120,10 @@ class ElasticsearchConnector:
         except TransportConnectionError as exc:
             raise connector_error("Elasticsearch", exc, config) from None
         except ApiError as exc:
-            reason = _reason(exc)
+            why = _reason(exc)
             if exc.meta.status in (401, 403):
-                raise connector_error("Elasticsearch", Exception(reason), config) from None
-            raise execution_error(exc, config, message=f"{reason} (HTTP {exc.meta.status})") from None
+                raise connector_error("Elasticsearch", Exception(why), config) from None
+            raise execution_error(exc, config, message=f"{why} (HTTP {exc.meta.status})") from None
         except TransportError as exc:
             raise connector_error("Elasticsearch", exc, config) from None
         finally:
@@ -130,11 +131,19 @@ class ElasticsearchConnector:
         data = reply.body if hasattr(reply, "body") else dict(reply)
         hits = (data.get("hits") or {}).get("hits") or []
         rows = []
+        reason: str | None = None
+        used = 2  # "[]"
         for hit in hits:
             row: dict[str, Any] = {"_id": hit.get("_id"), "_index": hit.get("_index"), "_score": hit.get("_score")}
             row.update(flatten(hit.get("_source") or {}))
             for field, values in (hit.get("fields") or {}).items():
                 row.setdefault(field, values[0] if isinstance(values, list) and len(values) == 1 else values)
+            # The reply's byte budget applies to hits as to SQL rows (their JSON size, str() for the rest).
+            size = len(json.dumps(row, default=str)) + 2
+            if used + size > limits.max_bytes:
+                reason = f"the reply reached its {budget_words(limits.max_bytes)} byte budget"
+                break
+            used += size
             rows.append(row)
         columns: dict[str, str] = {}
         for row in rows:
@@ -143,12 +152,15 @@ class ElasticsearchConnector:
                     columns[k] = _json_type(v)
         total = (data.get("hits") or {}).get("total")
         total_value = total.get("value") if isinstance(total, dict) else total
-        truncated = bool(total_value is not None and int(total_value) > len(rows) and len(rows) >= body["size"]) or (
+        capped = bool(total_value is not None and int(total_value) > len(rows) and len(rows) >= body["size"]) or (
             int(size_asked) > cap and len(rows) >= cap)
+        if reason is None and capped:
+            reason = f"the row limit of {cap} was reached"
         extra: dict[str, Any] = {"hits_total": total_value}
         if data.get("aggregations"):
             extra["aggregations"] = shape_aggregations(data["aggregations"])
-        return Result([{"name": k, "type": t} for k, t in columns.items()], rows, truncated, extra)
+        return Result([{"name": k, "type": t} for k, t in columns.items()], rows, reason is not None, extra,
+                      reason)
 
 
 def _reason(exc: Any) -> str:
