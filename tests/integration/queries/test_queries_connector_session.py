@@ -62,7 +62,8 @@ def measured(driver: str, config: dict[str, Any], sql: str, max_bytes: int) -> d
     from pathlib import Path
 
     layer = Path(__file__).resolve().parents[3] / "layers" / "common" / "python"
-    env = {**os.environ, "PYTHONPATH": str(layer)}
+    # As deployed (template.yaml): clickhouse-connect's pure-Python reader in the execute function.
+    env = {**os.environ, "PYTHONPATH": str(layer), "CLICKHOUSE_CONNECT_USE_C": "0"}
     out = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps([driver, config, sql, max_bytes])],
                          capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr[-2000:]

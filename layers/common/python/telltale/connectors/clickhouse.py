@@ -100,14 +100,12 @@ class ClickHouseConnector:
             return execution
 
         backend.execute_query = guarded
-        # The C reader allocates a string's whole length (rounded up to a power of two) from its length
-        # prefix, before the bytes arrive: a 100 MB value cost 270 MB before the count above could stop it.
-        # The pure-Python reader pulls chunks through the counted generator as it goes. Swapped per call
-        # (it only costs speed elsewhere if another thread reads ClickHouse meanwhile).
-        from clickhouse_connect.driver import _backendclient
-        from clickhouse_connect.driver.buffer import ResponseBuffer
-
-        c_reader, _backendclient.RespBuffCls = _backendclient.RespBuffCls, ResponseBuffer  # type: ignore[misc]
+        # A string is read whole once its length prefix arrives; clickhouse-connect's C reader allocates that
+        # length (rounded up to a power of two) before the bytes come, so a 100 MB value cost 270 MB before
+        # the count above could stop it. Its pure-Python reader pulls the bytes through the counted stream.
+        # Deployed, this function runs the pure-Python reader (template.yaml sets CLICKHOUSE_CONNECT_USE_C=0
+        # for it: the connector is its only ClickHouse client); a process that loaded the C reader (the local
+        # stack, which also runs the ClickHouse event store) keeps it, and bounds a huge value less tightly.
         try:
             with client.query_row_block_stream(prepared.text, parameters=prepared.params or None,
                                                settings=settings_for(limits, timeout)) as blocks:
@@ -130,7 +128,6 @@ class ClickHouseConnector:
         except ClickHouseError as exc:
             raise execution_error(exc, config, message=_first_line(str(exc))) from None
         finally:
-            _backendclient.RespBuffCls = c_reader  # type: ignore[misc]
             with contextlib.suppress(Exception):
                 client.close()
         return budget.result(columns)
