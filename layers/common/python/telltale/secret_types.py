@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from telltale import db
@@ -20,7 +20,23 @@ class _SecretValue(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
 
 
-class SqlConnection(_SecretValue):
+def _bare_host(v: str) -> str:
+    """A host's form is checked when the secret is saved (a 400 naming value.host); where it may connect is
+    checked by telltale.netguard at each connection, since DNS answers change."""
+    from telltale.netguard import parse_host
+
+    parse_host(v)  # ValueError says what to fix
+    return v
+
+
+class _HostedValue(_SecretValue):
+    @field_validator("host", check_fields=False)
+    @classmethod
+    def _host(cls, v: str) -> str:
+        return _bare_host(v)
+
+
+class SqlConnection(_HostedValue):
     host: str = Field(min_length=1, description="Database host")
     port: int = Field(ge=1, le=65535,
                       description="Database port (5432 for PostgreSQL, 3306 for MySQL, 5439 for Redshift)")
@@ -40,8 +56,16 @@ class RedshiftConnection(SqlConnection):
 
 
 class ElasticsearchConnection(_SecretValue):
-    host: str = Field(min_length=1, description="Elasticsearch host URL")
+    host: str = Field(min_length=1, description="Elasticsearch host URL: scheme, host and an optional port only")
     port: int = Field(default=9200, ge=1, le=65535, description="Port (default: 9200)")
+
+    @field_validator("host")
+    @classmethod
+    def _origin(cls, v: str) -> str:
+        from telltale.netguard import split_origin
+
+        split_origin(v, 9200)  # ValueError says what to fix
+        return v
     index: str = Field(min_length=1, description="Default index pattern")
     username: str | None = Field(default=None, description="Basic auth username")
     password: str | None = Field(default=None, description="Basic auth password", json_schema_extra={"secret": True})
@@ -53,7 +77,7 @@ class ElasticsearchConnection(_SecretValue):
     request_timeout: int = Field(default=30, ge=1, le=300, description="Seconds a search may take")
 
 
-class ClickHouseConnection(_SecretValue):
+class ClickHouseConnection(_HostedValue):
     host: str = Field(min_length=1, description="ClickHouse host")
     # Required, as spec 000's table says; 8443 is the usual HTTPS port, 8123 plain HTTP.
     port: int = Field(ge=1, le=65535, description="Port (8443 for HTTPS, 8123 for plain HTTP)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from telltale.connectors.base import Limits, Prepared, Result, connector_error, execution_error, rows_as_dicts
+from telltale.connectors.outbound import clickhouse_pool
 
 
 class ClickHouseConnector:
@@ -24,6 +25,7 @@ class ClickHouseConnector:
                 secure=bool(config.get("secure", True)),
                 connect_timeout=min(int(config.get("connect_timeout") or 10), limits.connect_timeout_s),
                 send_receive_timeout=timeout + 2, autogenerate_session_id=False,
+                pool_mgr=clickhouse_pool(),  # connections checked and pinned by telltale.netguard
             )
         except (OperationalError, DatabaseError, OSError) as exc:
             raise connector_error("ClickHouse", exc, config) from None

@@ -7,6 +7,7 @@ import contextlib
 from typing import Any
 
 from telltale.connectors.base import Limits, Prepared, Result, connector_error, execution_error, rows_as_dicts
+from telltale.connectors.outbound import socket_for
 
 # pymysql FIELD_TYPE codes -> names.
 MYSQL_TYPES = {
@@ -37,8 +38,9 @@ class MySQLConnector:
                 password=config.get("password") or "", database=config["database"], charset="utf8mb4",
                 connect_timeout=min(int(config.get("connect_timeout") or 10), limits.connect_timeout_s),
                 read_timeout=timeout + 5, write_timeout=timeout + 5, autocommit=False,
-                cursorclass=pymysql.cursors.SSCursor, ssl=ssl["ssl"] if ssl else None,
+                cursorclass=pymysql.cursors.SSCursor, ssl=ssl["ssl"] if ssl else None, defer_connect=True,
             )
+            conn.connect(socket_for(config, limits))  # the checked address; TLS still verifies ``host``
         except Exception as exc:  # noqa: BLE001 - every failure to connect is the same ConnectorError
             raise connector_error("MySQL", exc, config) from None
         try:
