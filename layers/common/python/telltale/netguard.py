@@ -232,7 +232,8 @@ def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
         return addr.sixtofour
     if addr.teredo is not None:
         return addr.teredo[1]  # the client's (obfuscation removed) address
-    if addr in _NAT64 or addr in _IPV4_COMPATIBLE:
+    # :: and ::1 are the unspecified and loopback addresses, not IPv4-compatible forms of 0.0.0.0/0.0.0.1.
+    if addr in _NAT64 or (addr in _IPV4_COMPATIBLE and int(addr) > 1):
         return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
     return None
 
@@ -386,6 +387,8 @@ def outbound_address(host: str, port: int, *, settings: Settings | None = None, 
         name = parse_host(host)
     except ValueError as exc:
         raise Blocked(f"the host {host!r} {exc}") from None
+    if not isinstance(port, int) or not 1 <= port <= 65535:
+        raise Blocked(f"the port {port!r} is not one from 1 to 65535")
     if name in METADATA_NAMES:
         raise Blocked(f"{name} is a cloud metadata endpoint, which is never allowed")
     addrs = _addresses(name, port, timeout)
