@@ -7,6 +7,7 @@ from typing import Any
 
 from telltale.connectors.base import Limits, Prepared, Result, connector_error, execution_error, rows_as_dicts
 from telltale.connectors.outbound import clickhouse_pool
+from telltale.netguard import Blocked
 
 
 class ClickHouseConnector:
@@ -27,7 +28,7 @@ class ClickHouseConnector:
                 send_receive_timeout=timeout + 2, autogenerate_session_id=False,
                 pool_mgr=clickhouse_pool(),  # connections checked and pinned by telltale.netguard
             )
-        except (OperationalError, DatabaseError, OSError) as exc:
+        except (OperationalError, DatabaseError, OSError, Blocked) as exc:
             raise connector_error("ClickHouse", exc, config) from None
         except ClickHouseError as exc:
             raise connector_error("ClickHouse", exc, config) from None
@@ -40,6 +41,8 @@ class ClickHouseConnector:
         }
         try:
             result = client.query(prepared.text, settings=settings)
+        except Blocked as exc:  # a new connection of the pool, checked again (DNS may have changed)
+            raise connector_error("ClickHouse", exc, config) from None
         except OperationalError as exc:
             if "timed out" in str(exc).lower() or "timeout" in str(exc).lower():
                 raise execution_error(exc, config, message=f"the query did not finish within {timeout} s") from None

@@ -152,14 +152,17 @@ class ElasticsearchConnector:
 
 
 def _reason(exc: Any) -> str:
+    # Only Elasticsearch's own error document is quoted (it says what is wrong with the search); any other
+    # reply (an internal service the host turned out to be) stays unread: its body never reaches an error.
+    headers = getattr(getattr(exc, "meta", None), "headers", None) or {}
     body = getattr(exc, "body", None)
-    if isinstance(body, dict):
+    if headers.get("X-Elastic-Product") == "Elasticsearch" and isinstance(body, dict):
         err = body.get("error")
         if isinstance(err, dict):
             return str(err.get("reason") or err.get("type") or "search failed")
-        if err:
-            return str(err)
-    return str(getattr(exc, "message", "search failed"))
+        if isinstance(err, str) and err:
+            return err
+    return "the server did not answer as Elasticsearch does; check the secret's host and port"
 
 
 CONNECTOR = ElasticsearchConnector()
