@@ -11,7 +11,6 @@ from usage_helpers import bi_queries, make_connector, make_space, run_sync
 from usage_replay import ReplayServer, Request
 
 
-
 def test_connector_crud_and_secrets(api: Any) -> None:
     name = f"sup-{uuid.uuid4().hex[:8]}"
     body = {"name": name, "type": "superset", "config": {"base_url": "http://localhost:8088"},
