@@ -154,7 +154,7 @@ def test_sync_checks_the_address_again_when_it_connects(api: Any, replay: Replay
     conn = make_connector(api, "superset", {"base_url": replay.url}, {"username": "u", "password": "p"})
     allowed_networks("")
     job = run_sync(api, conn["id"])
-    assert job["status"] == "failed" and "private" in job["errors"][0], job
+    assert job["status"] == "failed" and "TELLTALE_ALLOWED_NETWORKS" in job["errors"][0], job
     assert replay.requests == []  # not one byte reached it
 
 
