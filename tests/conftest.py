@@ -20,6 +20,10 @@ for p in (ROOT / "layers" / "common" / "python", ROOT / "local"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+# The real servers of the tests listen on loopback: the session allows it, as `make dev` does (the stack
+# keeps a value set here). A test of a refusal narrows it with the ``allowed_networks`` fixture.
+os.environ.setdefault("TELLTALE_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+
 
 class StackClient:
     """HTTP access to the local stack, with tokens minted by its key."""
@@ -70,6 +74,20 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture
+def allowed_networks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A setter of TELLTALE_ALLOWED_NETWORKS for one test. The stack's functions run in this process and
+    read it through telltale.config's cached settings, so the cache is dropped on each change and after."""
+    from telltale import config
+
+    def set_networks(value: str) -> None:
+        monkeypatch.setenv("TELLTALE_ALLOWED_NETWORKS", value)
+        config.reset_settings()
+
+    yield set_networks
+    config.reset_settings()  # monkeypatch restores the variable next; the settings are read again lazily
 
 
 @pytest.fixture(scope="session")

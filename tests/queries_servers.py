@@ -1,5 +1,6 @@
-"""Real servers for the saved-query tests: an external PostgreSQL database (in the embedded PostgreSQL
-that the local stack runs), a private MariaDB from the OS package, and an Elasticsearch stand-in.
+"""Real servers for the saved-query tests: an external PostgreSQL (a second embedded PostgreSQL server of
+its own, started like the stack's platform one: the platform database's endpoint is one the outbound
+policy never lets a secret reach), a private MariaDB from the OS package, and an Elasticsearch stand-in.
 
 Elasticsearch cannot be installed here (no package in PyPI or Debian runs a server). Its connector is
 therefore tested over real HTTP against ``EsReplayServer``, which answers ``_search`` with responses
@@ -62,6 +63,8 @@ class ExternalPostgres:
     user: str
     password: str
     admin_password: str = ""
+    # The server (telltale_local.pg.EmbeddedPostgres): its "telltale" database has pg_stat_statements.
+    server: Any = None
 
     def secret(self, **extra: Any) -> dict[str, Any]:
         return {"host": self.host, "port": self.port, "database": self.database, "username": self.user,
@@ -75,8 +78,25 @@ class ExternalPostgres:
                                         password=password)
 
 
+def start_external_postgres(base: Path) -> tuple[ExternalPostgres, Callable[[], None]]:
+    """A PostgreSQL server of its own (not the platform's: a secret may never reach that one), set up
+    by the same code as the stack's (initdb, SCRAM passwords, pg_stat_statements), then seeded."""
+    from telltale_local.pg import EmbeddedPostgres
+
+    pg = EmbeddedPostgres(base)
+    pg.init()
+    try:
+        pg.start()
+        pg.bootstrap()
+        ext = setup_external_postgres(pg)
+    except BaseException:
+        pg.stop("immediate")
+        raise
+    return ext, lambda: pg.stop("immediate")
+
+
 def setup_external_postgres(pg: Any) -> ExternalPostgres:
-    """A database of its own in the embedded server, owned by a superuser, read by ``readonly_user``."""
+    """A database of its own in ``pg``, owned by a superuser, read by ``readonly_user``."""
     pg_port = pg.port
     admin = pg.connect("postgres", "postgres")
     try:
@@ -112,7 +132,7 @@ def setup_external_postgres(pg: Any) -> ExternalPostgres:
             conn.run(f"GRANT CREATE ON SCHEMA public TO {EXT_USER}")
     finally:
         conn.close()
-    return ExternalPostgres("127.0.0.1", pg_port, EXT_DB, EXT_USER, EXT_PASSWORD, pg.password("postgres"))
+    return ExternalPostgres("127.0.0.1", pg_port, EXT_DB, EXT_USER, EXT_PASSWORD, pg.password("postgres"), pg)
 
 
 def postgres_fingerprint(ext: ExternalPostgres, conn: Any = None) -> Any:
@@ -407,8 +427,10 @@ def _once(name: str, start: Callable[[], tuple[Any, Callable[[], None]]]) -> Any
 
 
 @pytest.fixture(scope="session")
-def external_pg(local_stack: Any) -> ExternalPostgres:
-    return setup_external_postgres(local_stack.pg)
+def external_pg(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> ExternalPostgres:
+    server: ExternalPostgres = _once(
+        "external_pg", lambda: start_external_postgres(tmp_path_factory.mktemp("external-pg")))
+    return server
 
 
 @pytest.fixture(scope="session")

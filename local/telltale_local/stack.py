@@ -18,6 +18,7 @@ from telltale_local.pg import EmbeddedPostgres, free_port
 
 log = logging.getLogger("telltale_local.stack")
 DEFAULT_DATA_DIR = template_mod.ROOT / ".telltale"
+LOCAL_ALLOWED_NETWORKS = "127.0.0.0/8,::1/128"
 
 
 def data_dir_from_env() -> Path:
@@ -28,8 +29,7 @@ def local_env(template: template_mod.Template, overrides: dict[str, str]) -> dic
     """The functions' environment with the template's references resolved to local resources.
 
     A literal value of the template can be overridden from the shell, as ``sam local --env-vars`` does:
-    ``TELLTALE_USAGE_ALLOW_PRIVATE_CONNECTORS=true make dev`` lets connectors reach a BI tool on this
-    machine, which the deployed default refuses.
+    ``TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S=2 make dev`` shortens the uptime checks.
     """
     resources = template.raw.get("Resources") or {}
     env: dict[str, str] = {}
@@ -98,6 +98,9 @@ class LocalStack:
             "TELLTALE_LOCAL_QUEUE_PATH": str(self.data_dir / "queue.db"),
             "TELLTALE_DATA_DIR": str(self.data_dir),
             "TELLTALE_LOCAL_URL": self.url,
+            # Secrets, connectors and monitors may reach this machine's own services (a database, a BI
+            # tool), unless the shell says otherwise; deployed, the AllowedNetworks parameter is empty.
+            "TELLTALE_ALLOWED_NETWORKS": os.environ.get("TELLTALE_ALLOWED_NETWORKS", LOCAL_ALLOWED_NETWORKS),
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.moto_port}",
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",

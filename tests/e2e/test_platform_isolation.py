@@ -1,5 +1,6 @@
-"""A tenant's connection secret cannot log in to the platform database: as deployed, TCP logins need the
-role's password, which only the platform holds (locally: in the data folder, mode 600)."""
+"""A tenant's connection secret cannot reach the platform database: the outbound policy never connects to
+its endpoint (telltale.netguard), whatever TELLTALE_ALLOWED_NETWORKS says; and were that layer off, TCP
+logins need the role's password, which only the platform holds (locally: in the data folder, mode 600)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ def test_guessed_platform_credentials_are_refused(api, local_stack, user):
     assert r.status_code == 201, r.text
     slug = r.json()["data"]["slug"]
     r = api.post(f"/api/apps/shop/analytics/queries/{slug}/execute/", json={"params": {}})
-    assert r.status_code == 502, r.text
+    assert r.status_code == 403, r.text
     body = r.json()
     assert body["code"] == "ConnectorError" and "data" not in body
+    assert "platform's own database" in body["message"] and body["details"]["category"] == "not allowed"
     assert "guess" not in r.text and local_stack.pg.password(user) not in r.text
     assert (local_stack.pg.password_file.stat().st_mode & 0o077) == 0

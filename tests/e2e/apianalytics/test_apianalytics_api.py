@@ -236,7 +236,6 @@ def test_retention_deletes_keys_idle_for_six_months(api, local_stack, new_key, p
 
 
 def test_out_of_range_and_unknown_parameters_are_400s_naming_them(key, monkeypatch):
-    monkeypatch.setenv("TELLTALE_APIANALYTICS_ALLOW_PRIVATE_MONITORS", "true")
     mid = key.post("/api/monitors", json={"url": "http://127.0.0.1:9/health"}).json()["data"]["id"]
     cases = [
         ("/api/data", {"date": "9999-12-31"}, {"date"}),

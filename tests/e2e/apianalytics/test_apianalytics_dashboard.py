@@ -46,7 +46,6 @@ def seed(key: Any, platform_db: Any, local_stack: Any, monkeypatch: Any) -> tupl
     r = key.post("/api/requests", json={"framework": "Tornado", "requests": recs})
     assert r.status_code == 201, r.text
     # A monitor with two checks, one up and one down: 50% uptime on the dashboard.
-    monkeypatch.setenv("TELLTALE_APIANALYTICS_ALLOW_PRIVATE_MONITORS", "true")
     m = key.post("/api/monitors", json={"url": "http://127.0.0.1:9/health", "interval_minutes": 1440})
     assert m.status_code == 201, m.text
     mid = m.json()["data"]["id"]

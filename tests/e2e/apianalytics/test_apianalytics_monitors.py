@@ -13,7 +13,6 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-ALLOW = "TELLTALE_APIANALYTICS_ALLOW_PRIVATE_MONITORS"
 
 
 class Target(BaseHTTPRequestHandler):
@@ -74,8 +73,8 @@ def results_of(key: Any, monitor_id: str, at_least: int = 1, timeout: float = 10
         time.sleep(0.2)
 
 
-def test_private_urls_are_refused_unless_the_deployment_allows_them(key, monkeypatch):
-    monkeypatch.setenv(ALLOW, "false")
+def test_private_urls_are_refused_unless_the_deployment_allows_them(key, allowed_networks):
+    allowed_networks("")  # nothing private, as deployed
     for url in ("http://127.0.0.1:8080/health", "http://10.0.0.5/", "http://169.254.169.254/latest/meta-data",
                 "http://[::1]/"):
         r = key.post("/api/monitors", json={"url": url})
@@ -89,7 +88,6 @@ def test_private_urls_are_refused_unless_the_deployment_allows_them(key, monkeyp
 
 
 def test_monitors_crud_checks_and_uptime(key, new_key, local_stack, target, monkeypatch):
-    monkeypatch.setenv(ALLOW, "true")
     monkeypatch.setenv("TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S", "1")
     Target.hits = []
     ids = {}
@@ -157,7 +155,6 @@ def test_a_slow_monitor_does_not_hold_back_the_others_results(key, local_stack, 
     from telltale import db
     from telltale.apianalytics import monitors
 
-    monkeypatch.setenv(ALLOW, "true")
     ids = [key.post("/api/monitors", json={"url": f"{target}/{p}", "interval_minutes": 1440}).json()["data"]["id"]
            for p in ("slow", "ok", "down")]
     rows = db.query("SELECT id, tenant_id, url, method, expected_status, last_checked_at AS prev_checked_at"
@@ -182,7 +179,6 @@ def test_a_run_claims_only_what_it_can_check_before_the_lambda_times_out(key, lo
     from telltale import db
     from telltale.apianalytics import monitors
 
-    monkeypatch.setenv(ALLOW, "true")
     monkeypatch.setenv("TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S", "1")
     mid = key.post("/api/monitors", json={"url": f"{target}/ok", "interval_minutes": 1440}).json()["data"]["id"]
 

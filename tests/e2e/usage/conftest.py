@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from queries_servers import external_pg  # noqa: F401 - a PostgreSQL of its own for query-log mining
 from usage_replay import ReplayServer
 
 
@@ -16,10 +17,5 @@ def replay() -> Iterator[ReplayServer]:
     finally:
         server.stop()
 
-
-@pytest.fixture(autouse=True)
-def allow_private_connectors(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The replay servers listen on 127.0.0.1, which a deployment refuses (template.yaml sets the switch
-    off); the stack runs in this process, so the switch is flipped for each test, as the monitors tests do.
-    A test of the refusal itself sets it back to "false"."""
-    monkeypatch.setenv("TELLTALE_USAGE_ALLOW_PRIVATE_CONNECTORS", "true")
+# The replay servers listen on 127.0.0.1, which the test session's TELLTALE_ALLOWED_NETWORKS allows (as
+# `make dev` does; a deployment does not). A test of the refusal itself empties it (``allowed_networks``).

@@ -10,8 +10,6 @@ import pytest
 from usage_helpers import bi_queries, make_connector, make_space, run_sync
 from usage_replay import ReplayServer, Request
 
-ALLOW = "TELLTALE_USAGE_ALLOW_PRIVATE_CONNECTORS"
-
 
 def test_connector_crud_and_secrets(api: Any) -> None:
     name = f"sup-{uuid.uuid4().hex[:8]}"
@@ -133,11 +131,13 @@ def test_openapi_documents_the_usage_routes(api: Any) -> None:
     "http://10.0.0.5/", "http://192.168.1.1/", "http://[fd00::1]/",
     "http://localhost:8088/",                     # a name that resolves to loopback
 ])
-def test_connectors_cannot_target_private_addresses(api: Any, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    monkeypatch.setenv(ALLOW, "false")
+def test_connectors_cannot_target_private_addresses(api: Any, allowed_networks: Any, url: str) -> None:
+    allowed_networks("")  # nothing private, as deployed
     r = api.post("/connectors", json={"name": "x", "type": "superset", "config": {"base_url": url},
                                       "credentials": {"username": "u", "password": "p"}})
-    assert r.status_code == 400 and "not allowed" in r.json()["errors"]["config.base_url"][0], r.text
+    # Refused by the policy ("not allowed: ... TELLTALE_ALLOWED_NETWORKS"), or by form before it (2852039166).
+    problem = r.json()["errors"]["config.base_url"][0]
+    assert r.status_code == 400 and ("not allowed" in problem or "IPv4" in problem), r.text
     r = api.post("/connectors", json={"name": "x", "type": "power_bi", "config": {"token_url": url,
                                       "base_url": "http://localhost/"}, "credentials": {"client_id": "c",
                                                                                         "client_secret": "s"}})
@@ -148,13 +148,13 @@ def test_connectors_cannot_target_private_addresses(api: Any, monkeypatch: pytes
 
 
 def test_sync_checks_the_address_again_when_it_connects(api: Any, replay: ReplayServer,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+                                                        allowed_networks: Any) -> None:
     """Saved while allowed (or before a DNS change); the connect-time check still refuses it."""
     replay.routes[("POST", "/api/v1/security/login")] = lambda req: (200, {"access_token": "t"})
     conn = make_connector(api, "superset", {"base_url": replay.url}, {"username": "u", "password": "p"})
-    monkeypatch.setenv(ALLOW, "false")
+    allowed_networks("")
     job = run_sync(api, conn["id"])
-    assert job["status"] == "failed" and "private" in job["errors"][0], job
+    assert job["status"] == "failed" and "TELLTALE_ALLOWED_NETWORKS" in job["errors"][0], job
     assert replay.requests == []  # not one byte reached it
 
 

@@ -138,19 +138,20 @@ def test_bigquery_mining(api: Any, replay: ReplayServer) -> None:
     assert run_mining(api, conn["id"])["rows_upserted"] == 0 and seen["since"].startswith("2025-02-05T07:58:20")
 
 
-def test_postgres_mining_real_pg_stat_statements(api: Any, platform_db: Any, local_stack: Any) -> None:
-
+def test_postgres_mining_real_pg_stat_statements(api: Any, external_pg: Any) -> None:
+    # A server of its own: the platform database is an endpoint no connector may reach.
+    pg = external_pg.server
     schema = f"usage_mine_{uuid.uuid4().hex[:8]}"
-    app = local_stack.pg.connect("telltale", "telltale")
+    app = pg.connect("telltale", "telltale")
     try:
         app.run(f"CREATE SCHEMA {schema}")
         app.run(f"CREATE TABLE {schema}.invoices (id int, customer text, total numeric)")
         for v in ("C-1", "C-2", "C-3"):
             app.run(f"SELECT id, total FROM {schema}.invoices WHERE customer = :c", c=v)
 
-        conn = make_connector(api, "postgres", {"host": "127.0.0.1", "port": local_stack.pg.port,
+        conn = make_connector(api, "postgres", {"host": "127.0.0.1", "port": pg.port,
                                                 "database": "telltale"}, {"user": "telltale",
-                                                                    "password": local_stack.pg.password("telltale")})
+                                                                    "password": pg.password("telltale")})
         assert run_mining(api, conn["id"])["rows_upserted"] >= 1
 
         def ours() -> list[dict[str, Any]]:

@@ -63,6 +63,11 @@ class Settings:
     clickhouse_secure: bool = False
     clickhouse_tenants: str = ""
 
+    # Where outbound connections (query sources, BI and warehouse connectors, monitors) may go beyond the
+    # public internet: CIDR networks and host names, comma-separated (telltale.netguard). Empty deployed:
+    # nothing private; the local stack allows loopback unless TELLTALE_ALLOWED_NETWORKS is set.
+    allowed_networks: tuple[str, ...] = ()
+
     log_level: str = "INFO"
     max_page_size: int = 100
 
@@ -102,6 +107,10 @@ def _convert(name: str, raw: str, default: Any) -> Any:
         if raw not in get_args(EventStore):
             raise ValueError(f"must be one of {', '.join(get_args(EventStore))}, not {raw!r}")
         return raw
+    if name == "allowed_networks":
+        from telltale.netguard import parse_allowed_networks
+
+        return parse_allowed_networks(raw)
     if isinstance(default, bool):
         if raw.strip().lower() not in _TRUE | _FALSE:
             raise ValueError(f"must be true or false, not {raw!r}")

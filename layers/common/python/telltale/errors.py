@@ -91,6 +91,14 @@ class ConnectorError(TelltaleError):
     code = "ConnectorError"
 
 
+class OutboundBlocked(ConnectorError):
+    """The target is one the outbound policy (telltale.netguard) refuses: the secret's or connector's
+    setting is what must change, so a 4xx, keeping spec 000's ConnectorError code; details.category says
+    "not allowed"."""
+
+    status_code = 403
+
+
 def pydantic_errors(exc: Any) -> dict[str, list[str]]:
     """Field-level messages from a pydantic ValidationError, keyed by dotted field path."""
     out: dict[str, list[str]] = {}

@@ -1,58 +1,170 @@
-"""Where the service may open an outbound connection to an address a client gave it.
+"""The one outbound policy: where the service may open a connection to a host a client gave it.
 
-Uptime monitors (spec 002) and BI/warehouse connectors (spec 001) both make the service fetch a URL a
-tenant typed in. Without a check, that URL could name the cloud metadata endpoint, the Lambda runtime API
-on loopback, or anything inside the VPC. One rule for both: every address a host name resolves to must
-be globally routable, after unwrapping the IPv6 forms that carry an IPv4 address inside them (mapped,
-compatible, NAT64, 6to4, Teredo), which a plain ``is_global`` test would take at face value.
+Saved-query secrets (spec 000), BI and warehouse connectors (spec 001) and uptime monitors (spec 002) all
+make the service connect to a host a tenant typed in. Without a check, that host could be the cloud
+metadata endpoint, the Lambda runtime API on loopback, the platform's own database, or anything inside the
+VPC. The rule, for every surface:
 
-The caller connects to the address :func:`resolve` returned, not to the name again, so DNS cannot swap
-in a private answer between the check and the connection (rebinding).
+- a host is a bare DNS name or IP literal (:func:`parse_host`): no scheme, path, query, user info, port,
+  whitespace, control characters or percent-encoding; internationalized names become their A-label; IPv4
+  only as four decimal numbers (``2130706433``, ``0177.0.0.1``, ``0x7f.1`` and ``127.1`` all mean
+  127.0.0.1 to the C resolver, so they are refused as written rather than trusted);
+- it is resolved at connect time, within a deadline (:func:`outbound_address`), and every answer is
+  checked, after unwrapping the IPv6 forms that carry an IPv4 address inside (mapped, compatible, NAT64,
+  6to4, Teredo), which a plain ``is_global`` test would take at face value; any disallowed answer
+  disqualifies the name (a name that mixes public and private answers is a classic way in);
+- public unicast is allowed; private, loopback, link-local, CGNAT, unique-local and the like only when the
+  address is inside a network, or the host name is listed, in ``TELLTALE_ALLOWED_NETWORKS``
+  (:attr:`telltale.config.Settings.allowed_networks`; a deployment's own VPC databases go there);
+- never, whatever that list says: the cloud metadata and credential endpoints, the Lambda runtime API,
+  the unspecified, multicast and broadcast addresses, and the platform database's own endpoint
+  (``TELLTALE_DB_HOST``'s addresses at ``TELLTALE_DB_PORT``).
+
+The caller connects to the address that passed (:func:`connect`, :func:`urllib3_connection_classes`),
+never to the name again, so DNS cannot swap in another answer between the check and the connection
+(rebinding); TLS still verifies the certificate against the host name.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
+import unicodedata
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from telltale.config import Settings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+SETTING = "TELLTALE_ALLOWED_NETWORKS"
+DNS_TIMEOUT = 5.0
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known prefix: the IPv4 address is the last 32 bits
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 # Never public, though Python's is_global says otherwise: deprecated site-local addresses, and the NAT64
 # prefix for local use (RFC 8215), whose translator may put the IPv4 address anywhere in it.
 _NEVER_PUBLIC = (ipaddress.ip_network("fec0::/10"), ipaddress.ip_network("64:ff9b:1::/48"))
-DNS_TIMEOUT = 5.0
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+# Cloud metadata and credential endpoints: never reachable, whatever TELLTALE_ALLOWED_NETWORKS says
+# (an allow-list of 169.254.0.0/16 or 0.0.0.0/0 must not open them). AWS, GCP, Azure, Oracle and
+# DigitalOcean answer on 169.254.169.254 and keep their DNS/NTP/other services in the same /24; ECS task
+# credentials on 169.254.170.2 and EKS pod identity on 169.254.170.23; AWS's IPv6 IMDS in fd00:ec2::/112;
+# Alibaba on 100.100.100.200, Tencent on 169.254.0.23, Azure's wire server on 168.63.129.16 (a public
+# address), Oracle's legacy endpoint on 192.0.0.192.
+METADATA_NETWORKS: tuple[Network, ...] = tuple(ipaddress.ip_network(n) for n in (
+    "169.254.169.0/24", "169.254.170.0/24", "169.254.0.23/32", "fd00:ec2::/112", "100.100.100.200/32",
+    "168.63.129.16/32", "192.0.0.192/32",
+))
+METADATA_NAMES = frozenset({
+    "metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal",
+    "metadata.tencentyun.com", "metadata.azure.com",
+})
+
+_ZONE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+# Characters that make a host something more than a host, and what the client should remove.
+_NOT_A_HOST = (("/", "a path"), ("?", "a query"), ("#", "a fragment"), ("@", "user info"),
+               ("%", "percent-encoding"), ("\\", "a backslash"), ("[", "a bracket"), ("]", "a bracket"),
+               (",", "a comma"), (";", "a semicolon"), ('"', "a quote"), ("'", "a quote"), ("<", "'<'"),
+               (">", "'>'"), ("*", "a wildcard"))
 
 
 class Blocked(Exception):
-    """The target is not one the service may reach."""
+    """The target is not one the service may reach; the message says why and what to change."""
 
 
-def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped
-    if addr.sixtofour is not None:
-        return addr.sixtofour
-    if addr.teredo is not None:
-        return addr.teredo[1]  # the client's (obfuscation removed) address
-    if addr in _NAT64 or addr in _IPV4_COMPATIBLE:
-        return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+class Unresolvable(Blocked):
+    """The host name did not resolve (or not within the deadline): a connection failure, not the policy."""
+
+
+# ------------------------------------------------------------------------------------------ host form
+def parse_host(host: Any) -> str:
+    """``host`` as a bare host the policy can check: an IP literal in canonical form (IPv6 unbracketed, a
+    zone kept) or a lowercase ASCII DNS name without its trailing dot. ValueError says what to fix."""
+    if not isinstance(host, str) or not host:
+        raise ValueError("must name a host")
+    if len(host) > 300:
+        raise ValueError("is too long for a host name (at most 253 characters)")
+    if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for c in host):
+        raise ValueError("must not contain whitespace or control characters")
+    if "://" in host or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:/", host):
+        raise ValueError("must be a bare host name or IP address, without a scheme such as 'https://'")
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            return str(ipaddress.IPv6Address(host[1:-1]))
+        except ValueError:
+            raise ValueError("holds brackets but no IPv6 address; write the address without brackets") from None
+    literal = _ip_literal(host)
+    if literal is not None:
+        zone = getattr(literal, "scope_id", None)
+        if zone is not None and not _ZONE.match(zone):
+            raise ValueError("has an IPv6 zone that is not an interface name; write it as fe80::1%eth0")
+        return str(literal)
+    for char, what in _NOT_A_HOST:
+        if char in host:
+            raise ValueError(f"must be only a host name or IP address; remove {what} ({char!r})")
+    if ":" in host:
+        raise ValueError("must not carry a port (or be a malformed IPv6 address); put the port in the port field")
+    name = host[:-1] if host.endswith(".") else host
+    if not name.isascii():
+        name = _a_label(name)
+        literal = _ip_literal(name)  # full-width digits and dots map to an IPv4 address
+        if literal is not None:
+            return str(literal)
+    name = name.lower()
+    if len(name) > 253 or not name:
+        raise ValueError("is not a valid host name (at most 253 characters)")
+    labels = name.split(".")
+    if not all(_LABEL.match(label) for label in labels):
+        raise ValueError("is not a valid host name; use letters, digits, '-' and '.' (an empty label is not allowed)")
+    if _numeric(name) or labels[-1].isdigit():
+        raise ValueError("looks like an IPv4 address in a form resolvers read differently; write it as four "
+                         "decimal numbers, such as 10.0.0.5")
+    return name
+
+
+def host_problem(host: Any) -> str | None:
+    """What is wrong with ``host`` as a bare host, or None."""
+    try:
+        parse_host(host)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
-def is_public(ip: str) -> bool:
-    """Whether ``ip`` (a literal address) is globally routable unicast, whatever form it is written in."""
-    addr: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(addr, ipaddress.IPv6Address):
-        if any(addr in net for net in _NEVER_PUBLIC):
-            return False
-        inner = _embedded_ipv4(addr)
-        if inner is not None:
-            addr = inner
-    return addr.is_global and not (addr.is_multicast or addr.is_reserved or addr.is_unspecified)
+def _ip_literal(text: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
+def _numeric(name: str) -> bool:
+    """Whether the C resolver would read ``name`` as an IPv4 address (decimal, octal, hex, short forms)."""
+    try:
+        socket.inet_aton(name)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _a_label(name: str) -> str:
+    import idna
+
+    try:
+        return str(idna.encode(name, uts46=True).decode("ascii"))
+    except (idna.IDNAError, UnicodeError, ValueError) as exc:
+        raise ValueError(f"is not a valid internationalized host name ({exc})") from None
+
+
+# --------------------------------------------------------------------------------------- URLs, origins
 def split_url(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) of an http(s) URL without credentials; ValueError says what is wrong."""
     parts = urlsplit(url)
@@ -60,15 +172,154 @@ def split_url(url: str) -> tuple[str, str, int]:
         raise ValueError("must be an http:// or https:// URL")
     if not parts.hostname:
         raise ValueError("must name a host")
-    if parts.username or parts.password:
+    if parts.username or parts.password or "@" in parts.netloc:
         raise ValueError("must not carry credentials")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise ValueError("has an invalid port") from None
+    try:
+        parse_host(parts.hostname)
+    except ValueError as exc:
+        raise ValueError(f"has a host that {exc}") from None
     return parts.scheme, parts.hostname, port
 
 
+def split_origin(value: str, default_port: int) -> tuple[str, str, int]:
+    """(scheme, host, port) of ``[http(s)://]host[:port][/]``, the form a server's address takes where a
+    URL is expected (Elasticsearch's ``host``): nothing after the host but a port, no user info. Without a
+    scheme it is https. ValueError says what to fix."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("must name a host")
+    if any(c.isspace() or unicodedata.category(c)[0] == "C" for c in value):
+        raise ValueError("must not contain whitespace or control characters")
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "https", value
+    if scheme.lower() not in ("http", "https"):
+        raise ValueError("must be an http:// or https:// address")
+    rest = rest[:-1] if rest.endswith("/") else rest
+    for char, what in (("/", "a path"), ("?", "a query"), ("#", "a fragment"), ("@", "user info")):
+        if char in rest:
+            raise ValueError(f"must be only a scheme, a host and an optional port; remove {what} ({char!r})")
+    port = default_port
+    host = rest
+    if rest.startswith("["):
+        end = rest.find("]")
+        host, tail = rest[: end + 1], rest[end + 1:]
+        if end < 0 or (tail and not tail.startswith(":")):
+            raise ValueError("has a malformed bracketed IPv6 address")
+        port_text = tail[1:] if tail else ""
+    elif rest.count(":") == 1:
+        host, port_text = rest.split(":")
+    else:
+        port_text = ""
+    if port_text:
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ValueError("has an invalid port; use a number from 1 to 65535")
+        port = int(port_text)
+    try:
+        return scheme.lower(), parse_host(host), port
+    except ValueError as exc:
+        raise ValueError(f"has a host that {exc}") from None
+
+
+# ----------------------------------------------------------------------------------------- addresses
+def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    if addr.sixtofour is not None:
+        return addr.sixtofour
+    if addr.teredo is not None:
+        return addr.teredo[1]  # the client's (obfuscation removed) address
+    # :: and ::1 are the unspecified and loopback addresses, not IPv4-compatible forms of 0.0.0.0/0.0.0.1.
+    if addr in _NAT64 or (addr in _IPV4_COMPATIBLE and int(addr) > 1):
+        return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return None
+
+
+def _forms(ip: str) -> tuple[IPAddress, IPAddress]:
+    """(the address as written, without a zone; the IPv4 address it carries, or itself)."""
+    addr: IPAddress = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(addr, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(addr)
+        if inner is not None:
+            return addr, inner
+    return addr, addr
+
+
+def is_public(ip: str) -> bool:
+    """Whether ``ip`` (a literal address) is globally routable unicast, whatever form it is written in."""
+    outer, addr = _forms(ip)
+    if any(outer in net for net in _NEVER_PUBLIC):
+        return False
+    return addr.is_global and not (addr.is_multicast or addr.is_reserved or addr.is_unspecified)
+
+
+def _kind(addr: IPAddress) -> str:
+    if addr.is_loopback:
+        return "a loopback"
+    if addr.is_link_local:
+        return "a link-local"
+    if isinstance(addr, ipaddress.IPv4Address) and addr in _CGNAT:
+        return "a shared (carrier-grade NAT)"
+    if isinstance(addr, ipaddress.IPv6Address) and addr in ipaddress.ip_network("fc00::/7"):
+        return "a unique-local"
+    if addr.is_private:
+        return "a private"
+    return "a reserved"
+
+
+def _never(outer: IPAddress, addr: IPAddress) -> str | None:
+    """Why an address may never be contacted, whatever the allow-list says, or None."""
+    for a in {outer, addr}:
+        if any(a in net for net in METADATA_NETWORKS):
+            return "a cloud metadata endpoint"
+        if a.is_unspecified:
+            return "the unspecified address (it means this machine)"
+        if a.is_multicast or a == ipaddress.IPv4Address("255.255.255.255"):
+            return "not a unicast address"
+    return None
+
+
+# --------------------------------------------------------------------------------------- allow-list
+def parse_allowed_networks(raw: str) -> tuple[str, ...]:
+    """``TELLTALE_ALLOWED_NETWORKS`` (comma- or space-separated CIDRs, addresses and host names) as its
+    canonical entries; ValueError naming the first bad entry and what to write instead."""
+    entries: list[str] = []
+    for entry in re.split(r"[,\s]+", raw.strip()):
+        if not entry:
+            continue
+        if "/" in entry or _ip_literal(entry.split("%", 1)[0]) is not None:
+            try:
+                entries.append(str(ipaddress.ip_network(entry, strict=True)))
+            except ValueError as exc:
+                hint = ""
+                if "host bits set" in str(exc):
+                    hint = f"; write {ipaddress.ip_network(entry, strict=False)}"
+                raise ValueError(f"entry {entry!r} is not a network ({exc}){hint}") from None
+            continue
+        try:
+            entries.append(parse_host(entry))
+        except ValueError as exc:
+            raise ValueError(f"entry {entry!r} is neither a CIDR network nor a host name: it {exc}") from None
+    return tuple(entries)
+
+
+@lru_cache(maxsize=8)
+def _allow_list(entries: tuple[str, ...]) -> tuple[tuple[Network, ...], frozenset[str]]:
+    nets = tuple(ipaddress.ip_network(e) for e in entries if "/" in e)
+    return nets, frozenset(e for e in entries if "/" not in e)
+
+
+def _allowed(host: str, outer: IPAddress, addr: IPAddress, entries: tuple[str, ...]) -> bool:
+    nets, names = _allow_list(entries)
+    if host in names:
+        return True
+    return any(a.version == n.version and a in n for n in nets for a in {outer, addr})
+
+
+# ----------------------------------------------------------------------------------------- resolving
 def _lookup(host: str, port: int, timeout: float) -> list[str]:
     """getaddrinfo within ``timeout`` seconds. The name's owner runs its DNS, and the C resolver's own
     timeouts (seconds per server, per attempt) would otherwise decide how long a check or a request
@@ -87,40 +338,130 @@ def _lookup(host: str, port: int, timeout: float) -> list[str]:
     worker.start()
     worker.join(timeout)
     if not result:
-        raise Blocked(f"resolving {host} took longer than {timeout:g}s")
+        raise Unresolvable(f"resolving {host} took longer than {timeout:g}s")
     if isinstance(result[0], BaseException):
         exc = result[0]
-        raise Blocked(f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}")
-    return [str(info[4][0]) for info in result[0]]  # type: ignore[attr-defined]
-
-
-def resolve(host: str, port: int, *, allow_private: bool, timeout: float = DNS_TIMEOUT) -> str:
-    """An address for ``host`` that may be contacted; :class:`Blocked` if there is none, or if the name
-    does not resolve within ``timeout`` seconds.
-
-    ``allow_private`` is for deployments (and tests) whose targets legitimately live inside the network.
-    """
-    addrs = _lookup(host, port, timeout)
+        raise Unresolvable(f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}")
+    addrs = [str(info[4][0]) for info in result[0]]  # type: ignore[attr-defined]
     if not addrs:
-        raise Blocked(f"cannot resolve {host}")
-    if allow_private:
-        return addrs[0]
-    # Any private answer disqualifies the name: a name that mixes public and private answers is a
-    # classic way to reach the inside.
-    if not all(is_public(a) for a in addrs):
-        raise Blocked(f"{host} resolves to a private, loopback, link-local or reserved address")
+        raise Unresolvable(f"cannot resolve {host}")
+    return addrs
+
+
+def _addresses(host: str, port: int, timeout: float) -> list[str]:
+    # An IP literal is never handed to the resolver: it is the answer.
+    return [host] if _ip_literal(host.split("%", 1)[0]) is not None else _lookup(host, port, timeout)
+
+
+def _platform_endpoints(settings: Settings, timeout: float) -> tuple[int, set[IPAddress], bool]:
+    """(the platform database's port, its addresses, whether it listens on loopback)."""
+    host = parse_host(settings.db_host)
+    try:
+        addrs = {_forms(a)[1] for a in _addresses(host, settings.db_port, timeout)}
+    except Unresolvable:
+        # Fail closed: without the platform database's addresses no target can be told apart from it.
+        raise Blocked("the platform database's own host does not resolve, so no target can be checked "
+                      "against it; try again") from None
+    return settings.db_port, addrs, any(a.is_loopback or a.is_unspecified for a in addrs)
+
+
+def _runtime_api() -> tuple[str, int] | None:
+    """The Lambda runtime API (``AWS_LAMBDA_RUNTIME_API``, host:port on loopback) of this sandbox."""
+    value = os.environ.get("AWS_LAMBDA_RUNTIME_API", "")
+    host, _, port = value.rpartition(":")
+    return (host.strip("[]"), int(port)) if host and port.isdigit() else None
+
+
+def outbound_address(host: str, port: int, *, settings: Settings | None = None, use_allow_list: bool = True,
+                     timeout: float = DNS_TIMEOUT) -> str:
+    """The address to connect to for ``host``:``port``, checked against the policy above; :class:`Blocked`
+    saying what to fix otherwise (:class:`Unresolvable` when the name does not resolve in ``timeout``).
+
+    ``use_allow_list=False`` applies the policy as if ``TELLTALE_ALLOWED_NETWORKS`` were empty (a
+    monitor's redirects: the registered URL may be allow-listed, where it redirects to may not)."""
+    if settings is None:
+        from telltale.config import get_settings
+
+        settings = get_settings()
+    try:
+        name = parse_host(host)
+    except ValueError as exc:
+        raise Blocked(f"the host {host!r} {exc}") from None
+    if not isinstance(port, int) or not 1 <= port <= 65535:
+        raise Blocked(f"the port {port!r} is not one from 1 to 65535")
+    if name in METADATA_NAMES:
+        raise Blocked(f"{name} is a cloud metadata endpoint, which is never allowed")
+    addrs = _addresses(name, port, timeout)
+    db_port, db_addrs, db_on_loopback = _platform_endpoints(settings, timeout)
+    runtime = _runtime_api()
+    entries = settings.allowed_networks if use_allow_list else ()
+    # Every answer must pass: any one that does not disqualifies the name.
+    for ip in addrs:
+        outer, addr = _forms(ip)
+        shown = name if name == ip else f"{name} resolves to {ip}, which"
+        never = _never(outer, addr)
+        if never:
+            raise Blocked(f"{shown} is {never}; it is never allowed")
+        if port == db_port and (addr in db_addrs or (db_on_loopback and (addr.is_loopback or addr.is_unspecified))):
+            raise Blocked(f"{shown} at port {port} is the platform's own database; it is never allowed")
+        if runtime and port == runtime[1] and (addr.is_loopback or ip == runtime[0]):
+            raise Blocked(f"{shown} at port {port} is the Lambda runtime API; it is never allowed")
+        if is_public(ip) or _allowed(name, outer, addr, entries):
+            continue
+        kind = _kind(addr)
+        if use_allow_list:
+            raise Blocked(f"{shown} is {kind} address; list its network (or the host name) in {SETTING} "
+                          "to allow it")
+        raise Blocked(f"{shown} is {kind} address")
     return addrs[0]
 
 
-def check_url(url: str, *, allow_private: bool) -> str:
+def check_url(url: str, *, use_allow_list: bool = True) -> str:
     """The address to connect to for ``url``; ValueError for a malformed URL, Blocked for a forbidden one."""
     _, host, port = split_url(url)
-    return resolve(host, port, allow_private=allow_private)
+    return outbound_address(host, port, use_allow_list=use_allow_list)
 
 
-def private_allowed(env_var: str) -> bool:
-    """Whether the deployment switch ``env_var`` ("true"/"1"/"yes") lets targets inside the network through.
+# ----------------------------------------------------------------------------------------- connecting
+def connect(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP socket to the checked address of ``host``:``port`` (for drivers that take a connected socket:
+    pg8000's ``sock=``, pymysql's ``connect(sock)``). OSError when the connection itself fails."""
+    address = outbound_address(host, port, timeout=min(timeout, DNS_TIMEOUT))
+    sock = socket.create_connection((address, port), timeout)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    return sock
 
-    Read on each call, not cached: tests and the local stack flip it without a restart.
-    """
-    return os.environ.get(env_var, "false").strip().lower() in ("1", "true", "yes")
+
+@lru_cache(maxsize=1)
+def urllib3_connection_classes() -> tuple[type[Any], type[Any]]:
+    """urllib3 HTTP and HTTPS connection classes whose every new connection goes only where this policy
+    allows: the host is resolved and checked, and the socket opened to the address that passed. The
+    request's Host header, SNI and certificate check keep the host name. Used by the BI/warehouse
+    scrapers (a requests adapter), ClickHouse (a pool manager) and Elasticsearch (a node class)."""
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.util.connection import create_connection
+
+    class CheckedHTTPConnection(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            timeout = self.timeout if isinstance(self.timeout, int | float) else DNS_TIMEOUT
+            ip = outbound_address(self._dns_host, self.port, timeout=min(float(timeout), DNS_TIMEOUT))
+            return create_connection((ip, self.port), self.timeout, source_address=self.source_address,
+                                     socket_options=self.socket_options)
+
+    class CheckedHTTPSConnection(CheckedHTTPConnection, HTTPSConnection):
+        pass
+
+    return CheckedHTTPConnection, CheckedHTTPSConnection
+
+
+def pool_manager(**kwargs: Any) -> Any:
+    """A urllib3 PoolManager whose connections are checked (:func:`urllib3_connection_classes`)."""
+    from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
+
+    plain, tls = urllib3_connection_classes()
+    manager = PoolManager(**kwargs)
+    manager.pool_classes_by_scheme = {
+        "http": type("CheckedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": plain}),
+        "https": type("CheckedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": tls}),
+    }
+    return manager

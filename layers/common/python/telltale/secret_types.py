@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from telltale import db, sources
@@ -38,12 +38,33 @@ def _field(f: SecretField) -> tuple[Any, Any]:
     return kind | None, Field(default=f.default, description=f.description, json_schema_extra=extra, **bounds)
 
 
+def _host_check(source: Source) -> Any:
+    """The form of a host field, checked when the secret is saved (a 400 naming value.host); where it may
+    connect is checked by telltale.netguard at each connection, since DNS answers change. Elasticsearch's
+    host is a URL (spec 000): a scheme, a host and an optional port."""
+
+    def check(cls: Any, v: Any) -> Any:
+        from telltale import netguard
+
+        if isinstance(v, str):
+            if source.language == "elasticsearch":
+                netguard.split_origin(v, 9200)  # ValueError says what to fix
+            else:
+                netguard.parse_host(v)
+        return v
+
+    return check
+
+
 @lru_cache(maxsize=16)
 def model_for(source: Source) -> type[BaseModel]:
     """The pydantic model of ``source``'s connection secret."""
     fields = {f.name: _field(f) for f in source.secret_fields}
+    hosts = [f.name for f in source.secret_fields if f.host]
+    validators = {"_host": field_validator(*hosts)(_host_check(source))} if hosts else {}
     name = "".join(p.capitalize() for p in source.slug.split("-")) + "Connection"
-    model: type[BaseModel] = create_model(name, __base__=_SecretValue, **fields)  # type: ignore[call-overload]
+    model: type[BaseModel] = create_model(name, __base__=_SecretValue, __validators__=validators,  # type: ignore[call-overload]
+                                          **fields)
     return model
 
 

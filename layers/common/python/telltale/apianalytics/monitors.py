@@ -1,8 +1,9 @@
 """Uptime monitors: endpoints a key's owner registered, the scheduled checks and the uptime read API.
 
-Only registered URLs are ever pinged. Whether a registered URL may point at a private address is a
-deployment setting (off when deployed; the local stack can turn it on to watch an app on loopback);
-redirects into private ranges are never followed either way (see pinger).
+Only registered URLs are ever pinged, through the outbound policy (telltale.netguard): a registered URL
+may point at a private address only inside TELLTALE_ALLOWED_NETWORKS (empty when deployed; the local stack
+allows loopback, to watch an app on this machine); redirects into private ranges are never followed
+(see pinger).
 """
 
 from __future__ import annotations
@@ -25,12 +26,7 @@ from telltale.log import logger
 MAX_MONITORS_PER_KEY = 20
 INTERVALS = (1, 5, 15, 30, 60, 360, 1440)
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-ALLOW_PRIVATE_ENV = "TELLTALE_APIANALYTICS_ALLOW_PRIVATE_MONITORS"
 TIMEOUT_ENV = "TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S"
-
-
-def allow_private() -> bool:
-    return netguard.private_allowed(ALLOW_PRIVATE_ENV)
 
 
 def check_timeout() -> float:
@@ -74,7 +70,7 @@ _COLS = "id, url, method, expected_status, interval_minutes, created_at, last_ch
 def create(key: ApiKey, body: MonitorCreate) -> dict[str, Any]:
     _, host, port = netguard.split_url(body.url)
     try:
-        netguard.resolve(host, port, allow_private=allow_private())
+        netguard.outbound_address(host, port)
     except netguard.Blocked as exc:
         raise ValidationError("the monitor's URL cannot be watched", errors={"url": [str(exc)]}) from None
     with db.transaction() as tx:
@@ -265,14 +261,12 @@ def run_checks(monitors: list[dict[str, Any]], *, deadline: float, timeout: floa
     if not monitors:
         return []
     timeout = check_timeout() if timeout is None else timeout
-    private = allow_private()
 
     def one(m: dict[str, Any]) -> dict[str, Any] | None:
         left = deadline - monotonic()
         if left < MIN_CHECK_S:
             return None
-        r = pinger.check(m["url"], m["method"], int(m["expected_status"]), timeout=min(timeout, left),
-                         allow_private=private)
+        r = pinger.check(m["url"], m["method"], int(m["expected_status"]), timeout=min(timeout, left))
         return {"tenant_id": m["tenant_id"], "monitor_id": str(m["id"]), "status": r.status,
                 "response_time": r.response_time, "up": r.up, "error": r.error}
 

@@ -3,7 +3,8 @@
 Every hop's host is resolved once and the connection is pinned to an address that passed the check, so
 DNS cannot swap in a private address between the check and the connect. Redirects are followed by hand
 (at most a few hops) and a redirect into a private, loopback, link-local or otherwise non-global range is
-never followed, whatever the monitor's own URL was allowed to be.
+never followed, whatever the monitor's own URL was allowed to be (telltale.netguard, without its
+allow-list).
 
 ``timeout`` is a wall-clock deadline for the whole check (every hop, connect, send and each read), not a
 per-socket-operation timeout: a server that drips one header line just inside a socket timeout would
@@ -21,7 +22,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from telltale.netguard import Blocked, resolve, split_url
+from telltale.netguard import Blocked, outbound_address, split_url
 
 USER_AGENT = "telltale-uptime/1.0"
 MAX_REDIRECTS = 3
@@ -97,8 +98,7 @@ class _PinnedHTTPS(_PinnedHTTP):
         self.sock = self._ctx.wrap_socket(self._open(), server_hostname=self.host)
 
 
-def check(url: str, method: str = "GET", expected_status: int = 200, *, timeout: float = 10.0,
-          allow_private: bool = False) -> CheckResult:
+def check(url: str, method: str = "GET", expected_status: int = 200, *, timeout: float = 10.0) -> CheckResult:
     started = time.perf_counter()
     deadline = started + timeout
     status: int | None = None
@@ -108,9 +108,9 @@ def check(url: str, method: str = "GET", expected_status: int = 200, *, timeout:
             return CheckResult(status, None, False, f"timed out after {timeout:g}s")
         try:
             scheme, host, port = split_url(url)
-            # The registered URL may be private only where the deployment allows it; redirects never.
-            # The lookup counts against the check's deadline too: the monitored name's owner runs its DNS.
-            ip = resolve(host, port, allow_private=allow_private and hop == 0, timeout=remaining)
+            # The registered URL may be private only where TELLTALE_ALLOWED_NETWORKS allows it; redirects
+            # never. The lookup counts against the check's deadline too: the monitored name's owner runs its DNS.
+            ip = outbound_address(host, port, use_allow_list=hop == 0, timeout=remaining)
         except (ValueError, Blocked) as exc:
             reason = str(exc) if hop == 0 else f"redirect to {url} not followed: {exc}"
             return CheckResult(status, _ms(started), False, reason)

@@ -191,9 +191,10 @@ def connection_secrets(config: dict[str, Any]) -> list[str]:
 
 def connector_error(what: str, exc: BaseException, config: dict[str, Any],
                     extra: list[str] | None = None) -> ConnectorError:
-    detail = redact(f"{type(exc).__name__}: {exc}", connection_secrets(config) + (extra or []))
-    return ConnectorError(f"could not connect to {what}; check the secret's host, port, credentials and TLS "
-                          f"settings ({detail})", details={"reason": detail})
+    # A fixed category only: the driver's message may quote what the remote sent (telltale.connectors.outbound).
+    from telltale.connectors.outbound import failure
+
+    return failure(what, exc, config)
 
 
 def execution_error(exc: BaseException, config: dict[str, Any], extra: list[str] | None = None,

@@ -27,6 +27,8 @@ from telltale.connectors.base import (
     connector_error,
     execution_error,
 )
+from telltale.connectors.outbound import clickhouse_pool
+from telltale.netguard import Blocked
 
 # What one read may hold in the server's memory: aggregations need some, a 1 GB string does not fit.
 MAX_MEMORY_USAGE = 1 << 30
@@ -82,8 +84,9 @@ class ClickHouseConnector:
                 secure=bool(config.get("secure", True)),
                 connect_timeout=min(int(config.get("connect_timeout") or 10), limits.connect_timeout_s),
                 send_receive_timeout=timeout + 2, autogenerate_session_id=False, query_retries=0,
+                pool_mgr=clickhouse_pool(),  # connections checked and pinned by telltale.netguard
             )
-        except (OperationalError, DatabaseError, OSError) as exc:
+        except (OperationalError, DatabaseError, OSError, Blocked) as exc:
             raise connector_error("ClickHouse", exc, config) from None
         except ClickHouseError as exc:
             raise connector_error("ClickHouse", exc, config) from None
@@ -121,6 +124,8 @@ class ClickHouseConnector:
                         break
         except ReplyFull:
             pass
+        except Blocked as exc:  # a new connection of the pool, checked again (DNS may have changed)
+            raise connector_error("ClickHouse", exc, config) from None
         except OperationalError as exc:
             if "timed out" in str(exc).lower() or "timeout" in str(exc).lower():
                 raise execution_error(exc, config, message=f"the query did not finish within {timeout} s") from None

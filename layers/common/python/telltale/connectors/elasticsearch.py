@@ -7,18 +7,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from telltale import netguard
 from telltale.connectors.base import Limits, Prepared, Result, budget_words, connector_error, execution_error
+from telltale.connectors.outbound import elasticsearch_node_class
 
 
 def base_url(config: dict[str, Any]) -> str:
-    host = str(config["host"]).rstrip("/")
-    if "://" not in host:
-        host = "https://" + host
-    scheme, rest = host.split("://", 1)
-    if ":" not in rest.split("/", 1)[0]:
-        rest_host, _, path = rest.partition("/")
-        rest = f"{rest_host}:{int(config.get('port') or 9200)}" + (f"/{path}" if path else "")
-    return f"{scheme}://{rest}"
+    """``[http(s)://]host[:port]`` only (spec 000's "https://es.example.com"): no path, query or user info."""
+    try:
+        scheme, host, port = netguard.split_origin(str(config["host"]), int(config.get("port") or 9200))
+    except ValueError as exc:
+        raise connector_error("Elasticsearch", netguard.Blocked(f"the host {exc}"), config) from None
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def _client(config: dict[str, Any], timeout: int) -> Any:
@@ -34,7 +34,7 @@ def _client(config: dict[str, Any], timeout: int) -> Any:
     url = base_url(config)
     if url.startswith("https://"):
         kwargs["verify_certs"] = bool(config.get("verify_certs", True))
-    return Elasticsearch(url, **kwargs)
+    return Elasticsearch(url, node_class=elasticsearch_node_class(), **kwargs)  # connections via netguard
 
 
 def flatten(doc: Any, prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -122,7 +122,7 @@ class ElasticsearchConnector:
         except ApiError as exc:
             why = _reason(exc)
             if exc.meta.status in (401, 403):
-                raise connector_error("Elasticsearch", Exception(why), config) from None
+                raise connector_error("Elasticsearch", exc, config) from None
             raise execution_error(exc, config, message=f"{why} (HTTP {exc.meta.status})") from None
         except TransportError as exc:
             raise connector_error("Elasticsearch", exc, config) from None
@@ -164,14 +164,17 @@ class ElasticsearchConnector:
 
 
 def _reason(exc: Any) -> str:
+    # Only Elasticsearch's own error document is quoted (it says what is wrong with the search); any other
+    # reply (an internal service the host turned out to be) stays unread: its body never reaches an error.
+    headers = getattr(getattr(exc, "meta", None), "headers", None) or {}
     body = getattr(exc, "body", None)
-    if isinstance(body, dict):
+    if headers.get("X-Elastic-Product") == "Elasticsearch" and isinstance(body, dict):
         err = body.get("error")
         if isinstance(err, dict):
             return str(err.get("reason") or err.get("type") or "search failed")
-        if err:
-            return str(err)
-    return str(getattr(exc, "message", "search failed"))
+        if isinstance(err, str) and err:
+            return err
+    return "the server did not answer as Elasticsearch does; check the secret's host and port"
 
 
 CONNECTOR = ElasticsearchConnector()

@@ -27,6 +27,7 @@ from telltale.connectors.base import (
     connector_error,
     execution_error,
 )
+from telltale.connectors.outbound import socket_for
 
 # pymysql FIELD_TYPE codes -> names.
 MYSQL_TYPES = {
@@ -65,15 +66,17 @@ class MySQLConnector:
 
             ssl_context = ssl_mod.create_default_context()
         try:
-            return pymysql.connect(
+            conn = pymysql.connect(
                 host=config["host"], port=int(config["port"]), user=config["username"],
                 password=config.get("password") or "", database=config["database"], charset="utf8mb4",
                 connect_timeout=min(int(config.get("connect_timeout") or 10), limits.connect_timeout_s),
                 read_timeout=timeout + 5, write_timeout=timeout + 5, autocommit=None,
-                cursorclass=pymysql.cursors.SSCursor, ssl=ssl_context,
+                cursorclass=pymysql.cursors.SSCursor, ssl=ssl_context, defer_connect=True,
             )
+            conn.connect(socket_for(config, limits))  # the checked address; TLS still verifies ``host``
         except Exception as exc:  # noqa: BLE001 - every failure to connect is the same ConnectorError
             raise connector_error("MySQL", exc, config) from None
+        return conn
 
     def execute(self, prepared: Prepared, limits: Limits) -> Result:
         import pymysql

@@ -18,6 +18,7 @@ from telltale.connectors.base import (
     connector_error,
     execution_error,
 )
+from telltale.connectors.outbound import socket_for
 from telltale.errors import TelltaleError
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def connect(config: dict[str, Any], limits: Limits, *, what: str,
             port=int(config["port"]), database=config["database"],
             timeout=min(int(config.get("connect_timeout") or limits.connect_timeout_s), limits.connect_timeout_s),
             ssl_context=ssl_context, application_name="telltale-query", startup_params=startup_params,
+            sock=socket_for(config, limits),  # the checked address; TLS still verifies ``host``
         )
     except Exception as exc:  # noqa: BLE001 - every failure to connect is the same ConnectorError
         raise connector_error(what, exc, config) from None

@@ -9,7 +9,7 @@ Unknown keys are kept (extra="allow"): they are harmless, and an older connector
 
 Outbound addresses (``base_url``, ``token_url``, ``host``) are checked with :mod:`telltale.netguard`: on
 create and update here, and again when a scraper connects (DNS can change in between). Deployments whose BI
-tools live inside their network set ``TELLTALE_USAGE_ALLOW_PRIVATE_CONNECTORS=true``.
+tools live inside their network list those networks (or host names) in ``TELLTALE_ALLOWED_NETWORKS``.
 """
 
 from __future__ import annotations
@@ -22,17 +22,11 @@ from pydantic import ValidationError as PydanticValidationError
 from telltale import netguard
 from telltale.errors import ValidationError
 
-ALLOW_PRIVATE_ENV = "TELLTALE_USAGE_ALLOW_PRIVATE_CONNECTORS"
-
 # Config keys that decide where the stored credentials are sent (or whether the channel is verified):
 # changing any of them without giving the credentials again would let a tenant user send them to a server
 # of their choosing.
 ENDPOINT_KEYS = ("base_url", "token_url", "azure_tenant_id", "account", "host", "port", "verify_tls", "ssl")
 URL_KEYS = ("base_url", "token_url")
-
-
-def allow_private() -> bool:
-    return netguard.private_allowed(ALLOW_PRIVATE_ENV)
 
 
 class _Config(BaseModel):
@@ -145,7 +139,7 @@ def field_errors(ctype: str, config: dict[str, Any]) -> dict[str, list[str]]:
 
 def _url_problem(url: str) -> str | None:
     try:
-        netguard.check_url(url, allow_private=allow_private())
+        netguard.check_url(url)
     except ValueError as exc:
         return str(exc)
     except netguard.Blocked as exc:
@@ -155,7 +149,7 @@ def _url_problem(url: str) -> str | None:
 
 def _host_problem(host: str, port: Any) -> str | None:
     try:
-        netguard.resolve(host, int(port), allow_private=allow_private())
+        netguard.outbound_address(host, int(port))
     except (TypeError, ValueError):
         return None  # the port's own error is reported on config.port
     except netguard.Blocked as exc:

@@ -20,7 +20,6 @@ from typing import Any
 from telltale import netguard
 from telltale.db import pg_error
 from telltale.errors import ConnectorError
-from telltale.usage.connector_config import allow_private
 from telltale.usage.scrapers.base import BiRecord, ItemError, item_error
 
 MIN_VERSION_NUM = 140000
@@ -48,11 +47,16 @@ class PostgresMiner:
     def _connect(self) -> Any:
         import pg8000.native
 
+        from telltale.connectors.outbound import category
+
         host, port = str(self.config["host"]), int(self.config["port"])
         try:
-            address = netguard.resolve(host, port, allow_private=allow_private())
+            # The checked address (telltale.netguard), so DNS cannot rebind between check and connect.
+            sock = netguard.connect(host, port, float(self.config["timeout_s"]))
         except netguard.Blocked as exc:
             raise ConnectorError(f"PostgreSQL at {host} cannot be contacted: {exc}") from None
+        except OSError as exc:
+            raise ConnectorError(f"cannot connect to PostgreSQL at {host}: {category(exc)}") from None
         ssl_context = None
         if self.config["ssl"]:
             import ssl
@@ -61,14 +65,11 @@ class PostgresMiner:
         try:
             return pg8000.native.Connection(
                 user=str(self.credentials["user"]), password=self.credentials.get("password") or None,
-                # Without TLS, connect to the address that was checked (no second DNS answer); with TLS the
-                # name is needed to verify the certificate.
-                host=host if ssl_context else address, port=port,
+                host=host, port=port, sock=sock,  # host: what TLS verifies the certificate against
                 database=str(self.config["database"]), timeout=float(self.config["timeout_s"]),
                 ssl_context=ssl_context, application_name="telltale-usage-mining")
         except Exception as exc:  # noqa: BLE001 - pg8000 raises several types; the message must stay generic
-            raise ConnectorError(f"cannot connect to PostgreSQL at {self.config.get('host')}: "
-                                 f"{type(exc).__name__}") from None
+            raise ConnectorError(f"cannot connect to PostgreSQL at {host}: {category(exc)}") from None
 
     def mine(self) -> Iterator[BiRecord | ItemError]:
         conn = self._connect()

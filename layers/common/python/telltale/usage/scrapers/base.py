@@ -155,26 +155,15 @@ def _guarded_adapter() -> type[Any]:
     Redirects and absolute URLs a tool hands back (a status URL, a token URL) pass through it too. TLS still
     verifies the certificate against the host name."""
     from requests.adapters import HTTPAdapter
-    from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-    from urllib3.util.connection import create_connection
 
-    from telltale.usage.connector_config import allow_private
-
-    class _Checked(HTTPConnection):
-        def _new_conn(self) -> Any:
-            ip = netguard.resolve(self._dns_host, self.port, allow_private=allow_private())
-            return create_connection((ip, self.port), self.timeout, source_address=self.source_address,
-                                     socket_options=self.socket_options)
-
-    class _CheckedTLS(_Checked, HTTPSConnection):
-        pass
+    checked, checked_tls = netguard.urllib3_connection_classes()
 
     class _Pool(HTTPConnectionPool):
-        ConnectionCls = _Checked
+        ConnectionCls = checked
 
     class _TLSPool(HTTPSConnectionPool):
-        ConnectionCls = _CheckedTLS
+        ConnectionCls = checked_tls
 
     class GuardedAdapter(HTTPAdapter):
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
