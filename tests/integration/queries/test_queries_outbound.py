@@ -85,7 +85,7 @@ def sql_config(port: int, **extra: Any) -> dict[str, Any]:
 
 
 def run(driver: str, config: dict[str, Any]) -> Any:
-    from telltale.queries.service import load
+    from telltale.connectors import load
 
     prepared = Prepared(text="SELECT 1", config=config, body={"query": {"match_all": {}}})
     return load(driver).execute(prepared, Limits(max_rows=10, statement_timeout_s=3, connect_timeout_s=3))
