@@ -72,11 +72,15 @@ def strip_statement(sql: str) -> str:
     return text
 
 
-def run_limited(conn: pg8000.native.Connection, sql: str, limits: Limits) -> Result:
+def run_limited(conn: pg8000.native.Connection, sql: str, limits: Limits,
+                params: dict[str, Any] | None = None) -> Result:
     """Run ``sql`` wrapped in ``SELECT * FROM (...) LIMIT max_rows + 1``: one round trip, and the server
     stops after the cap. Only a query (SELECT, VALUES, WITH ... SELECT) fits there; PostgreSQL also refuses
-    a data-modifying WITH inside a subquery."""
-    rows = conn.run(f"SELECT * FROM (\n{strip_statement(sql)}\n) AS telltale_q LIMIT {int(limits.max_rows) + 1}") or []
+    a data-modifying WITH inside a subquery. ``params`` are bound by name (``:name``). The cap is bound
+    too, so the statement always takes the extended protocol, which runs exactly one statement: a ``;``
+    in ``sql`` cannot start a second one (``COMMIT; ...``) as it would in a simple query."""
+    rows = conn.run(f"SELECT * FROM (\n{strip_statement(sql)}\n) AS telltale_q LIMIT :telltale_max_rows",
+                    **(params or {}), telltale_max_rows=int(limits.max_rows) + 1) or []
     columns = [{"name": c["name"], "type": PG_TYPES.get(int(c["type_oid"]), f"oid:{c['type_oid']}")}
                for c in (conn.columns or [])]
     truncated = len(rows) > limits.max_rows
