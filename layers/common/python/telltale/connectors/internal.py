@@ -103,11 +103,13 @@ def ensure_login_role(tenant_id: str) -> str:
         tx.run("SELECT pg_advisory_xact_lock(hashtext(:r))", r=role)
         if not tx.run("SELECT 1 FROM pg_namespace WHERE nspname = :s", s=schema):
             raise QueryExecutionError(_SCHEMA_REQUIRED, status_code=400)
-        attributes = f"LOGIN NOINHERIT NOCREATEDB NOCREATEROLE CONNECTION LIMIT {CONNECTION_LIMIT}"
+        # The attributes the platform can grant at all (it has CREATEROLE, not CREATEDB or SUPERUSER, so it
+        # can neither give those nor name them in ALTER ROLE): the role is made and kept without them.
+        attributes = f"LOGIN NOINHERIT NOCREATEROLE CONNECTION LIMIT {CONNECTION_LIMIT}"
         if tx.run("SELECT 1 FROM pg_roles WHERE rolname = :r", r=role):
             tx.run(f"ALTER ROLE {r} {attributes} PASSWORD '{verifier}'")
         else:
-            tx.run(f"CREATE ROLE {r} {attributes} PASSWORD '{verifier}'")
+            tx.run(f"CREATE ROLE {r} {attributes} NOCREATEDB PASSWORD '{verifier}'")
         # Defaults the role may have set for itself (ALTER ROLE self SET) go; then the platform's own: a
         # read-only default, a statement timeout as a backstop, and idle sessions closed by the server.
         tx.run(f"ALTER ROLE {r} RESET ALL")
@@ -207,7 +209,7 @@ def _connect(tenant_id: str, role: str, limits: Limits) -> pg8000.native.Connect
                 ensure_login_role(tenant_id)
                 continue
             raise connector_error("the platform database as the tenant's role", exc, {}) from None
-        except (pg8000.exceptions.InterfaceError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - network, TLS, SCRAM: the same ConnectorError
             raise connector_error("the platform database as the tenant's role", exc, {}) from None
         return conn
     raise AssertionError("unreachable")
