@@ -224,6 +224,9 @@ def test_catalogs_still_show_names_but_never_rows(platform_db, marked):
     names = run("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                 " WHERE n.nspname = 'tenant_other'")
     assert ["shop_customers"] in names
+    counters = run("SELECT relname, n_live_tup FROM pg_stat_all_tables WHERE schemaname = 'tenant_other'")
+    assert {r[0] for r in counters} >= {"shop_customers", "shop_orders"}  # counters, not rows
+    no_marker(counters)
     assert "permission denied" in refused("SELECT * FROM tenant_other.shop_customers")
     assert "permission denied" in refused("SELECT 'tenant_other.shop_customers'::regclass")
 
