@@ -38,6 +38,9 @@ class Settings:
     db_secret_arn: str | None = None
     db_ssl: bool = False
     db_connect_timeout_s: float = 5.0
+    # Where internal queries log in as the tenant's own role; None means db_host. Deployed behind RDS Proxy,
+    # the instance or cluster endpoint: the proxy only admits users it holds a secret for (docs/queries.md).
+    tenant_db_host: str | None = None
 
     # Secrets Manager names are "<prefix>/<tenant>/<app>/<key>".
     secrets_prefix: str = "telltale"

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 _local = threading.local()
 
 
-def _password(settings: Settings) -> str | None:
+def platform_password(settings: Settings | None = None) -> str | None:
+    """The platform user's password: the setting, else the Secrets Manager secret (cached reads)."""
+    settings = settings or get_settings()
     if settings.db_password is not None or not settings.db_secret_arn:
         return settings.db_password
     from telltale.secrets import read_secret_json
@@ -30,8 +32,13 @@ def _password(settings: Settings) -> str | None:
     return str(read_secret_json(settings.db_secret_arn)["password"])
 
 
-def connect(settings: Settings | None = None) -> pg8000.native.Connection:
-    """A new connection to the platform database; callers normally use :func:`connection`."""
+def connect(settings: Settings | None = None, *, user: str | None = None, password: str | None = None,
+            host: str | None = None, timeout: float | None = None, application_name: str | None = None,
+            startup_params: dict[str, str] | None = None) -> pg8000.native.Connection:
+    """A new connection to the platform database; callers normally use :func:`connection`.
+
+    As the platform user by default; ``user``/``password`` log in as another role of the same database
+    (the tenant login roles of internal queries), with the same TLS settings."""
     import pg8000.native
 
     settings = settings or get_settings()
@@ -41,14 +48,15 @@ def connect(settings: Settings | None = None) -> pg8000.native.Connection:
 
         ssl_context = ssl.create_default_context()
     conn = pg8000.native.Connection(
-        user=settings.db_user,
-        password=_password(settings),
-        host=settings.db_host,
+        user=user or settings.db_user,
+        password=password if user else platform_password(settings),
+        host=host or settings.db_host,
         port=settings.db_port,
         database=settings.db_name,
-        timeout=settings.db_connect_timeout_s,
+        timeout=timeout or settings.db_connect_timeout_s,
         ssl_context=ssl_context,
-        application_name=f"telltale-{settings.stage}",
+        application_name=application_name or f"telltale-{settings.stage}",
+        startup_params=startup_params,
     )
     # The socket timeout above is for connecting; queries get their own statement timeouts.
     conn._usock.settimeout(None)
@@ -93,7 +101,7 @@ def pg_error(exc: BaseException) -> tuple[str, str]:
     return str(fields.get("C", "")), str(fields.get("M", ""))
 
 
-def _is_connection_failure(exc: BaseException) -> bool:
+def is_connection_failure(exc: BaseException) -> bool:
     import pg8000.exceptions
 
     if isinstance(exc, pg8000.exceptions.InterfaceError | OSError | ConnectionError):
@@ -121,8 +129,8 @@ def query(sql: str, **params: Any) -> list[dict[str, Any]]:
         try:
             return _rows(conn, conn.run(sql, **params))
         except Exception as exc:
-            if not _is_connection_failure(exc) or in_tx or attempt == 2:
-                if _is_connection_failure(exc):
+            if not is_connection_failure(exc) or in_tx or attempt == 2:
+                if is_connection_failure(exc):
                     reset()
                 raise
             reset()
@@ -151,12 +159,12 @@ def transaction() -> Iterator[pg8000.native.Connection]:
                 conn.run("ROLLBACK")
             except Exception:  # noqa: BLE001 - the original error matters more
                 reset()
-            if _is_connection_failure(exc):
+            if is_connection_failure(exc):
                 reset()
             raise
         conn.run("COMMIT")
     except Exception as exc:
-        if _is_connection_failure(exc):
+        if is_connection_failure(exc):
             reset()
         raise
     finally:

@@ -27,7 +27,8 @@ def schema_for(tenant_id: str) -> str:
 
 
 def reader_role_for(tenant_id: str) -> str:
-    """The database role that can read only this tenant's schema (used by internal queries)."""
+    """The login role internal queries run as: a member of nothing that can read only this tenant's schema
+    (set up by ``connectors.internal.ensure_login_role``)."""
     return schema_for(tenant_id) + "_reader"
 
 
