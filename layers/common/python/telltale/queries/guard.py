@@ -131,7 +131,6 @@ def _dialect(name: str) -> Any:
         # sqlglot writes "x REGEXP y" back as REGEXP_LIKE(x, y), which MariaDB does not have; the operator is
         # both servers'. (sqlglot's own generator class: the anonymizer's MySQL output reads the same.)
         exp = _exp()
-
         def regexp(self: Any, e: Any) -> str:
             return str(self.binary(e, "REGEXP")) if not e.args.get("flag") else str(self.function_fallback_sql(e))
 
@@ -386,7 +385,6 @@ def _describe(node: Any) -> str:
 
 def _check_table(node: Any, rules: SqlRules, internal: Internal | None, cte_names: set[str]) -> None:
     exp = _exp()
-
     if isinstance(node.this, exp.Func):
         return  # a table function: checked as one
     schema, name = str(node.db or ""), str(node.name or "")
@@ -408,7 +406,6 @@ def _check_table(node: Any, rules: SqlRules, internal: Internal | None, cte_name
 def _rewrite_tables(tree: Any, internal: Internal) -> None:
     """Logical names to physical ones, always qualified with the tenant's schema."""
     exp = _exp()
-
     cte_names = {str(c.alias_or_name).lower() for c in tree.find_all(exp.CTE)}
     prefix = f"{internal.app_slug}_"
     for table in list(tree.find_all(exp.Table)):
@@ -460,8 +457,9 @@ def prepare(rendered: Rendered, rules: SqlRules, *, internal: Internal | None = 
 
 def _substitute(tree: Any, rendered: Rendered, dialect: str) -> list[tuple[Any, int]]:
     """Markers to literals in place; returns the secret slots (node, output index) still to bind."""
-    exp = _exp()
+    from telltale.queries.render import value_text
 
+    exp = _exp()
     if not rendered.outputs:
         return []
     secrets: list[tuple[Any, int]] = []
@@ -488,7 +486,7 @@ def _substitute(tree: Any, rendered: Rendered, dialect: str) -> list[tuple[Any, 
                                  "not part of a longer one")
                 secrets.append((node, indexes[0]))
                 continue
-            node.set("this", rendered.replace_markers(text, lambda o: _as_text(o.value)))
+            node.set("this", rendered.replace_markers(text, lambda o: value_text(o.value)))
     # A marker that is still there stood where no value may: a name, a keyword, a type, a quoted identifier.
     bound = {id(n) for slot, _ in secrets for n in slot.walk()}
     for node in tree.walk():
@@ -503,7 +501,6 @@ def _substitute(tree: Any, rendered: Rendered, dialect: str) -> list[tuple[Any, 
 
 def _replace_value(node: Any, value: Any, dialect: str) -> None:
     exp = _exp()
-
     parent = node.parent
     if isinstance(value, list | tuple) and isinstance(parent, exp.In) and parent.args.get("field") is node:
         parent.set("field", None)
@@ -518,7 +515,6 @@ def literal(value: Any) -> Any:
     import math
 
     exp = _exp()
-
     if value is None:
         return exp.Null()
     if isinstance(value, bool):
@@ -540,28 +536,12 @@ def literal(value: Any) -> Any:
     return exp.Literal.string(str(value))
 
 
-def _as_text(value: Any) -> str:
-    import json
-
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        literal(value)  # the same bounds as a bare value
-        return repr(value)
-    return json.dumps(value, default=str, sort_keys=True)
-
-
 def _bad_value(message: str) -> QueryValidationError:
     return QueryValidationError(f"invalid parameter value: {message}", errors={"params": [message]})
 
 
 def _bind_secrets(slots: list[tuple[Any, int]], rendered: Rendered, rules: SqlRules) -> dict[str, Any]:
     exp = _exp()
-
     params: dict[str, Any] = {}
     for node, index in slots:
         value = rendered.outputs[index].value
@@ -579,7 +559,6 @@ def _check_secret_place(node: Any) -> None:
     """A secret may only be compared with a column, in WHERE or a JOIN's ON: never returned, ordered,
     grouped, or passed through a function."""
     exp = _exp()
-
     comparison = node.parent
     where = "a comparison with a column in WHERE or JOIN ... ON (api_key = '{{ secret.key.field }}')"
     if type(comparison).__name__ not in _COMPARISONS:

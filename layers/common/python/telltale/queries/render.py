@@ -572,7 +572,7 @@ def to_json_text(rendered: Rendered) -> str:
             if output.secret:
                 out.append(hit.group(0) if in_string else f'"{hit.group(0)}"')
             elif in_string:
-                out.append(json.dumps(_text(output.value))[1:-1])
+                out.append(json.dumps(value_text(output.value))[1:-1])
             else:
                 out.append(json.dumps(output.value, default=str))
             i = hit.end()
@@ -589,7 +589,9 @@ def to_json_text(rendered: Rendered) -> str:
     return "".join(out)
 
 
-def _text(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A value as the text it stands for inside a string ('...{{ x }}...', "...{{ x }}..."): NULL is empty,
+    booleans lower-case, lists and objects their JSON."""
     if value is None:
         return ""
     if isinstance(value, bool):
