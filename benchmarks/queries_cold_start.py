@@ -104,8 +104,11 @@ class Setup:
         if driver == "internal":
             return None
         if driver in ("postgres", "redshift"):
-            ext = qs.setup_external_postgres(self.stack.pg) if not hasattr(self, "_ext") else self._ext
-            self._ext = ext
+            if not hasattr(self, "_ext"):
+                # A server of its own: the platform database is never a secret's target (telltale.netguard).
+                self._ext, stop = qs.start_external_postgres(self.work / "external-pg")
+                self.stops.append(stop)
+            ext = self._ext
             value, type_slug = ext.secret(**({"ssl": False} if driver == "redshift" else {})), f"analytics-{driver}"
         elif driver == "mysql":
             server, stop = qs.start_mariadb(self.work / "mariadb")
