@@ -146,6 +146,18 @@ def refuse_what_a_server_refuses(sql: str) -> None:
         raise ClickHouseError(48, "Code: 48. DB::Exception: INTO OUTFILE is not allowed. (NOT_IMPLEMENTED)")
 
 
+def with_readonly(sql: str) -> str:
+    """``sql`` with the query-level ``SETTINGS readonly=1`` the engine applies itself (a server applies the
+    profile's; chdb, a session's setting it could never lift again): before a trailing FORMAT, after a
+    newline so that a trailing comment cannot swallow it. A query with a SETTINGS clause of its own then
+    has two, which the engine refuses, as a server refuses a change of readonly."""
+    body = sql.rstrip().rstrip(";")
+    fmt = _TRAILING_FORMAT.search(body)
+    if fmt:
+        return f"{body[:fmt.start()]}\nSETTINGS readonly = 1\n{body[fmt.start():]}"
+    return f"{body}\nSETTINGS readonly = 1"
+
+
 def _split_leading_settings(sql: str) -> str:
     return _strip_comments(sql).lstrip()
 
@@ -346,9 +358,11 @@ def make_handler(engine: Engine, user: str, password: str) -> type[BaseHTTPReque
                 if not sql.strip():
                     raise ClickHouseError(62, "Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)")
                 readonly = params.get("readonly", "0")
-                if readonly not in ("", "0") and not _READ_ONLY_START.match(_split_leading_settings(sql)):
-                    raise ClickHouseError(164, "Code: 164. DB::Exception: Cannot execute query in readonly mode. "
-                                               "(READONLY)")
+                if readonly not in ("", "0"):
+                    if not _READ_ONLY_START.match(_split_leading_settings(sql)):
+                        raise ClickHouseError(164, "Code: 164. DB::Exception: Cannot execute query in readonly "
+                                                   "mode. (READONLY)")
+                    sql = with_readonly(sql)
                 settings = {k: v for k, v in params.items() if k not in _NOT_SETTINGS and not k.startswith("param_")}
                 qparams = {k[len("param_"):]: v for k, v in params.items() if k.startswith("param_")}
                 out, summary = engine.execute(sql, data=data, database=params.get("database"), settings=settings,

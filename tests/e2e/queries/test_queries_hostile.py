@@ -169,3 +169,15 @@ def test_deeply_nested_json_in_the_body_is_a_400(api):
     out = api.post(f"{Q}{slug}/execute/", data='{"params": {"n": ' + "[" * 5000 + "]" * 5000 + "}}",
                    headers={"Content-Type": "application/json"})
     assert out.status_code == 400, out.text
+
+
+def test_a_reply_past_its_byte_budget_is_cut_and_says_why(api):
+    # 100 rows of 100 kB: twice the 5 MB budget. The rows that fit come back, and the reply says why it stops.
+    r = _save(api, "SELECT i, repeat('x', 100000) AS pad FROM generate_series(1, 100) AS g(i)")
+    assert r.status_code == 201, r.text
+    out = api.post(f"{Q}{r.json()['data']['slug']}/execute/", json={})
+    assert out.status_code == 200, out.text[:500]
+    body = out.json()
+    assert body["truncated"] is True and body["truncated_reason"] == "the reply reached its 5 MB byte budget"
+    assert 0 < body["total"] < 100 and len(out.content) < 6_000_000
+    assert [row["i"] for row in body["data"]] == list(range(1, body["total"] + 1))

@@ -59,10 +59,6 @@ _TERMINATE = ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE appl
 KNOWN_DATABASE_LAYER_GAPS: dict[str, dict[str, str]] = {
     "postgres": dict.fromkeys(_TERMINATE, _KILL),
     "redshift": dict.fromkeys(_TERMINATE, _KILL),
-    # chdb behind tests/servers_clickhouse.py does not apply readonly=1 to the engine (the adapter only checks
-    # that a query starts with SELECT/WITH); a real server refuses it with code 164 (READONLY).
-    "clickhouse": {"WITH x AS (SELECT 1) INSERT INTO guard_canary SELECT 4, 'w' FROM x":
-                   "the stand-in server applies no readonly=1"},
     "internal": {
         # The catalog reads (no table of a tenant, no platform schema, no catalog that holds credentials):
         # what they show is catalog metadata, and which of it names another tenant depends on what exists.
@@ -530,6 +526,8 @@ def test_internal_role_alone_writes_nothing_and_reads_only_its_schema(platform_d
             if any(name in physical for name in ("tenant_other.", '"tenant_other"', "platform.")) and rows:
                 leaked.append(sql)
 
+    with CONNECTOR.session("demo", "tenant_demo", LIMITS) as conn:
+        conn.run("SELECT 1")  # the first use creates the tenant's role: before the first fingerprint
     changed = _hostile_without_guard(run, lambda: _internal_fingerprint(platform_db), INTERNAL_HOSTILE + PG_HOSTILE)
     assert changed == []
     assert leaked == []  # other tenants' and the platform's tables are unreadable by the reader role
