@@ -1,4 +1,5 @@
-"""Elasticsearch (external): one ``_search`` body per query, checked key by key (telltale.queries.es_guard)."""
+"""Elasticsearch (external): one ``_search`` body per query, checked key by key against this source's
+allow-list, the Query DSL grammar in ``_elasticsearch_grammar.py`` (walked by telltale.queries.es_guard)."""
 
 from __future__ import annotations
 
