@@ -131,6 +131,7 @@ def _dialect(name: str) -> Any:
         # sqlglot writes "x REGEXP y" back as REGEXP_LIKE(x, y), which MariaDB does not have; the operator is
         # both servers'. (sqlglot's own generator class: the anonymizer's MySQL output reads the same.)
         exp = _exp()
+
         def regexp(self: Any, e: Any) -> str:
             return str(self.binary(e, "REGEXP")) if not e.args.get("flag") else str(self.function_fallback_sql(e))
 
