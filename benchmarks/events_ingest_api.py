@@ -40,7 +40,7 @@ def main() -> None:
     stack = LocalStack(tmp / "stack", port=0, workers=False, scheduler=False, demo=False)
     stack.start()
     try:
-        from telltale.localqueue import LocalQueue
+        from telltale_local.queue import LocalQueue
 
         token = tokens.mint(stack.data_dir, tenant="demo", user="bench")
         sent = [0]

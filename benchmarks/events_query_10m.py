@@ -95,8 +95,9 @@ def main() -> None:
     stack = LocalStack(tmp / "stack", port=0, workers=False, scheduler=False, demo=False)
     stack.start()
     try:
-        from telltale import db as pgdb
-        from telltale.events.store import ClickHouseEventStore, PostgresEventStore, clickhouse_client
+        from telltale.events.stores.clickhouse import ClickHouseEventStore, clickhouse_client
+        from telltale.events.stores.postgres import PostgresEventStore
+        from telltale.platform import db as pgdb
 
         # ClickHouse first (fast); chunks of a million rows keep each request well inside client timeouts.
         t = time.perf_counter()

@@ -30,9 +30,9 @@ def main() -> None:
     args = ap.parse_args()
     pg, data_dir = start_postgres()
     try:
-        from telltale import db
         from telltale.events.models import from_message
-        from telltale.events.store import PostgresEventStore
+        from telltale.events.stores.postgres import PostgresEventStore
+        from telltale.platform import db
 
         spec = importlib.util.spec_from_file_location("bench_worker", ROOT / "functions/ingest_event/worker.py")
         assert spec and spec.loader

@@ -26,7 +26,7 @@ def platform_postgres(data_dir: Path) -> Any:
     os.environ.update({"TELLTALE_DB_HOST": "127.0.0.1", "TELLTALE_DB_PORT": str(pg.port),
                        "TELLTALE_DB_USER": "telltale", "TELLTALE_DB_NAME": "telltale",
                        "TELLTALE_DB_PASSWORD": pg.password()})
-    from telltale import config, db, migrate
+    from telltale.platform import config, db, migrate
 
     config.reset_settings()
     db.reset()

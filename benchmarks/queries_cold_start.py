@@ -105,7 +105,7 @@ class Setup:
             return None
         if driver in ("postgres", "redshift"):
             if not hasattr(self, "_ext"):
-                # A server of its own: the platform database is never a secret's target (telltale.netguard).
+                # A server of its own: the platform database is never a secret's target (telltale.platform.netguard).
                 self._ext, stop = qs.start_external_postgres(self.work / "external-pg")
                 self.stops.append(stop)
             ext = self._ext

@@ -79,7 +79,7 @@ def main() -> None:
     pg = EmbeddedPostgres(tmp)  # stopped in the finally below even if start-up fails half-way
     try:
         pg = platform_postgres(tmp)
-        from telltale import db
+        from telltale.platform import db
 
         space = load(db, rows)
         from telltale.usage import aggregate
@@ -102,7 +102,7 @@ def main() -> None:
         print(f"{rows:,} BiQuery rows, {PRODUCTS:,} products, medians of {runs} interleaved runs")
         print(ratio_row("service (compute + upsert) vs hand SQL", xs, ys, unit="s", scale=1.0))
     finally:
-        from telltale import db as _db
+        from telltale.platform import db as _db
 
         _db.reset()
         pg.stop()

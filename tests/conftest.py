@@ -79,8 +79,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture
 def allowed_networks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A setter of TELLTALE_ALLOWED_NETWORKS for one test. The stack's functions run in this process and
-    read it through telltale.config's cached settings, so the cache is dropped on each change and after."""
-    from telltale import config
+    read it through telltale.platform.config's cached settings, so the cache is dropped on each change and after."""
+    from telltale.platform import config
 
     def set_networks(value: str) -> None:
         monkeypatch.setenv("TELLTALE_ALLOWED_NETWORKS", value)
@@ -97,7 +97,7 @@ def api(local_stack: Any) -> StackClient:
 
 @pytest.fixture(scope="session")
 def platform_db(local_stack: Any) -> Any:
-    """The platform database of the session's stack, with migrations applied; yields the telltale.db module."""
-    from telltale import db
+    """The platform database of the session's stack, with migrations applied; yields the telltale.platform.db module."""
+    from telltale.platform import db
 
     return db

@@ -8,9 +8,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 
-from telltale.errors import ValidationError
-from telltale.http import current_auth, json_response, logger, make_resolver
+from telltale.platform.errors import ValidationError
 from telltale.usage import aggregate
+from telltale.web.http import current_auth, json_response, logger, make_resolver
 
 router = APIGatewayHttpRouter()
 TAGS = ["Usage analytics: aggregation"]

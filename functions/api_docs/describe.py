@@ -6,8 +6,8 @@ start to reading two files: describing the API means importing every function an
 machinery (about 1.5x the import budget of a handler).
 
 The description is Powertools' OpenAPI generation over every function's router, completed with what the
-routes declare through :func:`telltale.http.takes_body` (the request body's schema and the status of a
-success) and :func:`telltale.http.documents_reply` (a bodyless route's success status and notable errors).
+routes declare through :func:`telltale.web.http.takes_body` (the request body's schema and the status of a
+success) and :func:`telltale.web.http.documents_reply` (a bodyless route's success status and notable errors).
 Validation failures are documented as the 400 this platform answers, not Powertools' 422.
 """
 
@@ -63,7 +63,8 @@ def _function_routers() -> list[Any]:
 
 
 def _complete(doc: dict[str, Any], routes: list[Any]) -> None:
-    from telltale.http import BODY_SPEC, REPLY_SPEC
+    from telltale.web.http import BODY_SPEC
+    from telltale.web.openapi import REPLY_SPEC
 
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     # Powertools' 422 shapes (and its response-validation error, which refers to one), replaced below.
@@ -106,7 +107,7 @@ def document() -> dict[str, Any]:
     """The OpenAPI document of every route of every function."""
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, Server
 
-    from telltale.http import make_resolver
+    from telltale.web.http import make_resolver
 
     resolver = make_resolver()
     for router in _function_routers():

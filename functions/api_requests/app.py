@@ -10,18 +10,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from telltale.apianalytics import ingest, keys, query
-from telltale.errors import ValidationError
-from telltale.http import (
-    JSON,
-    current_auth,
-    documents_body,
-    dumps,
-    json_body,
-    lambda_handler,
-    logger,
-    success,
-    takes_body,
-)
+from telltale.platform.errors import ValidationError
+from telltale.web.http import JSON, current_auth, dumps, json_body, lambda_handler, logger, success
+from telltale.web.openapi import documents_body, takes_body
 
 router = APIGatewayHttpRouter()
 # These routes authenticate with an API key, not the JWT (the OpenAPI description says so).

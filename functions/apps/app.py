@@ -5,8 +5,9 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from telltale import tenancy
-from telltale.http import current_auth, lambda_handler, success, takes_body
+from telltale.platform import tenancy
+from telltale.web.http import current_auth, lambda_handler, success
+from telltale.web.openapi import takes_body
 
 router = APIGatewayHttpRouter()
 

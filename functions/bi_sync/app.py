@@ -9,9 +9,11 @@ from typing import Any
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 
-from telltale.errors import ValidationError
-from telltale.http import current_auth, documents_reply, json_response, logger, make_resolver, page_params
+from telltale.platform.errors import ValidationError
 from telltale.usage import catalog, store, sync
+from telltale.web.http import current_auth, json_response, logger, make_resolver
+from telltale.web.openapi import documents_reply
+from telltale.web.paging import page_params
 
 router = APIGatewayHttpRouter()
 TAGS = ["Usage analytics: BI sync"]

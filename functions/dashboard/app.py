@@ -13,8 +13,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from telltale.errors import NotFound
-from telltale.http import make_resolver
+from telltale.platform.errors import NotFound
+from telltale.web.http import make_resolver
 
 STATIC = Path(__file__).resolve().parent / "static"
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from telltale.errors import ValidationError
 from telltale.events import dsl, service
-from telltale.http import current_auth, documents_body, json_body, json_response, lambda_handler
+from telltale.platform.errors import ValidationError
+from telltale.web.http import current_auth, json_body, json_response, lambda_handler
+from telltale.web.openapi import documents_body
 
 router = APIGatewayHttpRouter()
 

@@ -2,7 +2,7 @@
 ``execution_key`` of the run's record. Only the driver the query needs is imported.
 
 This function serves one route, so its handler takes API Gateway's event directly
-(:func:`telltale.replies.single_route`) instead of loading a router: a cold start here is the latency a
+(:func:`telltale.web.replies.single_route`) instead of loading a router: a cold start here is the latency a
 user waits for on their first query, and Powertools' event-handler package alone is about 130 ms of
 imports. The route's description for the API docs (``router``) is built only when asked for.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from telltale.auth import check_body_tenant, from_event
-from telltale.errors import NotFound
+from telltale.platform.errors import NotFound
 from telltale.queries import service
-from telltale.replies import envelope, event_json_body, single_route
+from telltale.web.auth import check_body_tenant, from_event
+from telltale.web.replies import envelope, event_json_body, single_route
 
 PATH = "/api/apps/<app_slug>/analytics/queries/<slug>/execute/"
 
@@ -41,7 +41,8 @@ def __getattr__(name: str) -> Any:
     from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
     from pydantic import BaseModel, ConfigDict, Field
 
-    from telltale.http import documents_body, json_response
+    from telltale.web.http import json_response
+    from telltale.web.openapi import documents_body
 
     class ExecuteQueryBody(BaseModel):
         """What service.params_from_body accepts (described here only: execution defines no model)."""

@@ -10,7 +10,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from telltale.events import service
-from telltale.http import current_auth, documents_reply, json_body, lambda_handler, logger
+from telltale.web.http import current_auth, json_body, lambda_handler, logger
+from telltale.web.openapi import documents_reply
 
 router = APIGatewayHttpRouter()
 
@@ -22,7 +23,7 @@ def ingest():
     auth = current_auth(router)
     body = json_body(router)
     if body is None:
-        from telltale.errors import ValidationError
+        from telltale.platform.errors import ValidationError
 
         raise ValidationError("a JSON body is required: an AnalyticsEvent or an array of them",
                               errors={"body": ["is required"]})

@@ -1,6 +1,6 @@
 """The events queue worker: writes each SQS batch to the event store, reporting partial batch failures.
 
-Messages come from POST /api/analytics/events and from the platform's outbox (telltale.outbox), both in
+Messages come from POST /api/analytics/events and from the platform's outbox (telltale.platform.outbox), both in
 the AnalyticsEvent shape. The store is idempotent on (tenant, eventId), so a redelivered message (after
 a timeout, a crash or a partial failure) is stored once. A message that keeps failing goes to the
 dead-letter queue after maxReceiveCount receives (``telltale dlq list|redrive`` locally).
@@ -14,9 +14,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from telltale.events import service
-from telltale.log import powertools_logger
+from telltale.platform.log import powertools_logger
 
-logger = powertools_logger()  # from telltale.log, not telltale.http: no HTTP resolver to import
+logger = powertools_logger()  # from telltale.platform.log, not telltale.web.http: no HTTP resolver to import
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

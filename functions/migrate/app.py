@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from telltale import migrate, secret_types
-from telltale.log import powertools_logger
+from telltale.platform import migrate
+from telltale.platform.log import powertools_logger
+from telltale.secrets import types as secret_types
 
-logger = powertools_logger()  # from telltale.log, not telltale.http: no HTTP resolver to import
+logger = powertools_logger()  # from telltale.platform.log, not telltale.web.http: no HTTP resolver to import
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from telltale.apianalytics import keys, monitors
-from telltale.http import documents_body, lambda_handler, logger, parse_body, success
+from telltale.web.http import lambda_handler, logger, parse_body, success
+from telltale.web.openapi import documents_body
 
 router = APIGatewayHttpRouter()
 # These routes authenticate with an API key, not the JWT (the OpenAPI description says so).

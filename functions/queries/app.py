@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from telltale.http import current_auth, lambda_handler, logger, page_params, success, takes_body
 from telltale.queries import service
 from telltale.queries.models import QueryCreate, QueryUpdate
+from telltale.web.http import current_auth, lambda_handler, logger, success
+from telltale.web.openapi import takes_body
+from telltale.web.paging import page_params
 
 router = APIGatewayHttpRouter()
 BASE = "/api/apps/<app_slug>/analytics/queries"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from telltale.apianalytics import retention
-from telltale.log import powertools_logger
+from telltale.platform.log import powertools_logger
 
-logger = powertools_logger()  # from telltale.log, not telltale.http: no HTTP resolver to import
+logger = powertools_logger()  # from telltale.platform.log, not telltale.web.http: no HTTP resolver to import
 
 
 @logger.inject_lambda_context

@@ -15,9 +15,10 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import ValidationError as PydanticValidationError
 
-from telltale.errors import TelltaleError, ValidationError, pydantic_errors
-from telltale.http import current_auth, documents_body, json_body, json_response, logger, make_resolver
+from telltale.platform.errors import TelltaleError, ValidationError, pydantic_errors
 from telltale.saas import service
+from telltale.web.http import current_auth, json_body, json_response, logger, make_resolver
+from telltale.web.openapi import documents_body
 
 router = APIGatewayHttpRouter()
 BASE = "/api/analysis"

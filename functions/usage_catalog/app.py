@@ -8,8 +8,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from telltale.http import current_auth, json_response, lambda_handler, logger, page_params, takes_body
 from telltale.usage import catalog
+from telltale.web.http import current_auth, json_response, lambda_handler, logger
+from telltale.web.openapi import takes_body
+from telltale.web.paging import page_params
 
 router = APIGatewayHttpRouter()
 TAGS = ["Usage analytics: catalog"]

@@ -71,7 +71,7 @@ Press Ctrl-C to stop.
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from telltale.auth import TENANT_ID_RE
+    from telltale.web.auth import TENANT_ID_RE
 
     # The API would refuse these tokens (403, 401); say so here, where the mistake is made.
     if not TENANT_ID_RE.match(args.tenant):
@@ -130,7 +130,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
     started = None if os.environ.get("TELLTALE_DB_HOST") else _with_backends(data_dir)
     try:
-        from telltale import migrate, secret_types
+        from telltale.platform import migrate
+        from telltale.secrets import types as secret_types
 
         applied = migrate.apply_all()
         secret_types.seed()
@@ -142,7 +143,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
-    from telltale.localqueue import LocalQueue, dlq_name
+    from telltale_local.queue import LocalQueue, dlq_name
 
     queue = LocalQueue(Path(args.data_dir).resolve() / "queue.db")
     dlq = dlq_name(args.queue)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from telltale import db, tenancy
-from telltale.errors import Conflict
+from telltale.platform import db, tenancy
+from telltale.platform.errors import Conflict
 
 TENANTS = {"demo": (20240101, 300, 120), "other": (20240202, 200, 80)}
 STATUSES = ["pending", "paid", "shipped", "delivered", "cancelled"]

@@ -70,7 +70,7 @@ class Runtime:
             # One process hosts every function here, and Powertools' Logger is process-wide: without this,
             # a function that does not stamp its own Lambda context (execute_query, the queue worker) logs
             # under the name of whichever function ran before it. In Lambda each function has its process.
-            from telltale.log import powertools_logger
+            from telltale.platform.log import powertools_logger
 
             powertools_logger().clear_state()
 

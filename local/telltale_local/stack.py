@@ -51,12 +51,15 @@ def configure_process(env: dict[str, str]) -> None:
     os.environ.update(env)
     if str(rt_mod.LAYER_PATH) not in sys.path:
         sys.path.insert(0, str(rt_mod.LAYER_PATH))
-    from telltale import aws, config, db, queue, secrets
+    from telltale.platform import aws, config, db, queue
+    from telltale.secrets import store as secrets
 
     config.reset_settings()
     aws.reset_clients()
     secrets.reset_cache()
-    queue.reset()
+    from telltale_local.queue import LocalQueue
+
+    queue.install_local(LocalQueue(env["TELLTALE_LOCAL_QUEUE_PATH"]) if env.get("TELLTALE_LOCAL_QUEUE_PATH") else None)
     db.reset()
 
 
@@ -126,7 +129,8 @@ class LocalStack:
         self.moto.start()
         configure_process(self.env())
         self._restore_secrets()
-        from telltale import migrate, secret_types
+        from telltale.platform import migrate
+        from telltale.secrets import types as secret_types
 
         migrate.apply_all()
         secret_types.seed()
@@ -145,8 +149,8 @@ class LocalStack:
             raise
 
     def _start(self) -> None:
-        from telltale.localqueue import LocalQueue
         from telltale_local import gateway, workers
+        from telltale_local.queue import LocalQueue
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _, public_key = tokens.ensure_keys(self.data_dir)
@@ -194,7 +198,7 @@ class LocalStack:
             except Exception:
                 log.exception("could not save the local secrets")
             self.moto.stop()
-        from telltale import db
+        from telltale.platform import db
 
         db.reset()
         self.pg.stop()
@@ -215,7 +219,7 @@ class LocalStack:
         return self.data_dir / "secrets.json"
 
     def _snapshot_secrets(self) -> None:
-        from telltale import aws
+        from telltale.platform import aws
 
         sm = aws.client("secretsmanager")
         out = {}
@@ -231,7 +235,7 @@ class LocalStack:
     def _restore_secrets(self) -> None:
         if not self._secrets_file.exists():
             return
-        from telltale import aws
+        from telltale.platform import aws
 
         sm = aws.client("secretsmanager")
         for name, value in json.loads(self._secrets_file.read_text()).items():

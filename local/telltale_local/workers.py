@@ -14,8 +14,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telltale.localqueue import LocalQueue, dlq_name
 from telltale_local import runtime
+from telltale_local.queue import LocalQueue, dlq_name
 from telltale_local.template import Function, Template
 
 log = logging.getLogger("telltale_local.workers")

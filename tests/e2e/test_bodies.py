@@ -1,4 +1,4 @@
-"""Every JSON body is read in one place (telltale.replies.parse_json_body): a NUL character in any string
+"""Every JSON body is read in one place (telltale.web.replies.parse_json_body): a NUL character in any string
 of it, which PostgreSQL's text and jsonb cannot store, is a 400 naming the field, never a 500."""
 
 from __future__ import annotations

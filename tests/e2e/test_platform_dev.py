@@ -75,7 +75,7 @@ def test_dev_stops_cleanly_and_keeps_its_data(tmp_path):
         env = dict(os.environ, TELLTALE_DATA_DIR=str(tmp_path))
         code = ("from pathlib import Path; from telltale_local import cli;"
                 f"cli._with_backends(Path({str(tmp_path)!r}));"
-                "from telltale import secret_lookup as s;"
+                "from telltale.secrets import lookup as s;"
                 "print(s.resolve_value('demo', 'shop', 'survives')[1]['password'])")
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=60, check=False)

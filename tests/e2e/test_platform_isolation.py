@@ -1,5 +1,5 @@
 """A tenant's connection secret cannot reach the platform database: the outbound policy never connects to
-its endpoint (telltale.netguard), whatever TELLTALE_ALLOWED_NETWORKS says; and were that layer off, TCP
+its endpoint (telltale.platform.netguard), whatever TELLTALE_ALLOWED_NETWORKS says; and were that layer off, TCP
 logins need the role's password, which only the platform holds (locally: in the data folder, mode 600)."""
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def test_secret_round_trip_never_returns_the_value(api):
     assert "secure_password" not in got.text and "value" not in got.json()["data"]
 
     # The value really is in Secrets Manager, under the tenant's and app's name.
-    from telltale.secret_lookup import resolve_value
+    from telltale.secrets.lookup import resolve_value
 
     type_slug, value = resolve_value("demo", "shop", key)
     assert type_slug == "analytics-postgres" and value["password"] == "secure_password"
@@ -72,7 +72,8 @@ def test_secret_round_trip_never_returns_the_value(api):
 def _assert_gone_from_secrets_manager(tenant: str, app: str, key: str) -> None:
     from botocore.exceptions import ClientError
 
-    from telltale import aws, secrets
+    from telltale.platform import aws
+    from telltale.secrets import store as secrets
 
     with pytest.raises(ClientError) as err:
         aws.client("secretsmanager").get_secret_value(SecretId=secrets.secret_name(tenant, app, key))
@@ -80,7 +81,7 @@ def _assert_gone_from_secrets_manager(tenant: str, app: str, key: str) -> None:
 
 
 def test_rotation_replaces_the_value_and_never_returns_it(api):
-    from telltale.secret_lookup import resolve_value
+    from telltale.secrets.lookup import resolve_value
 
     key = f"pg-{uuid.uuid4().hex[:8]}"
     assert api.post("/api/apps/shop/secrets/", json={"key": key, "type_slug": "analytics-postgres",

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_migrations_twice_change_nothing(platform_db):
-    from telltale import migrate
+    from telltale.platform import migrate
 
     before = platform_db.query("SELECT version, checksum, applied_at FROM platform.schema_migrations ORDER BY 1")
     assert before, "the stack applied no migrations"
@@ -18,7 +18,7 @@ def test_migrations_twice_change_nothing(platform_db):
 
 
 def test_a_changed_migration_is_refused(platform_db, tmp_path):
-    from telltale import migrate
+    from telltale.platform import migrate
 
     (tmp_path / "0001_platform.sql").write_text("SELECT 1;")
     with pytest.raises(migrate.MigrationError, match="changed after it was applied"):
@@ -26,7 +26,7 @@ def test_a_changed_migration_is_refused(platform_db, tmp_path):
 
 
 def test_failed_migration_leaves_nothing_behind(platform_db, tmp_path):
-    from telltale import migrate
+    from telltale.platform import migrate
 
     sql = "CREATE TABLE platform.half_done (id int); SELECT * FROM no_such_table;"
     (tmp_path / "9990_broken.sql").write_text(sql)
@@ -49,7 +49,7 @@ def test_transaction_rolls_back_on_error(platform_db):
 
 def test_reconnects_after_the_server_restarts(tmp_path, monkeypatch):
     """A connection broken by a server restart is replaced on the next call (a warm Lambda must recover)."""
-    from telltale import config, db
+    from telltale.platform import config, db
     from telltale_local.pg import EmbeddedPostgres
 
     pg = EmbeddedPostgres(tmp_path / "pg")

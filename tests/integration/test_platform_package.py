@@ -70,7 +70,7 @@ def test_every_dependency_is_in_the_layer(built: Path):
             if r.marker is None or any(r.marker.evaluate(e) for e in extra_env):
                 wanted.append(Requirement(str(r).split(";")[0]))
     assert not missing, f"missing from the layer: {missing}"
-    assert (site / "telltale" / "migrations" / "0001_platform.sql").exists()
+    assert (site / "telltale" / "platform" / "migrations" / "0001_platform.sql").exists()
 
 
 def test_native_extensions_are_for_the_lambda_platform(built: Path):

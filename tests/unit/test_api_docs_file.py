@@ -56,7 +56,7 @@ def test_every_write_with_a_body_describes_it():
 
 
 def test_queued_syncs_document_202_and_their_errors():
-    """Bodyless routes declare their success status and notable errors (telltale.http.documents_reply):
+    """Bodyless routes declare their success status and notable errors (telltale.web.http.documents_reply):
     bi-sync and query-log-mining answer 202 with the queued job, never 200."""
     doc = json.loads((ROOT / "functions" / "api_docs" / "openapi.json").read_text())
     for path in ("/connectors/{connector_id}/bi-sync", "/connectors/{connector_id}/query-log-mining"):

@@ -1,4 +1,4 @@
-"""The one outbound policy (telltale.netguard): the host's form, every address form, the allow-list
+"""The one outbound policy (telltale.platform.netguard): the host's form, every address form, the allow-list
 (TELLTALE_ALLOWED_NETWORKS), the never-reachable endpoints, and the resolver's deadline. Names that resolve
 to chosen answers are made by patching the resolver here only; the connector tests use real servers."""
 
@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from telltale import netguard
-from telltale.config import Settings, SettingsError
+from telltale.platform import netguard
+from telltale.platform.config import Settings, SettingsError
 
 NOTHING = Settings()  # deployed: TELLTALE_ALLOWED_NETWORKS empty; platform DB at 127.0.0.1:5432
 LOOPBACK = Settings(allowed_networks=("127.0.0.0/8", "::1/128"))

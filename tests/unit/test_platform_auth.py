@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from telltale import auth
-from telltale.errors import Forbidden, Unauthorized
-from telltale.tenancy import reader_role_for, schema_for
+from telltale.platform.errors import Forbidden, Unauthorized
+from telltale.platform.tenancy import reader_role_for, schema_for
+from telltale.web import auth
 
 CLAIMS = {"sub": "u-1", "tenant_id": "demo", "email": "a@b.c", "username": "ann", "given_name": "Ann",
           "family_name": "Lee", "is_staff": "true", "is_superuser": "false"}

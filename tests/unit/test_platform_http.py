@@ -9,8 +9,9 @@ import json
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
-from telltale.errors import Conflict, QueryValidationError
-from telltale.http import dumps, make_resolver, page_params, parse_body, success
+from telltale.platform.errors import Conflict, QueryValidationError
+from telltale.web.http import dumps, make_resolver, parse_body, success
+from telltale.web.paging import page_params
 
 router = APIGatewayHttpRouter()
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from telltale.migrate import discover
+from telltale.platform.migrate import discover
 
 
 def test_migrations_are_numbered_and_ordered():

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from moto import mock_aws
 
-from telltale import aws, config, secrets
-from telltale.errors import NotFound
+from telltale.platform import aws, config
+from telltale.platform.errors import NotFound
+from telltale.secrets import store as secrets
 
 
 @pytest.fixture

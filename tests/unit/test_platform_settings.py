@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from telltale.config import Settings, SettingsError
+from telltale.platform.config import Settings, SettingsError
 
 
 def test_defaults_without_environment():

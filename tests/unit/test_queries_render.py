@@ -17,7 +17,7 @@ import pytest
 from sqlglot import exp
 
 from telltale import sources
-from telltale.errors import QueryValidationError, SecretResolutionError
+from telltale.platform.errors import QueryValidationError, SecretResolutionError
 from telltale.queries import guard, render
 
 PROFILE = {"id": "u-1", "username": "ada", "email": "ada@example.com", "first_name": "Ada", "last_name": "L",

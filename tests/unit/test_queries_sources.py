@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from telltale import sources
-from telltale.errors import QueryValidationError, SecretResolutionError
+from telltale.platform.errors import QueryValidationError, SecretResolutionError
 from telltale.queries import guard
 
 SQL_SOURCES = ["postgres", "redshift", "mysql", "clickhouse", "internal"]
@@ -112,7 +112,7 @@ def test_a_schema_qualified_or_quoted_spelling_does_not_reach_a_refused_function
 
 
 def test_the_registry_derives_the_secret_types_and_connectors():
-    from telltale import secret_types
+    from telltale.secrets import types as secret_types
 
     assert sorted(secret_types.secret_types()) == ["analytics-clickhouse", "analytics-elasticsearch",
                                                    "analytics-mysql", "analytics-postgres", "analytics-redshift"]

@@ -152,8 +152,8 @@ def test_monitors_crud_checks_and_uptime(key, new_key, local_stack, target, monk
 def test_a_slow_monitor_does_not_hold_back_the_others_results(key, local_stack, target, monkeypatch):
     """Each result is written as soon as its check ends: while a slow endpoint is still being waited on,
     the fast ones' results are already readable (a run cut short would lose only the slow one)."""
-    from telltale import db
     from telltale.apianalytics import monitors
+    from telltale.platform import db
 
     ids = [key.post("/api/monitors", json={"url": f"{target}/{p}", "interval_minutes": 1440}).json()["data"]["id"]
            for p in ("slow", "ok", "down")]
@@ -176,8 +176,8 @@ def test_a_slow_monitor_does_not_hold_back_the_others_results(key, local_stack, 
 
 
 def test_a_run_claims_only_what_it_can_check_before_the_lambda_times_out(key, local_stack, target, monkeypatch):
-    from telltale import db
     from telltale.apianalytics import monitors
+    from telltale.platform import db
 
     monkeypatch.setenv("TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S", "1")
     mid = key.post("/api/monitors", json={"url": f"{target}/ok", "interval_minutes": 1440}).json()["data"]["id"]

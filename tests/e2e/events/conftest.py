@@ -23,8 +23,8 @@ def clickhouse_tenant(clickhouse_server: Any, local_stack: Any) -> Any:  # noqa:
     """
     import os
 
-    from telltale import config
-    from telltale.events import store
+    from telltale.events.stores import clickhouse as store
+    from telltale.platform import config
 
     tenant = "chtenant" + uuid.uuid4().hex[:8]
     db = "telltale_events_" + uuid.uuid4().hex[:8]

@@ -22,8 +22,8 @@ def _wait(cond: Any, timeout: float = 30) -> None:
 
 
 def test_poison_message_reaches_the_dlq_and_redrives(api: Any, local_stack: Any, capsys: Any) -> None:
-    from telltale.localqueue import LocalQueue
     from telltale_local import cli
+    from telltale_local.queue import LocalQueue
 
     queue = LocalQueue(local_stack.data_dir / "queue.db")
     marker = uuid.uuid4().hex

@@ -125,7 +125,7 @@ def test_crashes_lose_and_duplicate_nothing(tmp_path: Path) -> None:
             assert total == distinct, "an event was stored twice"
             if total == TOTAL:
                 break
-            from telltale.localqueue import LocalQueue
+            from telltale_local.queue import LocalQueue
 
             queue = LocalQueue(data / "queue.db")
             if not redriven and queue.count("EventsQueue") == 0 and queue.count("EventsQueue-dlq") > 0:

@@ -332,7 +332,7 @@ def test_setup_errors_have_the_spec_messages(api, platform_db, external_pg, loca
 
     # Types outside the analytics family and analytics types without a driver (seeded by another surface or
     # an older release) are refused with the spec's messages.
-    from telltale import secrets as store
+    from telltale.secrets import store
 
     for type_slug, message in (("postgres", "Unsupported analytics datasource"),
                                ("analytics-oracle", "Driver not supported")):
@@ -368,7 +368,7 @@ def test_setup_errors_have_the_spec_messages(api, platform_db, external_pg, loca
     assert api.post("/api/apps/", json={"slug": "shop", "name": "Shop"}, tenant=tenant).status_code == 201
     q = _create(api, tenant=tenant, name="mine", connection_type="internal", query_text="SELECT 1 AS one")
     assert _execute(api, q["slug"], tenant=tenant).json()["data"] == [{"one": 1}]
-    from telltale.tenancy import schema_for
+    from telltale.platform.tenancy import schema_for
 
     platform_db.query(f'DROP SCHEMA "{schema_for(tenant)}" CASCADE')
     try:

@@ -22,7 +22,7 @@ def test_connector_crud_and_secrets(api: Any) -> None:
     cid = conn["id"]
 
     # The secret is in Secrets Manager under the connector's name, not in the database row.
-    from telltale import secrets
+    from telltale.secrets import store as secrets
     from telltale.usage.catalog import secret_name_for
 
     secret = secret_name_for("demo", cid)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from usage_replay import ReplayServer, Request
 
-from telltale.errors import ConnectorError
+from telltale.platform.errors import ConnectorError
 from telltale.usage.connector_config import SupersetConfig
 from telltale.usage.scrapers.base import HttpClient, parse_time, person
 from telltale.usage.scrapers.powerbi import m_dialect, m_native_sql, m_tables

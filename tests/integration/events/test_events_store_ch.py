@@ -8,9 +8,9 @@ from typing import Any
 
 
 def test_replays_collapse_and_first_copy_wins(clickhouse_server: Any, monkeypatch: Any) -> None:
-    from telltale import config
     from telltale.events import dsl, store
     from telltale.events.models import Event
+    from telltale.platform import config
 
     monkeypatch.setenv("TELLTALE_CLICKHOUSE_HOST", clickhouse_server.host)
     monkeypatch.setenv("TELLTALE_CLICKHOUSE_PORT", str(clickhouse_server.port))

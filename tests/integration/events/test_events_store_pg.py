@@ -14,7 +14,7 @@ def _msg(tenant: str, **kw: Any) -> str:
 
 
 def test_write_messages_validates_and_deduplicates(platform_db: Any) -> None:
-    from telltale.events.store import PostgresEventStore
+    from telltale.events.stores.postgres import PostgresEventStore
 
     tenant = "store" + uuid.uuid4().hex[:8]
     good = _msg(tenant)

@@ -16,7 +16,7 @@ from queries_servers import CH_DB, clickhouse_fingerprint, mariadb_fingerprint, 
 
 from telltale.connectors import load
 from telltale.connectors.base import Limits, Prepared
-from telltale.errors import QueryExecutionError
+from telltale.platform.errors import QueryExecutionError
 
 pytestmark = [pytest.mark.integration,
               # A session cut short must end cleanly: an unread result collected later is a failure here.

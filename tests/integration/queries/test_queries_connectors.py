@@ -12,7 +12,7 @@ from queries_servers import CH_DB, start_es_replay
 
 from telltale.connectors import load
 from telltale.connectors.base import Limits, Prepared
-from telltale.errors import ConnectorError, QueryExecutionError
+from telltale.platform.errors import ConnectorError, QueryExecutionError
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,7 @@ def test_postgres_connection_failures_are_connector_errors(external_pg):
 
 
 def test_redshift_uses_tls_by_default_and_a_read_only_session(external_pg):
-    from telltale.secret_types import validate_value
+    from telltale.secrets.types import validate_value
 
     value = validate_value("analytics-redshift", {k: v for k, v in external_pg.secret().items() if k != "ssl"})
     assert value["ssl"] is True

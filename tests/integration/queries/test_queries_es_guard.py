@@ -17,7 +17,7 @@ from es_cases import ES_HOSTILE, ES_INDEX, ES_LEGIT
 
 from telltale.connectors import load
 from telltale.connectors.base import Limits, Prepared
-from telltale.errors import QueryValidationError
+from telltale.platform.errors import QueryValidationError
 from telltale.queries import es_guard
 
 pytestmark = pytest.mark.integration

@@ -33,7 +33,7 @@ from sql_cases import (
 )
 
 from telltale.connectors.base import Limits, Prepared
-from telltale.errors import QueryValidationError, TelltaleError
+from telltale.platform.errors import QueryValidationError, TelltaleError
 from telltale.queries import guard
 
 pytestmark = pytest.mark.integration
@@ -463,7 +463,7 @@ def _internal_left_behind(platform_db: Any, victim: list[Any]) -> str | None:
 
 
 def _platform_victim() -> Any:
-    from telltale import db
+    from telltale.platform import db
 
     conn = db.connect()
     conn.run(f"SET application_name = '{VICTIM}'")

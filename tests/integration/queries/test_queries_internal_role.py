@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from telltale.connectors.base import Limits, Prepared
-from telltale.errors import TelltaleError
+from telltale.platform.errors import TelltaleError
 
 pytestmark = pytest.mark.integration
 
@@ -244,7 +244,7 @@ def test_copy_to_a_program_or_a_file_is_refused(platform_db):
 
 # ---------------------------------------------------------------------------- signals and locks
 def test_platform_sessions_cannot_be_cancelled_or_terminated(platform_db):
-    from telltale import db
+    from telltale.platform import db
 
     other = db.connect()
     try:

@@ -70,7 +70,7 @@ def test_bound_secrets_arrive_intact(driver, external_pg, mariadb, clickhouse):
 
 
 def test_internal_values_round_trip(platform_db):
-    from telltale.tenancy import schema_for
+    from telltale.platform.tenancy import schema_for
 
     for value in VALUES:
         rendered = render.render("SELECT '{{ v }}' AS q, {{ v }} AS b", {"v": value}, language="postgres",

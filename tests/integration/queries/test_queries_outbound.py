@@ -15,7 +15,7 @@ import pytest
 from queries_servers import _free_port
 
 from telltale.connectors.base import Limits, Prepared
-from telltale.errors import ConnectorError, OutboundBlocked
+from telltale.platform.errors import ConnectorError, OutboundBlocked
 
 MARKER = "INTERNAL-ONLY-7f3a9c reply body of an internal service"
 REPLY = ("HTTP/1.1 400 Bad Request\r\nServer: internal-admin\r\nContent-Type: text/plain\r\n"
@@ -174,7 +174,7 @@ def test_an_allowed_loopback_server_works_and_tls_names_the_host(external_pg):
 
 
 def test_the_platform_database_is_refused_even_with_loopback_allowed(local_stack):
-    from telltale.config import get_settings
+    from telltale.platform.config import get_settings
 
     settings = get_settings()
     with pytest.raises(OutboundBlocked, match="platform's own database"):

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from telltale import db
 from telltale.apianalytics import enrich
 from telltale.apianalytics.keys import ApiKey
-from telltale.errors import ValidationError
+from telltale.platform import db
+from telltale.platform.errors import ValidationError
 
 MAX_BATCH = 5000
 # Any HTTP method token (WebDAV's PROPFIND, custom verbs), not just the common nine.
@@ -141,7 +141,7 @@ def _rows_to_requests(body: dict[str, Any]) -> dict[str, Any]:
 def parse_batch(body: Any) -> RequestBatch:
     from pydantic import ValidationError as PydanticValidationError
 
-    from telltale.errors import pydantic_errors
+    from telltale.platform.errors import pydantic_errors
 
     if body is None:
         raise ValidationError("a JSON body is required: {framework, privacy_level, requests: [...]}")

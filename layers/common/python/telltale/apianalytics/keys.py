@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from telltale import db
-from telltale.errors import NotFound, Unauthorized, uuid_or_404
+from telltale.platform import db
+from telltale.platform.errors import NotFound, Unauthorized, uuid_or_404
 
 HEADER = "x-auth-token"
 PREFIX = "tt_"
@@ -37,7 +37,7 @@ def hash_key(raw: str) -> str:
 
 
 def create(tenant_id: str, user_id: str, name: str = "") -> dict[str, Any]:
-    from telltale.tenancy import ensure_tenant
+    from telltale.platform.tenancy import ensure_tenant
 
     ensure_tenant(tenant_id)
     raw = PREFIX + secrets.token_urlsafe(32)

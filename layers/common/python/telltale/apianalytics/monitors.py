@@ -1,6 +1,6 @@
 """Uptime monitors: endpoints a key's owner registered, the scheduled checks and the uptime read API.
 
-Only registered URLs are ever pinged, through the outbound policy (telltale.netguard): a registered URL
+Only registered URLs are ever pinged, through the outbound policy (telltale.platform.netguard): a registered URL
 may point at a private address only inside TELLTALE_ALLOWED_NETWORKS (empty when deployed; the local stack
 allows loopback, to watch an app on this machine); redirects into private ranges are never followed
 (see pinger).
@@ -17,11 +17,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from telltale import db, netguard
 from telltale.apianalytics import pinger, query
 from telltale.apianalytics.keys import ApiKey
-from telltale.errors import Conflict, NotFound, ValidationError, uuid_or_404
-from telltale.log import logger
+from telltale.platform import db, netguard
+from telltale.platform.errors import Conflict, NotFound, ValidationError, uuid_or_404
+from telltale.platform.log import logger
 
 MAX_MONITORS_PER_KEY = 20
 INTERVALS = (1, 5, 15, 30, 60, 360, 1440)

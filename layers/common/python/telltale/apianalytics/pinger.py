@@ -3,7 +3,7 @@
 Every hop's host is resolved once and the connection is pinned to an address that passed the check, so
 DNS cannot swap in a private address between the check and the connect. Redirects are followed by hand
 (at most a few hops) and a redirect into a private, loopback, link-local or otherwise non-global range is
-never followed, whatever the monitor's own URL was allowed to be (telltale.netguard, without its
+never followed, whatever the monitor's own URL was allowed to be (telltale.platform.netguard, without its
 allow-list).
 
 ``timeout`` is a wall-clock deadline for the whole check (every hop, connect, send and each read), not a
@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from telltale.netguard import Blocked, outbound_address, split_url
+from telltale.platform.netguard import Blocked, outbound_address, split_url
 
 USER_AGENT = "telltale-uptime/1.0"
 MAX_REDIRECTS = 3

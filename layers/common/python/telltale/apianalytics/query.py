@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from telltale import db
 from telltale.apianalytics import enrich
 from telltale.apianalytics.keys import ApiKey
-from telltale.errors import NotAcceptable, ValidationError
+from telltale.platform import db
+from telltale.platform.errors import NotAcceptable, ValidationError
 
 PAGE_SIZE = 50_000
 # The filters the spec lists, and so the only query parameters /api/data and /api/stats accept: a

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telltale import db
+from telltale.platform import db
 
 RETENTION = "6 months"
 

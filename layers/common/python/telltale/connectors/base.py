@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from telltale.errors import ConnectorError, QueryExecutionError
+from telltale.platform.errors import ConnectorError, QueryExecutionError
 
 
 def _env_int(name: str, default: int) -> int:

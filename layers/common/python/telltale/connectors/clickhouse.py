@@ -28,7 +28,7 @@ from telltale.connectors.base import (
     execution_error,
 )
 from telltale.connectors.outbound import clickhouse_pool
-from telltale.netguard import Blocked
+from telltale.platform.netguard import Blocked
 
 # What one read may hold in the server's memory: aggregations need some, a 1 GB string does not fit.
 MAX_MEMORY_USAGE = 1 << 30
@@ -84,7 +84,7 @@ class ClickHouseConnector:
                 secure=bool(config.get("secure", True)),
                 connect_timeout=min(int(config.get("connect_timeout") or 10), limits.connect_timeout_s),
                 send_receive_timeout=timeout + 2, autogenerate_session_id=False, query_retries=0,
-                pool_mgr=clickhouse_pool(),  # connections checked and pinned by telltale.netguard
+                pool_mgr=clickhouse_pool(),  # connections checked and pinned by telltale.platform.netguard
             )
         except (OperationalError, DatabaseError, OSError, Blocked) as exc:
             raise connector_error("ClickHouse", exc, config) from None

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from telltale import netguard
 from telltale.connectors.base import Limits, Prepared, Result, budget_words, connector_error, execution_error
 from telltale.connectors.outbound import elasticsearch_node_class
+from telltale.platform import netguard
 
 
 def base_url(config: dict[str, Any]) -> str:

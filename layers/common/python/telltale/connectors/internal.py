@@ -42,10 +42,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from telltale import db, tenancy
 from telltale.connectors.base import Limits, Prepared, Result, connector_error, execution_error
 from telltale.connectors.postgres import db_error_message, run_limited
-from telltale.errors import QueryExecutionError, TelltaleError
+from telltale.platform import db, tenancy
+from telltale.platform.errors import QueryExecutionError, TelltaleError
 
 if TYPE_CHECKING:
     import pg8000.native

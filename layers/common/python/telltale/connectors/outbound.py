@@ -1,6 +1,6 @@
 """How the query connectors reach their server, and what a failure to reach it may say.
 
-Every connector opens its connection through :mod:`telltale.netguard` (checked at connect time, pinned to
+Every connector opens its connection through :mod:`telltale.platform.netguard` (checked at connect time, pinned to
 the checked address, TLS verified against the host name): pg8000 and pymysql get a connected socket,
 ClickHouse a pool manager and Elasticsearch a node class whose connections are checked the same way.
 
@@ -17,8 +17,8 @@ import socket
 import ssl
 from typing import TYPE_CHECKING, Any
 
-from telltale import netguard
-from telltale.errors import ConnectorError, OutboundBlocked
+from telltale.platform import netguard
+from telltale.platform.errors import ConnectorError, OutboundBlocked
 
 if TYPE_CHECKING:
     from telltale.connectors.base import Limits

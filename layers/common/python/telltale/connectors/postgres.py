@@ -19,7 +19,7 @@ from telltale.connectors.base import (
     execution_error,
 )
 from telltale.connectors.outbound import socket_for
-from telltale.errors import TelltaleError
+from telltale.platform.errors import TelltaleError
 
 if TYPE_CHECKING:
     import pg8000.native
@@ -53,7 +53,7 @@ def connect(config: dict[str, Any], limits: Limits, *, what: str,
         )
     except Exception as exc:  # noqa: BLE001 - every failure to connect is the same ConnectorError
         raise connector_error(what, exc, config) from None
-    from telltale.db import no_delay
+    from telltale.platform.db import no_delay
 
     no_delay(conn)  # a query longer than one TCP segment must not wait for the server's delayed ACK
     return conn
@@ -162,7 +162,7 @@ def run_limited(conn: pg8000.native.Connection, sql: str, limits: Limits,
 
 def db_error_message(exc: BaseException) -> str:
     """pg8000 errors carry the server's fields; the message and the SQLSTATE say what went wrong."""
-    from telltale.db import pg_error
+    from telltale.platform.db import pg_error
 
     code, message = pg_error(exc)
     if code or message:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from telltale.errors import ValidationError
+from telltale.platform.errors import ValidationError
 
 Granularity = Literal["NONE", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH"]
 Operator = Literal["EQ", "NEQ", "GT", "GTE", "LT", "LTE", "IN", "NOT_IN"]
@@ -424,7 +424,7 @@ def parse_query(body: Any) -> Query:
     """The request body as a Query, with 400s that name each bad field."""
     from pydantic import ValidationError as PydanticError
 
-    from telltale.errors import pydantic_errors
+    from telltale.platform.errors import pydantic_errors
 
     if not isinstance(body, dict):
         raise ValidationError("the body must be a query object", errors={"body": ["must be a JSON object"]})

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from telltale.errors import PayloadTooLarge, ValidationError
+from telltale.platform.errors import PayloadTooLarge, ValidationError
 
 MAX_BATCH = 10_000
 MAX_ATTRIBUTES = 50
@@ -197,7 +197,7 @@ def validate_batch(body: Any, *, token_tenant: str, now: datetime | None = None)
         what = (f"{len(bad)} of {len(items)} events are invalid ({', '.join(bad[:10])})" if bad
                 else "the event is invalid")
         raise ValidationError(f"{what}; nothing was accepted; see errors for each field", errors=errors)
-    from telltale.errors import Forbidden
+    from telltale.platform.errors import Forbidden
 
     for ev in events:
         if ev.tenant_id != token_tenant:

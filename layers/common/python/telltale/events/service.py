@@ -6,11 +6,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from telltale.config import get_settings
-from telltale.errors import ServiceUnavailable
 from telltale.events import dsl
 from telltale.events.models import Event, from_message, message_body, validate_batch
-from telltale.events.store import store_for
+from telltale.events.stores import store_for
+from telltale.platform.config import get_settings
+from telltale.platform.errors import ServiceUnavailable
 
 
 def accept(body: Any, *, token_tenant: str) -> int:
@@ -18,7 +18,7 @@ def accept(body: Any, *, token_tenant: str) -> int:
 
     Only returns once every event is durably queued: the caller answers 202 after this and never before.
     """
-    from telltale import queue
+    from telltale.platform import queue
 
     events = validate_batch(body, token_tenant=token_tenant)
     url = get_settings().events_queue_url
@@ -34,12 +34,12 @@ def store_messages(bodies: list[tuple[str, str]]) -> tuple[list[str], list[str]]
     A message that is not a valid event can never succeed; it is reported failed so that it reaches the
     dead-letter queue after its retries instead of being silently dropped.
     """
-    from telltale.log import logger
+    from telltale.platform.log import logger
 
     s = get_settings()
     if s.event_store == "postgres" and not s.clickhouse_tenants.strip():
         # Every tenant is on PostgreSQL: the fast path, the whole batch in one transaction.
-        from telltale.events.store import PostgresEventStore
+        from telltale.events.stores.postgres import PostgresEventStore
 
         try:
             stored, invalid = PostgresEventStore().write_messages(bodies)
@@ -47,7 +47,7 @@ def store_messages(bodies: list[tuple[str, str]]) -> tuple[list[str], list[str]]
                 logger.warning("undecodable event messages", extra={"message_ids": invalid[:20]})
             return stored, invalid
         except Exception as exc:  # noqa: BLE001 - e.g. the database went away: the per-tenant path below
-            from telltale import db
+            from telltale.platform import db
 
             logger.warning("fast event write failed; storing message by message", extra={"error": str(exc)[:300]})
             db.reset()
@@ -69,7 +69,7 @@ def store_messages(bodies: list[tuple[str, str]]) -> tuple[list[str], list[str]]
             done.extend(mid for mid, _ in items)
         except Exception as exc:  # noqa: BLE001 - reported per message; the queue retries them
             logger.warning("event batch not stored; will be retried", extra={"tenant": tenant, "error": str(exc)[:300]})
-            from telltale import db
+            from telltale.platform import db
 
             db.reset()
             failed.extend(mid for mid, _ in items)
@@ -115,11 +115,11 @@ def execute(q: dsl.Query, *, tenant_id: str, event_types: list[str] | None = Non
     try:
         raw = store.run(compiled)
     except Exception as exc:
-        from telltale.errors import TelltaleError
+        from telltale.platform.errors import TelltaleError
 
         if isinstance(exc, TelltaleError):
             raise
-        from telltale.log import logger
+        from telltale.platform.log import logger
 
         logger.exception("event query failed")
         raise ServiceUnavailable("the event store could not run the query; retry later") from None

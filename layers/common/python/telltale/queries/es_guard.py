@@ -37,7 +37,7 @@ import math
 import re
 from typing import Any
 
-from telltale.errors import QueryValidationError
+from telltale.platform.errors import QueryValidationError
 from telltale.sources._elasticsearch_grammar import (  # the tables: the source's allow-list
     AGGS,
     BUCKET_AGGS,

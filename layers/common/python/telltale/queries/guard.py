@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from telltale.errors import QueryValidationError
-from telltale.log import quiet_sqlglot
+from telltale.platform.errors import QueryValidationError
+from telltale.platform.log import quiet_sqlglot
 from telltale.sources.base import words
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from telltale.errors import QueryValidationError, TelltaleError
+from telltale.platform.errors import QueryValidationError, TelltaleError
 
 LANGUAGES = {"postgres", "redshift", "mysql", "clickhouse", "elasticsearch"}
 _PARAM_NAME_MAX = 64

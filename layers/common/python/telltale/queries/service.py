@@ -15,13 +15,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from telltale import db, outbox, sources
-from telltale.auth import AuthContext
+from telltale import sources
 from telltale.connectors.base import Limits, Prepared, Result, redact
-from telltale.errors import NotFound, QueryValidationError, SecretResolutionError, TelltaleError
+from telltale.platform import db, outbox
+from telltale.platform.errors import NotFound, QueryValidationError, SecretResolutionError, TelltaleError
+from telltale.platform.tenancy import get_app, schema_for
 from telltale.queries import es_guard, guard, render
 from telltale.sources import Source
-from telltale.tenancy import get_app, schema_for
+from telltale.web.auth import AuthContext
 
 if TYPE_CHECKING:  # the CRUD's request models; execution (execute_query's cold start) does without pydantic
     from telltale.queries.models import QueryCreate, QueryUpdate
@@ -217,7 +218,7 @@ def delete(auth: AuthContext, app_slug: str, slug: str) -> None:
 def prepare(auth: AuthContext, app_slug: str, query: dict[str, Any], params: dict[str, Any]
             ) -> tuple[Source, Prepared, list[str]]:
     """(source, what the connector runs, strings to redact): resolve, render, guard. No connection yet."""
-    from telltale.secret_lookup import resolve_value
+    from telltale.secrets.lookup import resolve_value
 
     params = render.check_params(params)
     resolver = None
@@ -329,7 +330,7 @@ def execute(auth: AuthContext, app_slug: str, slug: str, params: dict[str, Any])
 
 def _record(auth: AuthContext, app_slug: str, query: dict[str, Any], key: str, driver: str | None,
             started: datetime, duration_ms: float, result: Result | None, error: TelltaleError | None) -> None:
-    from telltale.log import logger
+    from telltale.platform.log import logger
 
     try:
         db.query(

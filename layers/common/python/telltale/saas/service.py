@@ -10,11 +10,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from telltale import db
-from telltale.errors import ValidationError
 from telltale.events import dsl
 from telltale.events.service import execute
-from telltale.events.store import store_for
+from telltale.events.stores import store_for
+from telltale.platform import db
+from telltale.platform.errors import ValidationError
 
 METRIC_EVENTS = {"create_tenant": "tenant.created", "create_saas_user": "saas_user.created",
                  "create_tenant_user": "tenant_user.created"}

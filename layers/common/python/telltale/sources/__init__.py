@@ -13,7 +13,7 @@ import importlib
 from functools import lru_cache
 from typing import Any
 
-from telltale.errors import SecretResolutionError
+from telltale.platform.errors import SecretResolutionError
 from telltale.sources.base import SecretField, Source, SqlRules
 
 __all__ = ["INTERNAL", "SecretField", "Source", "SqlRules", "by_secret_type", "connector", "external", "get"]

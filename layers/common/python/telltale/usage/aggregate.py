@@ -28,8 +28,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from telltale import db
-from telltale.log import logger
+from telltale.platform import db
+from telltale.platform.log import logger
 from telltale.usage.catalog import get_space
 
 WINDOW_DAYS = 30

@@ -13,12 +13,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from telltale import db, secrets
-from telltale.auth import AuthContext
-from telltale.config import get_settings
-from telltale.errors import Conflict, NotFound, ValidationError, uuid_or_404
+from telltale.platform import db
+from telltale.platform.config import get_settings
+from telltale.platform.errors import Conflict, NotFound, ValidationError, uuid_or_404
+from telltale.secrets import store as secrets
 from telltale.usage import connector_config
 from telltale.usage.sql import split_table
+from telltale.web.auth import AuthContext
 
 BI_TYPES = ("superset", "metabase", "looker", "tableau", "power_bi")
 WAREHOUSE_TYPES = ("snowflake", "bigquery", "postgres")

@@ -7,7 +7,7 @@ and miners receive the validated model dumped to a dict, defaults filled in. Bou
 ``page_size: 0`` used to page forever and ``max_retries: "abc"`` failed every sync with an internal error.
 Unknown keys are kept (extra="allow"): they are harmless, and an older connector's config stays valid.
 
-Outbound addresses (``base_url``, ``token_url``, ``host``) are checked with :mod:`telltale.netguard`: on
+Outbound addresses (``base_url``, ``token_url``, ``host``) are checked with :mod:`telltale.platform.netguard`: on
 create and update here, and again when a scraper connects (DNS can change in between). Deployments whose BI
 tools live inside their network list those networks (or host names) in ``TELLTALE_ALLOWED_NETWORKS``.
 """
@@ -19,8 +19,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from telltale import netguard
-from telltale.errors import ValidationError
+from telltale.platform import netguard
+from telltale.platform.errors import ValidationError
 
 # Config keys that decide where the stored credentials are sent (or whether the channel is verified):
 # changing any of them without giving the credentials again would let a tenant user send them to a server

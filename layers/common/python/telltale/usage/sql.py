@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from telltale.log import quiet_sqlglot
+from telltale.platform.log import quiet_sqlglot
 
 # BI and query-log SQL holds customers' values (and at times passwords): sqlglot must not log it.
 quiet_sqlglot()

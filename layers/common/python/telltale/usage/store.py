@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from telltale import db
-from telltale.errors import NotFound, uuid_or_404
+from telltale.platform import db
+from telltale.platform.errors import NotFound, uuid_or_404
 
 MAX_JOB_ERRORS = 50
 

@@ -17,10 +17,10 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from telltale import db, queue
-from telltale.config import get_settings
-from telltale.errors import Conflict, ServiceUnavailable, TelltaleError, ValidationError
-from telltale.log import logger
+from telltale.platform import db, queue
+from telltale.platform.config import get_settings
+from telltale.platform.errors import Conflict, ServiceUnavailable, TelltaleError, ValidationError
+from telltale.platform.log import logger
 from telltale.usage import catalog, store
 from telltale.usage.scrapers.base import BiRecord, ItemError
 from telltale.usage.sql import analyze

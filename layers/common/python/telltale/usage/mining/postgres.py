@@ -8,7 +8,7 @@ snapshot: the calls added since the previous run become one ``query_log`` row pe
 
 Needs PostgreSQL 14 or newer (the ``toplevel`` column, which keeps statements run inside functions from
 being counted twice); an older server is refused with a message saying so. The host is checked with
-telltale.netguard before connecting, like every other connector address.
+telltale.platform.netguard before connecting, like every other connector address.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from telltale import netguard
-from telltale.db import pg_error
-from telltale.errors import ConnectorError
+from telltale.platform import netguard
+from telltale.platform.db import pg_error
+from telltale.platform.errors import ConnectorError
 from telltale.usage.scrapers.base import BiRecord, ItemError, item_error
 
 MIN_VERSION_NUM = 140000
@@ -51,7 +51,7 @@ class PostgresMiner:
 
         host, port = str(self.config["host"]), int(self.config["port"])
         try:
-            # The checked address (telltale.netguard), so DNS cannot rebind between check and connect.
+            # The checked address (telltale.platform.netguard), so DNS cannot rebind between check and connect.
             sock = netguard.connect(host, port, float(self.config["timeout_s"]))
         except netguard.Blocked as exc:
             raise ConnectorError(f"PostgreSQL at {host} cannot be contacted: {exc}") from None

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telltale.errors import ConnectorError
+from telltale.platform.errors import ConnectorError
 from telltale.usage.scrapers.base import BiRecord, HttpClient, ItemError, item_error, parse_time
 
 POLL_MARGIN_S = 60

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
-from telltale import netguard
-from telltale.errors import ConnectorError
+from telltale.platform import netguard
+from telltale.platform.errors import ConnectorError
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
@@ -149,7 +149,7 @@ class HttpClient:
 
 @lru_cache(maxsize=1)
 def _guarded_adapter() -> type[Any]:
-    """A requests adapter whose every new connection goes only where telltale.netguard allows: the host is
+    """A requests adapter whose every new connection goes only where telltale.platform.netguard allows: the host is
     resolved once, every answer checked, and the socket opened to the address that passed, so DNS cannot
     swap in a private address between the check (also made when the connector was saved) and the connect.
     Redirects and absolute URLs a tool hands back (a status URL, a token URL) pass through it too. TLS still

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from telltale.errors import ConnectorError
+from telltale.platform.errors import ConnectorError
 from telltale.usage.scrapers.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
 from telltale.usage.sql import dialect_name
 

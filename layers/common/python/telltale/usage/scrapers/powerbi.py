@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from telltale.errors import ConnectorError
+from telltale.platform.errors import ConnectorError
 from telltale.usage.scrapers.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
 
 SCOPE = "https://analysis.windows.net/powerbi/api/.default"

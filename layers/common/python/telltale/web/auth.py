@@ -11,8 +11,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from telltale.config import get_settings
-from telltale.errors import Forbidden, Unauthorized
+from telltale.platform.config import get_settings
+from telltale.platform.errors import Forbidden, Unauthorized
 
 TENANT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 TENANT_HEADER = "x-tenant-uuid"

@@ -1,17 +1,18 @@
 """A tenant app's secret by its key: type and value together, for server-side use only (the query engine
 resolves a saved query's connection and its ``{{ secret.key }}`` references with it).
 
-Apart from the secrets API (:mod:`telltale.secret_service`, with its request models), so that an execution
-loads no pydantic; apart from :mod:`telltale.secrets`, which :mod:`telltale.db` uses for its own password.
+Apart from the secrets API (:mod:`telltale.secrets.service`, with its request models), so that an execution
+loads no pydantic; apart from :mod:`telltale.secrets.store`, which :mod:`telltale.platform.db` uses for its own
+password.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from telltale import db
-from telltale.errors import NotFound, SecretResolutionError
-from telltale.secrets import read_secret_json
+from telltale.platform import db
+from telltale.platform.errors import NotFound, SecretResolutionError
+from telltale.secrets.store import read_secret_json
 
 
 def resolve_value(tenant_id: str, app_slug: str, key: str) -> tuple[str, dict[str, Any]]:

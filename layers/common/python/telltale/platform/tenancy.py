@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from telltale import db
-from telltale.errors import NotFound
+from telltale.platform import db
+from telltale.platform.errors import NotFound
 
 APP_SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -61,7 +61,7 @@ def list_apps(tenant_id: str) -> list[dict[str, Any]]:
 
 def create_app(tenant_id: str, slug: str, name: str) -> dict[str, Any]:
     """Create an app (and the tenant and its schema on first use); 409 if the slug is taken."""
-    from telltale.errors import Conflict
+    from telltale.platform.errors import Conflict
 
     with db.transaction() as tx:
         tx.run(

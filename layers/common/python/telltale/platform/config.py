@@ -52,8 +52,6 @@ class Settings:
     events_queue_url: str | None = None
     # Where BI sync jobs wait for the bi_sync worker (POST /connectors/{id}/bi-sync, the schedule).
     usage_sync_queue_url: str | None = None
-    # The SQLite file behind every "local://" queue URL.
-    local_queue_path: str | None = None
 
     event_store: EventStore = "postgres"
     # The ClickHouse event store (used when event_store is "clickhouse", or for the tenants listed in
@@ -67,7 +65,7 @@ class Settings:
     clickhouse_tenants: str = ""
 
     # Where outbound connections (query sources, BI and warehouse connectors, monitors) may go beyond the
-    # public internet: CIDR networks and host names, comma-separated (telltale.netguard). Empty deployed:
+    # public internet: CIDR networks and host names, comma-separated (telltale.platform.netguard). Empty deployed:
     # nothing private; the local stack allows loopback unless TELLTALE_ALLOWED_NETWORKS is set.
     allowed_networks: tuple[str, ...] = ()
 
@@ -111,7 +109,7 @@ def _convert(name: str, raw: str, default: Any) -> Any:
             raise ValueError(f"must be one of {', '.join(get_args(EventStore))}, not {raw!r}")
         return raw
     if name == "allowed_networks":
-        from telltale.netguard import parse_allowed_networks
+        from telltale.platform.netguard import parse_allowed_networks
 
         return parse_allowed_networks(raw)
     if isinstance(default, bool):

@@ -10,9 +10,9 @@ import contextlib
 import json
 from typing import Any
 
-from telltale import aws
-from telltale.config import get_settings
-from telltale.errors import NotFound
+from telltale.platform import aws
+from telltale.platform.config import get_settings
+from telltale.platform.errors import NotFound
 
 _provider: Any = None
 

@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by every API function: the resolver, the error mapping, envelopes and paging.
+"""HTTP plumbing shared by every API function: the resolver, the error mapping and envelopes.
 
 One exception handler maps every :class:`TelltaleError` (and request-validation failures) to a JSON
 reply, so routes just raise.
@@ -6,9 +6,6 @@ reply, so routes just raise.
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -17,18 +14,20 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from telltale import auth as _auth
-from telltale.errors import TelltaleError, ValidationError, pydantic_errors
-from telltale.log import powertools_logger
-from telltale.replies import JSON, dumps, envelope, event_json_body, log_error, to_json
+from telltale.platform.errors import TelltaleError, ValidationError, pydantic_errors
+from telltale.platform.log import powertools_logger
+from telltale.web import auth as _auth
+from telltale.web.replies import JSON, dumps, envelope, event_json_body, log_error, to_json
 
 # Powertools' JSON handler on the "telltale" logger, with the Lambda context in every line.
 logger = powertools_logger()
 
-__all__ = ["JSON", "current_auth", "documents_body", "documents_reply", "dumps", "json_body", "json_response",
-           "lambda_handler", "logger", "make_resolver", "page_params", "parse_body", "success", "takes_body", "to_json"]
+__all__ = ["JSON", "current_auth", "dumps", "json_body", "json_response", "lambda_handler", "logger", "make_resolver",
+           "parse_body", "success", "to_json"]
 
 M = TypeVar("M", bound=BaseModel)
+# Where :mod:`telltale.web.openapi` records a route's body model; the tenant middleware below reads it.
+BODY_SPEC = "__telltale_body__"
 
 
 class HasEvent(Protocol):
@@ -160,100 +159,7 @@ def parse_body(app: HasEvent, model: type[M], *, optional: bool = False) -> M:
                               errors=pydantic_errors(exc)) from None
 
 
-BODY_SPEC = "__telltale_body__"
-RouteFn = TypeVar("RouteFn", bound=Callable[..., Any])
-
-
-def documents_body(model: type[BaseModel], *, status: int = 200,
-                   optional: bool = False) -> Callable[[RouteFn], RouteFn]:
-    """Record, for ``functions/api_docs``, the route's JSON body ``model`` and the status of a success.
-
-    For routes that must authenticate before they read the body (the API-key routes call their key
-    check, then :func:`parse_body`); the others use :func:`takes_body`, which also parses it.
-    """
-
-    def mark(func: RouteFn) -> RouteFn:
-        setattr(func, BODY_SPEC, (model, status, optional))
-        return func
-
-    return mark
-
-
-REPLY_SPEC = "__telltale_reply__"
-
-
-def documents_reply(status: int = 200, *, errors: dict[int, str] | None = None) -> Callable[[RouteFn], RouteFn]:
-    """Record, for ``functions/api_docs``, a route's success ``status`` and the notable errors it answers
-    (``{404: "unknown connector"}``): for routes without a body (those with one say their status through
-    :func:`takes_body`), whose reply Powertools would otherwise document as a bare 200."""
-
-    def mark(func: RouteFn) -> RouteFn:
-        setattr(func, REPLY_SPEC, (status, dict(errors or {})))
-        return func
-
-    return mark
-
-
-def takes_body(app: HasEvent, model: type[BaseModel], *, status: int = 200,
-               optional: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Give the route its JSON body, parsed as ``model``, in the ``body`` argument.
-
-    Put it under the ``@router.post``/``put`` decorator. Powertools sees only the path parameters (the
-    body is read by :func:`parse_body`, with this platform's messages and tenant rule), and
-    ``functions/api_docs`` reads the model and success ``status`` recorded here to describe the request
-    body and reply in the OpenAPI document.
-    """
-
-    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
-        signature = inspect.signature(func)
-        if "body" not in signature.parameters:
-            raise TypeError(f"{func.__name__} must take a 'body' argument")
-
-        def route(**path_params: Any) -> Any:
-            return func(**path_params, body=parse_body(app, model, optional=optional))
-
-        functools.update_wrapper(route, func, updated=())
-        del route.__wrapped__  # type: ignore[attr-defined]  # Powertools must read the signature below
-        route.__signature__ = signature.replace(  # type: ignore[attr-defined]
-            parameters=[p for p in signature.parameters.values() if p.name != "body"])
-        return documents_body(model, status=status, optional=optional)(route)
-
-    return wrap
-
-
 def success(data: Any = None, *, message: str = "Data retrieved successfully", status: int = 200,
             total: int | None = None, **extra: Any) -> Response:
     """The ``{status, message, data, total}`` envelope of spec 000 (and the platform's own APIs)."""
     return json_response(status, envelope(data, message=message, total=total, **extra))
-
-
-class Page(BaseModel):
-    page: int = 1
-    page_size: int = 20
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.page_size
-
-
-def page_params(app: HasEvent, *, default_size: int = 20, max_size: int = 100) -> Page:
-    """``page`` and ``page_size`` from the query string, validated with messages that say the limits."""
-    q = app.current_event.query_string_parameters or {}
-    errors: dict[str, list[str]] = {}
-    values: dict[str, int] = {}
-    for name, default, lo, hi in (("page", 1, 1, 1_000_000), ("page_size", default_size, 1, max_size)):
-        raw = q.get(name)
-        if raw is None:
-            values[name] = default
-            continue
-        try:
-            value = int(raw)
-        except ValueError:
-            errors[name] = [f"must be an integer between {lo} and {hi}"]
-            continue
-        if not lo <= value <= hi:
-            errors[name] = [f"must be between {lo} and {hi}"]
-        values[name] = value
-    if errors:
-        raise ValidationError("invalid paging parameters", errors=errors)
-    return Page(**values)

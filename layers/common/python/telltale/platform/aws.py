@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from telltale.config import get_settings
+from telltale.platform.config import get_settings
 
 _clients: dict[str, Any] = {}
 _lock = threading.Lock()

@@ -1,6 +1,6 @@
 """Reply bodies and the API Gateway HTTP API (payload 2.0) event, without a router.
 
-``telltale.http`` builds its Powertools resolver on these. A function that serves a single route can
+``telltale.web.http`` builds its Powertools resolver on these. A function that serves a single route can
 use :func:`single_route` instead and skip the resolver altogether: API Gateway has matched the route and
 put the path parameters in the event, and Powertools' event-handler package costs about 130 ms of
 imports at every cold start (``execute_query``, the latency-sensitive one, does this).
@@ -13,8 +13,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from telltale.errors import NotFound, TelltaleError, ValidationError
-from telltale.log import logger
+from telltale.platform.errors import NotFound, TelltaleError, ValidationError
+from telltale.platform.log import logger
 
 JSON = "application/json"
 

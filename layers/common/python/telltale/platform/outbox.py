@@ -12,7 +12,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-from telltale.config import get_settings
+from telltale.platform.config import get_settings
 
 
 def publish(tenant_id: str, event_type: str, *, actor_id: str | None = None, actor_type: str = "TENANT_STAFF",
@@ -35,10 +35,10 @@ def publish(tenant_id: str, event_type: str, *, actor_id: str | None = None, act
     if not url:
         return
     try:
-        from telltale import queue
+        from telltale.platform import queue
 
         queue.send_batch(url, [json.dumps(event)])
     except Exception:  # noqa: BLE001 - the outbox must not fail the request that caused the event
-        from telltale.log import logger
+        from telltale.platform.log import logger
 
         logger.warning("outbox event dropped", extra={"event_type": event_type, "tenant": tenant_id})

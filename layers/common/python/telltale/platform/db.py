@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from telltale.config import Settings, get_settings
+from telltale.platform.config import Settings, get_settings
 
 if TYPE_CHECKING:
     import pg8000.native
@@ -27,7 +27,7 @@ def platform_password(settings: Settings | None = None) -> str | None:
     settings = settings or get_settings()
     if settings.db_password is not None or not settings.db_secret_arn:
         return settings.db_password
-    from telltale.secrets import read_secret_json
+    from telltale.secrets.store import read_secret_json
 
     return str(read_secret_json(settings.db_secret_arn)["password"])
 

@@ -14,8 +14,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from telltale import db, sources
-from telltale.errors import ValidationError, pydantic_errors
+from telltale import sources
+from telltale.platform import db
+from telltale.platform.errors import ValidationError, pydantic_errors
 from telltale.sources import SecretField, Source
 
 _PY_TYPES: dict[str, Any] = {"string": str, "integer": int, "boolean": bool, "object": dict[str, str]}
@@ -40,11 +41,11 @@ def _field(f: SecretField) -> tuple[Any, Any]:
 
 def _host_check(source: Source) -> Any:
     """The form of a host field, checked when the secret is saved (a 400 naming value.host); where it may
-    connect is checked by telltale.netguard at each connection, since DNS answers change. Elasticsearch's
+    connect is checked by telltale.platform.netguard at each connection, since DNS answers change. Elasticsearch's
     host is a URL (spec 000): a scheme, a host and an optional port."""
 
     def check(cls: Any, v: Any) -> Any:
-        from telltale import netguard
+        from telltale.platform import netguard
 
         if isinstance(v, str):
             if source.language == "elasticsearch":

@@ -92,7 +92,7 @@ class ConnectorError(TelltaleError):
 
 
 class OutboundBlocked(ConnectorError):
-    """The target is one the outbound policy (telltale.netguard) refuses: the secret's or connector's
+    """The target is one the outbound policy (telltale.platform.netguard) refuses: the secret's or connector's
     setting is what must change, so a 4xx, keeping spec 000's ConnectorError code; details.category says
     "not allowed"."""
 

@@ -15,7 +15,7 @@ VPC. The rule, for every surface:
   disqualifies the name (a name that mixes public and private answers is a classic way in);
 - public unicast is allowed; private, loopback, link-local, CGNAT, unique-local and the like only when the
   address is inside a network, or the host name is listed, in ``TELLTALE_ALLOWED_NETWORKS``
-  (:attr:`telltale.config.Settings.allowed_networks`; a deployment's own VPC databases go there);
+  (:attr:`telltale.platform.config.Settings.allowed_networks`; a deployment's own VPC databases go there);
 - never, whatever that list says: the cloud metadata and credential endpoints, the Lambda runtime API,
   the unspecified, multicast and broadcast addresses, and the platform database's own endpoint
   (``TELLTALE_DB_HOST``'s addresses at ``TELLTALE_DB_PORT``).
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from telltale.config import Settings
+    from telltale.platform.config import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -380,7 +380,7 @@ def outbound_address(host: str, port: int, *, settings: Settings | None = None, 
     ``use_allow_list=False`` applies the policy as if ``TELLTALE_ALLOWED_NETWORKS`` were empty (a
     monitor's redirects: the registered URL may be allow-listed, where it redirects to may not)."""
     if settings is None:
-        from telltale.config import get_settings
+        from telltale.platform.config import get_settings
 
         settings = get_settings()
     try:

@@ -1,7 +1,8 @@
 """The queue port: send message batches to SQS deployed, or to the durable local queue.
 
-A queue URL ``local://<QueueLogicalId>`` names a queue in the local SQLite file; anything else is an
-SQS queue URL. Either way, ``send_batch`` returns only when every message is durably enqueued, or raises
+A queue URL ``local://<QueueLogicalId>`` names a queue of the local stack, which installs its queue here
+(:func:`install_local`; the queue itself lives in ``local/``, outside the deployed layer); anything else is
+an SQS queue URL. Either way, ``send_batch`` returns only when every message is durably enqueued, or raises
 :class:`ServiceUnavailable` so that the caller answers 503 and the client retries: nothing is answered
 202 that was not stored.
 """
@@ -9,34 +10,33 @@ SQS queue URL. Either way, ``send_batch`` returns only when every message is dur
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Protocol
 
-from telltale import aws
-from telltale.config import get_settings
-from telltale.errors import ServiceUnavailable
+from telltale.platform import aws
+from telltale.platform.errors import ServiceUnavailable
 
 LOCAL_SCHEME = "local://"
 SQS_BATCH = 10
 SQS_MAX_BATCH_BYTES = 256 * 1024
 
-_local_queue: Any = None
+class LocalSender(Protocol):
+    def send(self, queue: str, bodies: list[str]) -> object: ...
 
 
-def local_queue() -> Any:
+_local_queue: LocalSender | None = None
+
+
+def install_local(queue: LocalSender | None) -> None:
+    """Where ``local://`` URLs go in this process (the local stack's queue); None removes it."""
     global _local_queue
+    _local_queue = queue
+
+
+def local_queue() -> LocalSender:
     if _local_queue is None:
-        from telltale.localqueue import LocalQueue
-
-        path = get_settings().local_queue_path
-        if not path:
-            raise ServiceUnavailable("the local queue has no file configured (TELLTALE_LOCAL_QUEUE_PATH)")
-        _local_queue = LocalQueue(path)
+        raise ServiceUnavailable("no local queue in this process: local:// queue URLs need the local stack "
+                                 "(telltale dev)")
     return _local_queue
-
-
-def reset() -> None:
-    global _local_queue
-    _local_queue = None
 
 
 def send_batch(queue_url: str, bodies: list[str]) -> None:

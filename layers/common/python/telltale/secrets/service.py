@@ -2,7 +2,7 @@
 
 The value goes to Secrets Manager; ``platform.secrets`` holds the metadata (key, type, where). Nothing
 here returns a value to a caller; the query engine reads values server-side with
-:func:`telltale.secret_lookup.resolve_value` (which needs none of the models here, so execution loads no pydantic).
+:func:`telltale.secrets.lookup.resolve_value` (which needs none of the models here, so execution loads no pydantic).
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from telltale import db, secrets
-from telltale.auth import AuthContext
-from telltale.errors import Conflict, NotFound, SecretResolutionError
-from telltale.secret_types import validate_value
-from telltale.tenancy import get_app
+from telltale.platform import db
+from telltale.platform.errors import Conflict, NotFound, SecretResolutionError
+from telltale.platform.tenancy import get_app
+from telltale.secrets import store as secrets
+from telltale.secrets.types import validate_value
+from telltale.web.auth import AuthContext
 
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
@@ -97,7 +98,7 @@ def create(auth: AuthContext, app_slug: str, body: SecretCreate) -> dict[str, An
         arn = secrets.put_secret_json(name, value, tags={"tenant": auth.tenant_id, "app": app_slug})
         tx.run("UPDATE platform.secrets SET secret_arn = :arn WHERE tenant_id = :t AND app_slug = :a AND key = :k",
                arn=arn, t=auth.tenant_id, a=app_slug, k=body.key)
-    from telltale import outbox
+    from telltale.platform import outbox
 
     # The internal event outbox (spec 004): the platform's own events land in the tenant's event store.
     outbox.publish(auth.tenant_id, "secret.created", actor_id=auth.user_id, entity_type="SECRET",
