@@ -82,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         # Headers and body go out in separate writes; without this, Nagle's algorithm and delayed ACKs
-        # add ~40 ms to every keep-alive request.
+        # delay every keep-alive request (benchmarks/README.md, "Figures the code relies on").
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name

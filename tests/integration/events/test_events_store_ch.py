@@ -8,8 +8,9 @@ from typing import Any
 
 
 def test_replays_collapse_and_first_copy_wins(clickhouse_server: Any, monkeypatch: Any) -> None:
-    from telltale.events import dsl, store
+    from telltale.events import dsl
     from telltale.events.models import Event
+    from telltale.events.stores import clickhouse as store
     from telltale.platform import config
 
     monkeypatch.setenv("TELLTALE_CLICKHOUSE_HOST", clickhouse_server.host)

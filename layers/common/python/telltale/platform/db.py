@@ -68,7 +68,8 @@ def no_delay(conn: pg8000.native.Connection) -> None:
     """Send each protocol message at once (TCP_NODELAY, as libpq does).
 
     pg8000 leaves Nagle's algorithm on: a statement with a large parameter, or a COPY (sent in 8 kB
-    chunks), then ends with a small segment that waits for the server's delayed ACK, about 40 ms each time.
+    chunks), then ends with a small segment that waits for the server's delayed ACK (the cost is in
+    benchmarks/README.md, "Figures the code relies on").
     """
     import socket
 

@@ -2,8 +2,9 @@
 
 ``telltale.web.http`` builds its Powertools resolver on these. A function that serves a single route can
 use :func:`single_route` instead and skip the resolver altogether: API Gateway has matched the route and
-put the path parameters in the event, and Powertools' event-handler package costs about 130 ms of
-imports at every cold start (``execute_query``, the latency-sensitive one, does this).
+put the path parameters in the event, and Powertools' event-handler package is a large share of a
+cold start's imports (``execute_query``, the latency-sensitive one, does this; the figure is in
+benchmarks/README.md, "Figures the code relies on").
 """
 
 from __future__ import annotations
