@@ -7,6 +7,7 @@ function's real handler in-process.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import sys
@@ -74,6 +75,12 @@ class Gateway:
         return runtime.http_response(result)
 
 
+class _BadRequest(Exception):
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(status)
+        self.status, self.body = status, body
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "telltale-local"
     protocol_version = "HTTP/1.1"
@@ -89,16 +96,83 @@ class _Handler(BaseHTTPRequestHandler):
         log.info("%s %s", self.address_string(), format % args)
 
     def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        if length > MAX_BODY:
-            self._reply(413, {"content-type": "application/json"}, [], b'{"message":"Request Entity Too Large"}')
+        try:
+            body = self._read_body()
+        except _BadRequest as exc:
+            # API Gateway refuses a request it cannot frame before any function sees it, in its own JSON;
+            # the connection cannot be trusted to be at a request boundary any more, so it is closed.
+            self._reply(exc.status, {"content-type": "application/json"}, [], exc.body)
             self.close_connection = True
             return
-        body = self.rfile.read(length) if length else b""
         headers = dict(self.headers.items())
         status, out_headers, cookies, payload = self.gateway.handle(self.command, self.path, headers, body,
                                                                      self.client_address[0])
         self._reply(status, out_headers, cookies, payload)
+
+    def _read_body(self) -> bytes:
+        """The request body, framed by Content-Length or chunked transfer coding, at most MAX_BODY bytes."""
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            return self._read_chunked()
+        raw = self.headers.get("content-length")
+        raw = "0" if raw is None else raw.strip()
+        if not (raw.isascii() and raw.isdigit()):  # "abc", "-1", "1e3", "1, 2": no length API Gateway would accept
+            raise _BadRequest(400, b'{"message":"Bad Request"}')
+        length = int(raw)
+        if length > MAX_BODY:
+            raise _BadRequest(413, b'{"message":"Request Entity Too Large"}')
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            raise _BadRequest(400, b'{"message":"Bad Request"}')
+        return body
+
+    def _read_chunked(self) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+            try:
+                n = int(line, 16)
+            except ValueError:
+                raise _BadRequest(400, b'{"message":"Bad Request"}') from None
+            if n < 0:
+                raise _BadRequest(400, b'{"message":"Bad Request"}')
+            if n == 0:
+                while self.rfile.readline(1024).strip():  # trailer fields, up to the blank line
+                    pass
+                return b"".join(parts)
+            size += n
+            if size > MAX_BODY:
+                raise _BadRequest(413, b'{"message":"Request Entity Too Large"}')
+            chunk = self.rfile.read(n)
+            if len(chunk) < n or self.rfile.readline(1024).strip():
+                raise _BadRequest(400, b'{"message":"Bad Request"}')
+            parts.append(chunk)
+
+    def __getattr__(self, name: str) -> Any:
+        # Any method at all reaches the gateway, which answers as API Gateway does (a JSON 404 for a method
+        # no route has), instead of http.server's HTML 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request line or header block) in API Gateway's JSON."""
+        self.close_connection = True
+        # A request line too broken to name a version reads as HTTP/0.9, to which http.server would answer
+        # with a bare body: answer with a status line and headers all the same.
+        self.request_version = self.protocol_version
+        text = {400: "Bad Request", 414: "Request-URI Too Long", 431: "Request Header Fields Too Large"}
+        body = json.dumps({"message": text.get(code, "Bad Request")}).encode()
+        try:
+            self.send_response(code)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.send_header("connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.write(body)
+        except OSError:  # the client has gone; nothing left to tell it
+            pass
 
     def _reply(self, status: int, headers: dict[str, str], cookies: list[str], payload: bytes) -> None:
         self.send_response(status)
@@ -112,7 +186,6 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
 
 
 def serve(gateway: Gateway, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHTTPServer:

@@ -107,6 +107,11 @@ def http_event(route: Route, method: str, path: str, query: str, headers: dict[s
             continue
         lowered[key] = f"{lowered[key]},{v}" if key in lowered else v
     is_text = body == b"" or _is_text(lowered.get("content-type", ""))
+    if is_text:
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:  # "text" that is not UTF-8: API Gateway passes such a body base64-encoded
+            is_text = False
     now = datetime.now(UTC)
     route_key = f"{route.method} {route.path}"
     event: dict[str, Any] = {
@@ -139,7 +144,7 @@ def http_event(route: Route, method: str, path: str, query: str, headers: dict[s
     if claims is not None:
         event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
     if body:
-        event["body"] = body.decode() if is_text else base64.b64encode(body).decode()
+        event["body"] = text if is_text else base64.b64encode(body).decode()
     return event
 
 
