@@ -19,7 +19,6 @@ from typing import Any
 
 from telltale_local.template import Function, Route, Template
 
-_HTTP_LOCK = threading.Lock()
 LAYER_PATH = Path(__file__).resolve().parents[2] / "layers" / "common" / "python"
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -44,6 +43,7 @@ class Runtime:
     def __init__(self, template: Template) -> None:
         self.template = template
         self._handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
+        self._containers: dict[str, threading.Lock] = {}  # one per function: its warm container is busy
         self._lock = threading.Lock()
         if str(LAYER_PATH) not in sys.path:
             sys.path.insert(0, str(LAYER_PATH))
@@ -70,6 +70,8 @@ class Runtime:
             # One process hosts every function here, and Powertools' Logger is process-wide: without this,
             # a function that does not stamp its own Lambda context (execute_query, the queue worker) logs
             # under the name of whichever function ran before it. In Lambda each function has its process.
+            # (With functions serving at once, a line logged while another's request ends can lose its keys:
+            # local logs only.)
             from telltale.platform.log import powertools_logger
 
             powertools_logger().clear_state()
@@ -78,16 +80,50 @@ class Runtime:
         handler = self.handler_for(fn)
         if "routeKey" not in event:
             return handler(event, LambdaContext(fn))
-        # A Lambda container serves one request at a time, and Powertools relies on it: the resolver keeps
-        # the current event in a class attribute shared by every resolver in the process, so two HTTP
-        # requests handled at once on gateway threads read each other's path, headers and query string.
-        # The timeout keeps a handler that calls back into the gateway from waiting forever.
-        acquired = _HTTP_LOCK.acquire(timeout=60)
+        # Each function is one warm container, which serves one request at a time (its resolver keeps the
+        # request in instance state); different functions serve at once, as Lambda's do. The timeout keeps
+        # a handler that calls back into its own function through the gateway from waiting forever.
+        _per_thread_router_state()
+        with self._lock:
+            lock = self._containers.setdefault(fn.logical_id, threading.Lock())
+        acquired = lock.acquire(timeout=60)
         try:
             return handler(event, LambdaContext(fn))
         finally:
             if acquired:
-                _HTTP_LOCK.release()
+                lock.release()
+
+
+_router_state_lock = threading.Lock()
+_router_state_installed = False
+
+
+def _per_thread_router_state() -> None:
+    """Make Powertools' request state per thread, as it is per process in Lambda.
+
+    Powertools' resolvers put the request being handled in class attributes of ``BaseRouter``
+    (``BaseRouter.current_event = ...``), shared by every resolver in the process: two functions handling
+    requests at once on gateway threads would read each other's path, headers and body. Here the two
+    attributes become per-thread: a property on a subclass of BaseRouter's metaclass (so that the
+    class-level assignment goes through it) and one on the class (for reads through an instance).
+    """
+    global _router_state_installed
+    with _router_state_lock:
+        if _router_state_installed:
+            return
+        from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+        state = threading.local()
+
+        def per_thread(name: str) -> property:
+            return property(lambda _self: getattr(state, name, None), lambda _self, value: setattr(state, name, value))
+
+        names = ("current_event", "lambda_context")
+        meta = type(type(BaseRouter).__name__ + "PerThread", (type(BaseRouter),), {n: per_thread(n) for n in names})
+        for name in names:
+            type.__setattr__(BaseRouter, name, per_thread(name))
+        BaseRouter.__class__ = meta  # type: ignore[method-assign]
+        _router_state_installed = True
 
 
 def http_event(route: Route, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
