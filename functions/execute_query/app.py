@@ -3,9 +3,10 @@
 
 This function serves one route, so its handler takes API Gateway's event directly
 (:func:`telltale.web.replies.single_route`) instead of loading a router: a cold start here is the latency a
-user waits for on their first query, and Powertools' event-handler package alone is about 130 ms of
-imports. The API docs (functions/api_docs/describe.py) describe the route through
-:func:`documented_router`, which only the describer calls.
+user waits for on their first query, and Powertools' event-handler package is one of its largest imports
+(benchmarks/README.md, "execute_query cold start", has the figures). The API docs
+(functions/api_docs/describe.py) describe the route through :func:`documented_router`, which only the
+describer calls.
 """
 
 from __future__ import annotations

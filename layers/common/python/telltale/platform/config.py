@@ -7,8 +7,8 @@ checked together, on the first read (the first request of a cold start): one bad
 each setting to that, and fails if another module of the layer reads the environment).
 
 A frozen dataclass rather than a pydantic model: every function reads settings on its first request, and
-a pydantic model's machinery is about 50 ms of imports and schema building at each cold start, for
-flat scalars that :meth:`Settings.from_env` converts in a few lines.
+a pydantic model's imports and schema building would be paid at each cold start (benchmarks/README.md
+has what they cost execute_query), for flat scalars that :meth:`Settings.from_env` converts in a few lines.
 """
 
 from __future__ import annotations
