@@ -3,6 +3,10 @@
 pip selects wheels for the Lambda runtime's platform and Python version (template.yaml: python3.13 on
 arm64), so native dependencies (pydantic-core, clickhouse-connect's extensions, ...) are the Lambda's,
 not this machine's. `sam build --use-container` does the same where Docker exists.
+
+Then the size Lambda counts: a function's code and its layers, unzipped, may not pass 250 MB. The build
+prints the layer's unzipped size, its largest parts and the largest layer + function total, and fails past
+200 MB, which leaves room for function code and for a dependency's next release.
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+MB = 1024 * 1024
+# Lambda's quota: the function's code and all its layers, unzipped (AWS counts 250 MB as 250 MiB).
+LAMBDA_LIMIT = 250 * MB
+# What the build allows of it.
+BUDGET = 200 * MB
 
 
 def runtime_of_template() -> tuple[str, str]:
@@ -62,13 +71,49 @@ def build(out: Path) -> Path:
     return out
 
 
+def unzipped_size(archive: Path) -> int:
+    """Bytes ``archive`` unpacks to, as Lambda unpacks it."""
+    with zipfile.ZipFile(archive) as zf:
+        return sum(info.file_size for info in zf.infolist())
+
+
+def largest_parts(archive: Path, top: int = 5) -> list[tuple[str, int]]:
+    """The ``top`` largest top-level packages of the layer (``python/<name>``), unzipped."""
+    parts: dict[str, int] = {}
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            name = info.filename.split("/")[1] if info.filename.count("/") >= 1 else info.filename
+            parts[name] = parts.get(name, 0) + info.file_size
+    return sorted(parts.items(), key=lambda p: -p[1])[:top]
+
+
+def size_report(out: Path, budget: int = BUDGET) -> tuple[bool, list[str]]:
+    """(within ``budget``, the lines to print) for the artifacts in ``out``: the layer and the largest
+    layer + function total, against Lambda's limit."""
+    layer = unzipped_size(out / "layer.zip")
+    functions = {p.stem: unzipped_size(p) for p in (out / "functions").glob("*.zip")}
+    name, code = max(functions.items(), key=lambda f: f[1])
+    total = layer + code
+    lines = [f"layer unzipped: {layer / MB:.1f} MB of Lambda's {LAMBDA_LIMIT / MB:.0f} MB limit "
+             f"(layer + function code, unzipped); largest: "
+             + ", ".join(f"{part} {size / MB:.1f} MB" for part, size in largest_parts(out / "layer.zip")),
+             f"largest function: {name}, {code / MB:.2f} MB; with the layer {total / MB:.1f} MB "
+             f"(budget {budget / MB:.0f} MB, {(LAMBDA_LIMIT - total) / MB:.1f} MB left under the limit)"]
+    if total > budget:
+        lines.append(f"too big: {total / MB:.1f} MB is past the {budget / MB:.0f} MB budget; drop or slim a "
+                     "dependency of layers/common/requirements.txt (the largest are listed above)")
+    return total <= budget, lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "build" / "package"))
     args = parser.parse_args()
     out = build(Path(args.out))
     print(f"built {out}/layer.zip and {out}/functions/*.zip for {(out / 'target.txt').read_text().strip()}")
-    return 0
+    ok, lines = size_report(out)
+    print("\n".join(lines))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

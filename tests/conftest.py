@@ -77,17 +77,24 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture
-def allowed_networks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A setter of TELLTALE_ALLOWED_NETWORKS for one test. The stack's functions run in this process and
-    read it through telltale.platform.config's cached settings, so the cache is dropped on each change and after."""
+def setting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A setter of one settings variable (``setting("TELLTALE_...", value)``) for one test. The stack's
+    functions run in this process and read it through telltale.platform.config's cached settings, so the
+    cache is dropped on each change and after."""
     from telltale.platform import config
 
-    def set_networks(value: str) -> None:
-        monkeypatch.setenv("TELLTALE_ALLOWED_NETWORKS", value)
+    def set_variable(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
         config.reset_settings()
 
-    yield set_networks
-    config.reset_settings()  # monkeypatch restores the variable next; the settings are read again lazily
+    yield set_variable
+    config.reset_settings()  # monkeypatch restores the variables next; the settings are read again lazily
+
+
+@pytest.fixture
+def allowed_networks(setting: Any) -> Any:
+    """A setter of TELLTALE_ALLOWED_NETWORKS for one test (see ``setting``)."""
+    return lambda value: setting("TELLTALE_ALLOWED_NETWORKS", value)
 
 
 @pytest.fixture(scope="session")

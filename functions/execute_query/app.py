@@ -3,18 +3,23 @@
 
 This function serves one route, so its handler takes API Gateway's event directly
 (:func:`telltale.web.replies.single_route`) instead of loading a router: a cold start here is the latency a
-user waits for on their first query, and Powertools' event-handler package alone is about 130 ms of
-imports. The route's description for the API docs (``router``) is built only when asked for.
+user waits for on their first query, and Powertools' event-handler package is one of its largest imports
+(benchmarks/README.md, "execute_query cold start", has the figures). The API docs
+(functions/api_docs/describe.py) describe the route through :func:`documented_router`, which only the
+describer calls.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telltale.platform.errors import NotFound
 from telltale.queries import service
 from telltale.web.auth import check_body_tenant, from_event
 from telltale.web.replies import envelope, event_json_body, single_route
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 PATH = "/api/apps/<app_slug>/analytics/queries/<slug>/execute/"
 
@@ -34,10 +39,9 @@ def execute(event: dict[str, Any], path_parameters: dict[str, str]) -> tuple[int
 handler = single_route(execute)
 
 
-def __getattr__(name: str) -> Any:
-    """``router``: the route as a Powertools router, for functions/api_docs (never loaded by the handler)."""
-    if name != "router":
-        raise AttributeError(name)
+def documented_router() -> APIGatewayHttpRouter:
+    """The route as a Powertools router with its request body's model, for the API docs only: the handler
+    above never builds it (pydantic and the event-handler package stay out of the cold start)."""
     from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
     from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,5 +63,4 @@ def __getattr__(name: str) -> Any:
         status, body = execute(router.current_event.raw_event, {"app_slug": app_slug, "slug": slug})
         return json_response(status, body)
 
-    globals()["router"] = router
     return router

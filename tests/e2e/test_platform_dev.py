@@ -76,7 +76,7 @@ def test_dev_stops_cleanly_and_keeps_its_data(tmp_path):
         code = ("from pathlib import Path; from telltale_local import cli;"
                 f"cli._with_backends(Path({str(tmp_path)!r}));"
                 "from telltale.secrets import lookup as s;"
-                "print(s.resolve_value('demo', 'shop', 'survives')[1]['password'])")
+                "print(s.resolve('demo', 'shop', 'survives').value['password'])")
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=60, check=False)
         assert out.stdout.strip().endswith("kept-secret"), out.stderr

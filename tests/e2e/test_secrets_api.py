@@ -53,9 +53,10 @@ def test_secret_round_trip_never_returns_the_value(api):
     assert "secure_password" not in got.text and "value" not in got.json()["data"]
 
     # The value really is in Secrets Manager, under the tenant's and app's name.
-    from telltale.secrets.lookup import resolve_value
+    from telltale.secrets.lookup import resolve
 
-    type_slug, value = resolve_value("demo", "shop", key)
+    secret = resolve("demo", "shop", key)
+    type_slug, value = secret.type_slug, secret.value
     assert type_slug == "analytics-postgres" and value["password"] == "secure_password"
     assert value["ssl"] is False  # the type's default was filled in
 
@@ -81,7 +82,7 @@ def _assert_gone_from_secrets_manager(tenant: str, app: str, key: str) -> None:
 
 
 def test_rotation_replaces_the_value_and_never_returns_it(api):
-    from telltale.secrets.lookup import resolve_value
+    from telltale.secrets.lookup import resolve
 
     key = f"pg-{uuid.uuid4().hex[:8]}"
     assert api.post("/api/apps/shop/secrets/", json={"key": key, "type_slug": "analytics-postgres",
@@ -91,7 +92,7 @@ def test_rotation_replaces_the_value_and_never_returns_it(api):
     assert r.status_code == 200, r.text
     assert "rotated-pass-9" not in r.text and "value" not in r.json()["data"]
     assert r.json()["data"]["description"] == "rotated"
-    assert resolve_value("demo", "shop", key)[1]["password"] == "rotated-pass-9"
+    assert resolve("demo", "shop", key).value["password"] == "rotated-pass-9"
 
     # The type cannot be changed by a PUT; saying so is a 400 that names the field, not a silent no-op.
     r = api.put(f"/api/apps/shop/secrets/{key}/", json={"value": rotated, "type_slug": "analytics-mysql"})

@@ -111,3 +111,31 @@ def test_every_function_has_an_artifact_that_holds_its_handler(built: Path, tmp_
         assert callable(getattr(loaded, fn.handler_name)), logical_id
     # The docs function serves generated files; they must travel with it.
     assert {"openapi.json", "swagger.html"} <= {p.name for p in (tmp_path / "ApiDocsFunction").iterdir()}
+
+
+def _package_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("telltale_package_script", ROOT / "scripts" / "package.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_layer_and_each_function_fit_the_budget_under_lambdas_limit(built: Path):
+    """Lambda refuses a function whose code and layers pass 250 MB unzipped; `make package` fails past 200."""
+    import zipfile
+
+    package = _package_script()
+    ok, lines = package.size_report(built)
+    assert ok, lines
+    layer = package.unzipped_size(built / "layer.zip")
+    with zipfile.ZipFile(built / "layer.zip") as zf:  # measured as Lambda unpacks it: every file's size
+        assert layer == sum(i.file_size for i in zf.infolist()) > 20 * package.MB
+    for archive in (built / "functions").glob("*.zip"):
+        assert layer + package.unzipped_size(archive) <= package.BUDGET < package.LAMBDA_LIMIT, archive.name
+    assert lines[0].startswith(f"layer unzipped: {layer / package.MB:.1f} MB of Lambda's 250 MB limit")
+    # Past the budget the report says so and the build fails.
+    ok, lines = package.size_report(built, budget=layer)
+    assert not ok and lines[-1].startswith("too big:")

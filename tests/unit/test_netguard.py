@@ -259,10 +259,13 @@ def test_the_platform_database_is_recognised_by_address_under_any_name(monkeypat
     assert netguard.outbound_address("10.0.3.8", 5432, settings=deployed) == "10.0.3.8"  # the VPC's other DB
 
 
-def test_the_lambda_runtime_api_is_never_allowed(monkeypatch):
-    monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
+def test_the_lambda_runtime_api_is_never_allowed():
+    # Lambda's own variable, read by Settings with the rest of the environment.
+    in_lambda = Settings.from_env({"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
+                                   "TELLTALE_ALLOWED_NETWORKS": ",".join(LOOPBACK.allowed_networks)})
     with pytest.raises(netguard.Blocked, match="runtime API"):
-        netguard.outbound_address("127.0.0.1", 9001, settings=LOOPBACK)
+        netguard.outbound_address("127.0.0.1", 9001, settings=in_lambda)
+    assert netguard.outbound_address("127.0.0.1", 9001, settings=LOOPBACK) == "127.0.0.1"  # outside Lambda
 
 
 # ----------------------------------------------------------------------------------------- resolving

@@ -19,6 +19,7 @@ from sqlglot import exp
 from telltale import sources
 from telltale.platform.errors import QueryValidationError, SecretResolutionError
 from telltale.queries import guard, render
+from telltale.secrets.lookup import SecretNotFound
 
 PROFILE = {"id": "u-1", "username": "ada", "email": "ada@example.com", "first_name": "Ada", "last_name": "L",
            "is_staff": False, "is_superuser": False}
@@ -260,7 +261,7 @@ def test_secret_strings_are_collected_for_redaction_and_user_profile_is_plain():
         rendered("SELECT '{{ secret.api_credentials }}'")  # internal: no resolver
 
     def missing(key: str) -> dict:
-        raise SecretResolutionError(f"Secret not found: '{key}'", status_code=404)
+        raise SecretNotFound(f"Secret not found: '{key}'")
 
     with pytest.raises(SecretResolutionError):
         render.render("SELECT '{{ secret.nope.x }}'", {}, language="postgres", user_profile=PROFILE,

@@ -87,8 +87,8 @@ def test_private_urls_are_refused_unless_the_deployment_allows_them(key, allowed
     assert creds.status_code == 400 and "url" in creds.json()["errors"]
 
 
-def test_monitors_crud_checks_and_uptime(key, new_key, local_stack, target, monkeypatch):
-    monkeypatch.setenv("TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S", "1")
+def test_monitors_crud_checks_and_uptime(key, new_key, local_stack, target, setting):
+    setting("TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S", "1")
     Target.hits = []
     ids = {}
     for name, body in {
@@ -175,11 +175,11 @@ def test_a_slow_monitor_does_not_hold_back_the_others_results(key, local_stack, 
     assert slow[0]["up"] is False and "timed out" in slow[0]["error"]
 
 
-def test_a_run_claims_only_what_it_can_check_before_the_lambda_times_out(key, local_stack, target, monkeypatch):
+def test_a_run_claims_only_what_it_can_check_before_the_lambda_times_out(key, local_stack, target, setting):
     from telltale.apianalytics import monitors
     from telltale.platform import db
 
-    monkeypatch.setenv("TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S", "1")
+    setting("TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S", "1")
     mid = key.post("/api/monitors", json={"url": f"{target}/ok", "interval_minutes": 1440}).json()["data"]["id"]
 
     def last_checked() -> Any:

@@ -293,11 +293,11 @@ def test_secret_references_resolve_and_never_leak(api, external_pg, pg_secret):
     ok = _create(api, name=f"Secret ok {uuid.uuid4().hex[:6]}", secret_key=pg_secret,
                  query_text="SELECT id, api_key FROM users WHERE api_key = '{{ secret." + key + ".password }}'")
     assert _execute(api, ok["slug"]).json()["data"] == [{"id": "user-1", "api_key": "***"}]
-    # A missing referenced secret is a SecretResolutionError.
+    # A missing referenced secret is a SecretResolutionError, a 400 as every "Secret not found" (issue 12).
     miss = _create(api, name=f"Secret miss {uuid.uuid4().hex[:6]}", secret_key=pg_secret,
                    query_text="SELECT 1 AS x FROM users WHERE api_key = '{{ secret.no_such_secret.password }}'")
     r = _execute(api, miss["slug"])
-    assert r.status_code == 404 and r.json()["code"] == "SecretResolutionError"
+    assert r.status_code == 400 and r.json()["code"] == "SecretResolutionError"
     assert "Secret not found" in r.json()["message"]
 
 
@@ -328,7 +328,7 @@ def test_secret_in_params_and_internal_secrets_are_refused(api, pg_secret):
 def test_setup_errors_have_the_spec_messages(api, platform_db, external_pg, local_stack):
     r = api.post(Q, json={"name": "no secret", "secret_key": "does-not-exist", "query_text": "SELECT 1"})
     assert r.status_code == 400 and r.json()["code"] == "SecretResolutionError"
-    assert r.json()["message"].startswith("Secret not found")
+    assert r.json()["message"].startswith("Secret not found") and "secret_key" in r.json()["errors"]
 
     # Types outside the analytics family and analytics types without a driver (seeded by another surface or
     # an older release) are refused with the spec's messages.
@@ -354,14 +354,24 @@ def test_setup_errors_have_the_spec_messages(api, platform_db, external_pg, loca
             if added:
                 platform_db.query("DELETE FROM platform.secret_types WHERE slug = :s", s=type_slug)
 
-    # A secret deleted after the query was saved: Secret not found at execution.
+    # A secret deleted after the query was saved: Secret not found at execution, the same reply as when
+    # saving (issue 12: it was a 404 here).
     key = _secret(api, "analytics-postgres", external_pg.secret())
     q = _create(api, name=f"Gone {uuid.uuid4().hex[:6]}", secret_key=key, query_text="SELECT 1 AS one")
     assert _execute(api, q["slug"]).json()["data"] == [{"one": 1}]
     assert api.delete(f"/api/apps/{APP}/secrets/{key}/").status_code == 200
     r = _execute(api, q["slug"])
-    assert r.status_code == 404 and r.json()["code"] == "SecretResolutionError"
-    assert r.json()["message"].startswith("Secret not found")
+    assert r.status_code == 400 and r.json()["code"] == "SecretResolutionError"
+    assert r.json()["message"].startswith("Secret not found") and "secret_key" in r.json()["errors"]
+
+    # The metadata is there but the value is gone from Secrets Manager: the same error, saying so.
+    key = _secret(api, "analytics-postgres", external_pg.secret())
+    q = _create(api, name=f"Lost {uuid.uuid4().hex[:6]}", secret_key=key, query_text="SELECT 1 AS one")
+    store.delete_secret(store.secret_name("demo", APP, key))
+    r = _execute(api, q["slug"])
+    assert r.status_code == 400 and r.json()["code"] == "SecretResolutionError", r.text
+    assert r.json()["message"].startswith("Secret not found") and "secret store" in r.json()["message"]
+    assert api.delete(f"/api/apps/{APP}/secrets/{key}/").status_code == 200
 
     # Tenant schema required: an internal query for a tenant whose schema is gone.
     tenant = f"t{uuid.uuid4().hex[:10]}"

@@ -8,7 +8,6 @@ allows loopback, to watch an app on this machine); redirects into private ranges
 
 from __future__ import annotations
 
-import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,20 +19,18 @@ from pydantic import BaseModel, Field, field_validator
 from telltale.apianalytics import pinger, query
 from telltale.apianalytics.keys import ApiKey
 from telltale.platform import db, netguard
+from telltale.platform.config import get_settings
 from telltale.platform.errors import Conflict, NotFound, ValidationError, uuid_or_404
 from telltale.platform.log import logger
 
 MAX_MONITORS_PER_KEY = 20
 INTERVALS = (1, 5, 15, 30, 60, 360, 1440)
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-TIMEOUT_ENV = "TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S"
 
 
 def check_timeout() -> float:
-    try:
-        return max(0.5, min(float(os.environ.get(TIMEOUT_ENV, "10")), 20.0))
-    except ValueError:
-        return 10.0
+    """A check's deadline in seconds (TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S, 0.5 to 20, checked by Settings)."""
+    return get_settings().apianalytics_check_timeout_s
 
 
 class MonitorCreate(BaseModel):

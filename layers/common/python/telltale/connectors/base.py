@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from telltale.platform.config import get_settings
 from telltale.platform.errors import ConnectorError, QueryExecutionError
-
-
-def _env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name) or default)
-    except ValueError:
-        return default
 
 
 @dataclass(frozen=True)
 class Limits:
-    max_rows: int = field(default_factory=lambda: _env_int("TELLTALE_QUERIES_MAX_ROWS", 10_000))
+    """A run's bounds; the defaults are the deployment's settings (TELLTALE_QUERIES_MAX_ROWS,
+    _STATEMENT_TIMEOUT_S, _MAX_BYTES: see telltale.platform.config.Settings)."""
+
+    max_rows: int = field(default_factory=lambda: get_settings().queries_max_rows)
     # Lambda's 29 s API limit bounds what a reply can wait for; a secret may ask for less.
-    statement_timeout_s: int = field(default_factory=lambda: _env_int("TELLTALE_QUERIES_STATEMENT_TIMEOUT_S", 25))
+    statement_timeout_s: int = field(default_factory=lambda: get_settings().queries_statement_timeout_s)
     connect_timeout_s: int = 10
     # The reply's byte budget (rows as JSON): past it the rows stop and the reply says truncated, and why.
-    max_bytes: int = field(default_factory=lambda: _env_int("TELLTALE_QUERIES_MAX_BYTES", 5_000_000))
+    max_bytes: int = field(default_factory=lambda: get_settings().queries_max_bytes)
 
 
 @dataclass

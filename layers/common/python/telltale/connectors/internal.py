@@ -55,8 +55,6 @@ if TYPE_CHECKING:
 # than IDLE_SESSION_S (a frozen Lambda's) on the server side.
 CONNECTION_LIMIT = 20
 IDLE_SESSION_S = 300
-# Idle tenant connections this process keeps (a warm Lambda serves one request at a time).
-POOL_SIZE = max(1, int(os.environ.get("TELLTALE_INTERNAL_POOL_SIZE") or 8))
 # SQLSTATEs of a login the platform can repair: 28P01 wrong password (or no such role), 28000 NOLOGIN.
 _HEALABLE = {"28P01", "28000"}
 _SCHEMA_REQUIRED = "Tenant schema required: this tenant has no schema yet; create an app first"
@@ -137,12 +135,18 @@ def ensure_login_role(tenant_id: str) -> str:
 
 
 class _Pool:
-    """Idle tenant connections, least recently used first; at most ``size`` kept, the rest closed."""
+    """Idle tenant connections, least recently used first; at most ``size`` kept, the rest closed. The size
+    is TELLTALE_INTERNAL_POOL_SIZE (Settings.internal_pool_size, default 8: a warm Lambda serves one request
+    at a time), read when a connection is given back, so the pool is built before settings are read."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int | None = None) -> None:
+        self._size = size
         self._idle: OrderedDict[tuple[Any, ...], list[pg8000.native.Connection]] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        return self._size if self._size is not None else db.get_settings().internal_pool_size
 
     def take(self, key: tuple[Any, ...]) -> pg8000.native.Connection | None:
         with self._lock:
@@ -156,10 +160,11 @@ class _Pool:
 
     def give(self, key: tuple[Any, ...], conn: pg8000.native.Connection) -> None:
         evicted: list[pg8000.native.Connection] = []
+        size = self.size
         with self._lock:
             self._idle.setdefault(key, []).append(conn)
             self._idle.move_to_end(key)
-            while sum(len(c) for c in self._idle.values()) > self.size:
+            while sum(len(c) for c in self._idle.values()) > size:
                 oldest = next(iter(self._idle))
                 evicted.append(self._idle[oldest].pop(0))
                 if not self._idle[oldest]:
@@ -179,7 +184,7 @@ class _Pool:
             return sum(len(c) for c in self._idle.values())
 
 
-POOL = _Pool(POOL_SIZE)
+POOL = _Pool()
 
 
 def _close(conn: pg8000.native.Connection) -> None:

@@ -1,15 +1,19 @@
-"""Settings, parsed once from the environment.
+"""Settings, parsed once from the environment: the one module of the layer that reads it.
 
 The deployed functions get these variables from ``template.yaml``; the local stack sets them to point at
-the embedded PostgreSQL, the in-process AWS endpoint and the local queue.
+the embedded PostgreSQL, the in-process AWS endpoint and the local queue. Every value is converted and
+checked together, on the first read (the first request of a cold start): one bad variable is a
+:class:`SettingsError` naming it, never a silent default (``tests/unit/test_platform_settings.py`` holds
+each setting to that, and fails if another module of the layer reads the environment).
 
 A frozen dataclass rather than a pydantic model: every function reads settings on its first request, and
-a pydantic model's machinery is about 50 ms of imports and schema building at each cold start, for
-flat scalars that :meth:`Settings.from_env` converts in a few lines.
+a pydantic model's imports and schema building would be paid at each cold start (benchmarks/README.md
+has what they cost execute_query), for flat scalars that :meth:`Settings.from_env` converts in a few lines.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -72,15 +76,31 @@ class Settings:
     log_level: str = "INFO"
     max_page_size: int = 100
 
+    # Saved-query execution (telltale.connectors.base.Limits): the row cap, the statement timeout (Lambda's
+    # 29 s API limit bounds what a reply can wait for; a secret may ask for less) and the reply's byte
+    # budget (rows as JSON: past it the rows stop and the reply says truncated, and why).
+    queries_max_rows: int = 10_000
+    queries_statement_timeout_s: int = 25
+    queries_max_bytes: int = 5_000_000
+    # Idle tenant connections a process keeps for internal queries (telltale.connectors.internal).
+    internal_pool_size: int = 8
+    # An uptime check's deadline for the whole response, in seconds (telltale.apianalytics.monitors).
+    apianalytics_check_timeout_s: float = 10.0
+
+    # Not a setting but a fact of the sandbox, read here with the rest of the environment: Lambda's runtime
+    # API (host, port), from AWS_LAMBDA_RUNTIME_API, which Lambda sets; never an outbound target
+    # (telltale.platform.netguard). None outside Lambda.
+    lambda_runtime_api: tuple[str, int] | None = None
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        """Settings from ``TELLTALE_<FIELD>`` variables (empty means the default); a SettingsError naming
-        every bad variable otherwise."""
+        """Settings from ``TELLTALE_<FIELD>`` variables (empty means the default; the runtime's own facts
+        under their AWS names); a SettingsError naming every bad variable otherwise."""
         env = dict(os.environ if env is None else env)
         values: dict[str, Any] = {}
         errors: list[str] = []
         for f in fields(cls):
-            key = "TELLTALE_" + f.name.upper()
+            key = _RUNTIME_FACTS.get(f.name) or "TELLTALE_" + f.name.upper()
             raw = env.get(key, "")
             if raw == "":
                 continue
@@ -99,11 +119,24 @@ class Settings:
 
 
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
-_MINIMUM = {"max_page_size": 1, "db_port": 1, "clickhouse_port": 1}
+_MINIMUM: dict[str, int | float] = {
+    "max_page_size": 1, "db_port": 1, "clickhouse_port": 1, "queries_max_rows": 1,
+    "queries_statement_timeout_s": 1, "queries_max_bytes": 1, "internal_pool_size": 1,
+    "apianalytics_check_timeout_s": 0.5,
+}
+# An uptime check waits 0.5 s (monitors.MIN_CHECK_S) to 20 s: the bounds it was clamped to before it was a setting.
+_MAXIMUM: dict[str, int | float] = {"apianalytics_check_timeout_s": 20}
+# Fields the runtime provides under its own name, with no TELLTALE_ variable.
+_RUNTIME_FACTS = {"lambda_runtime_api": "AWS_LAMBDA_RUNTIME_API"}
 
 
 def _convert(name: str, raw: str, default: Any) -> Any:
     """``raw`` as the type of the field's default (a string where the default is None)."""
+    if name == "lambda_runtime_api":
+        host, _, port = raw.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"must be host:port, not {raw!r}")
+        return host.strip("[]"), int(port)
     if name == "event_store":
         if raw not in get_args(EventStore):
             raise ValueError(f"must be one of {', '.join(get_args(EventStore))}, not {raw!r}")
@@ -122,8 +155,12 @@ def _convert(name: str, raw: str, default: Any) -> Any:
         except ValueError:
             kind = "an integer" if isinstance(default, int) else "a number"
             raise ValueError(f"must be {kind}, not {raw!r}") from None
+        if not math.isfinite(value):
+            raise ValueError(f"must be a finite number, not {raw!r}")
         if value < _MINIMUM.get(name, value):
-            raise ValueError(f"must be at least {_MINIMUM[name]}")
+            raise ValueError(f"must be at least {_MINIMUM[name]:g}, not {raw!r}")
+        if value > _MAXIMUM.get(name, value):
+            raise ValueError(f"must be at most {_MAXIMUM[name]:g}, not {raw!r}")
         return value
     return raw
 

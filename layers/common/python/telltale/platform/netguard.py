@@ -28,7 +28,6 @@ never to the name again, so DNS cannot swap in another answer between the check 
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import socket
 import unicodedata
@@ -365,13 +364,6 @@ def _platform_endpoints(settings: Settings, timeout: float) -> tuple[int, set[IP
     return settings.db_port, addrs, any(a.is_loopback or a.is_unspecified for a in addrs)
 
 
-def _runtime_api() -> tuple[str, int] | None:
-    """The Lambda runtime API (``AWS_LAMBDA_RUNTIME_API``, host:port on loopback) of this sandbox."""
-    value = os.environ.get("AWS_LAMBDA_RUNTIME_API", "")
-    host, _, port = value.rpartition(":")
-    return (host.strip("[]"), int(port)) if host and port.isdigit() else None
-
-
 def outbound_address(host: str, port: int, *, settings: Settings | None = None, use_allow_list: bool = True,
                      timeout: float = DNS_TIMEOUT) -> str:
     """The address to connect to for ``host``:``port``, checked against the policy above; :class:`Blocked`
@@ -393,7 +385,7 @@ def outbound_address(host: str, port: int, *, settings: Settings | None = None, 
         raise Blocked(f"{name} is a cloud metadata endpoint, which is never allowed")
     addrs = _addresses(name, port, timeout)
     db_port, db_addrs, db_on_loopback = _platform_endpoints(settings, timeout)
-    runtime = _runtime_api()
+    runtime = settings.lambda_runtime_api
     entries = settings.allowed_networks if use_allow_list else ()
     # Every answer must pass: any one that does not disqualifies the name.
     for ip in addrs:

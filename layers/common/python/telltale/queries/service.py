@@ -26,6 +26,7 @@ from telltale.web.auth import AuthContext
 
 if TYPE_CHECKING:  # the CRUD's request models; execution (execute_query's cold start) does without pydantic
     from telltale.queries.models import QueryCreate, QueryUpdate
+    from telltale.secrets.lookup import ResolvedSecret
 
 _COLUMNS = ("id, name, slug, description, connection_type, secret_key, query_text, tags, created_at, updated_at")
 _SLUG_MAX = 80
@@ -46,21 +47,16 @@ def _row(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _secret_type(auth: AuthContext, app_slug: str, secret_key: str) -> str:
-    row = db.query_one(
-        "SELECT s.type_slug, t.slug AS known FROM platform.secrets s"
-        " LEFT JOIN platform.secret_types t ON t.slug = s.type_slug"
-        " WHERE s.tenant_id = :t AND s.app_slug = :a AND s.key = :k",
-        t=auth.tenant_id, a=app_slug, k=secret_key,
-    )
-    if row is None:
-        raise SecretResolutionError(
-            f"Secret not found: '{secret_key}' does not exist in app '{app_slug}'; create the secret first (Step 2)",
-            errors={"secret_key": [f"no secret '{secret_key}' in app '{app_slug}'"]})
-    if row["known"] is None:
-        raise SecretResolutionError("Secret type not found: run the tenant seeder or contact your admin",
-                                    errors={"secret_key": [f"secret type '{row['type_slug']}' is not registered"]})
-    return str(row["type_slug"])
+def _connection_secret(auth: AuthContext, app_slug: str, secret_key: str) -> ResolvedSecret:
+    """The query's own secret, resolved as every secret is (telltale.secrets.lookup); its errors name the
+    ``secret_key`` field, the same when the query is saved and when it runs."""
+    from telltale.secrets.lookup import resolve
+
+    try:
+        return resolve(auth.tenant_id, app_slug, secret_key)
+    except SecretResolutionError as exc:
+        exc.errors = exc.errors or {"secret_key": [exc.message]}
+        raise
 
 
 def _check_connection(connection_type: str, secret_key: str | None) -> None:
@@ -75,7 +71,7 @@ def _check_connection(connection_type: str, secret_key: str | None) -> None:
 def _source(auth: AuthContext, app_slug: str, connection_type: str, secret_key: str | None) -> Source:
     if connection_type == "internal":
         return sources.get(sources.INTERNAL)
-    return sources.by_secret_type(_secret_type(auth, app_slug, str(secret_key)))
+    return sources.by_secret_type(_connection_secret(auth, app_slug, str(secret_key)).type_slug)
 
 
 def validate_template(auth: AuthContext, app_slug: str, text: str, source: Source) -> None:
@@ -218,7 +214,7 @@ def delete(auth: AuthContext, app_slug: str, slug: str) -> None:
 def prepare(auth: AuthContext, app_slug: str, query: dict[str, Any], params: dict[str, Any]
             ) -> tuple[Source, Prepared, list[str]]:
     """(source, what the connector runs, strings to redact): resolve, render, guard. No connection yet."""
-    from telltale.secrets.lookup import resolve_value
+    from telltale.secrets.lookup import resolve
 
     params = render.check_params(params)
     resolver = None
@@ -226,11 +222,12 @@ def prepare(auth: AuthContext, app_slug: str, query: dict[str, Any], params: dic
     if query["connection_type"] == "internal":
         source = sources.get(sources.INTERNAL)
     else:
-        type_slug, config = resolve_value(auth.tenant_id, app_slug, str(query["secret_key"]))
-        source = sources.by_secret_type(type_slug)
+        secret = _connection_secret(auth, app_slug, str(query["secret_key"]))
+        source = sources.by_secret_type(secret.type_slug)
+        config = secret.value
 
         def resolver(key: str) -> dict[str, Any]:
-            return resolve_value(auth.tenant_id, app_slug, key)[1]
+            return resolve(auth.tenant_id, app_slug, key).value
 
     hide = source.secret_strings(config)
     try:

@@ -1,8 +1,9 @@
-"""The secrets API's logic: typed connection secrets per tenant and app.
+"""The secrets API's logic, with its request models: typed connection secrets per tenant and app.
 
 The value goes to Secrets Manager; ``platform.secrets`` holds the metadata (key, type, where). Nothing
-here returns a value to a caller; the query engine reads values server-side with
-:func:`telltale.secrets.lookup.resolve_value` (which needs none of the models here, so execution loads no pydantic).
+here returns a value to a caller; the query engine resolves secrets server-side with
+:func:`telltale.secrets.lookup.resolve` (which needs none of the models here, so execution loads no pydantic).
+A key this API is asked about and does not hold is a 404 NotFound: the secret is the resource the URL names.
 """
 
 from __future__ import annotations
