@@ -2,7 +2,8 @@
 
 Read from the source with ``ast`` (nothing is imported), counting imports inside functions too: a lazy
 import that closes a cycle is still a cycle a reader has to hold in their head, and the first caller
-that imports at module level turns it into an ImportError.
+that imports at module level turns it into an ImportError. Imports under ``if TYPE_CHECKING:`` are left
+out: type checkers read them, Python never runs them.
 """
 
 from __future__ import annotations
@@ -36,10 +37,25 @@ def _module_name(path: Path) -> str:
 MODULES = {_module_name(p): p for p in (LAYER / "telltale").rglob("*.py")}
 
 
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of ``tree`` except what is under ``if TYPE_CHECKING:`` (read by type checkers only)."""
+    out: list[ast.AST] = []
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and isinstance(child.test, ast.Name) and child.test.id == "TYPE_CHECKING":
+                todo.extend(child.orelse)
+                continue
+            todo.append(child)
+    return out
+
+
 def _imports(path: Path) -> set[str]:
-    """Every module (of any package) that ``path`` imports, at module level or inside a function."""
+    """Every module (of any package) that ``path`` imports at run time, at module level or in a function."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:

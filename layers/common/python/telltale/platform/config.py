@@ -142,7 +142,7 @@ def _convert(name: str, raw: str, default: Any) -> Any:
             raise ValueError(f"must be one of {', '.join(get_args(EventStore))}, not {raw!r}")
         return raw
     if name == "allowed_networks":
-        from telltale.platform.netguard import parse_allowed_networks
+        from telltale.platform.hosts import parse_allowed_networks
 
         return parse_allowed_networks(raw)
     if isinstance(default, bool):
