@@ -4,6 +4,11 @@ pip selects wheels for the Lambda runtime's platform and Python version (templat
 arm64), so native dependencies (pydantic-core, clickhouse-connect's extensions, ...) are the Lambda's,
 not this machine's. `sam build --use-container` does the same where Docker exists.
 
+The layer carries bytecode compiled for the runtime's Python when this machine has that interpreter (on
+PATH or under pyenv): Lambda's file system is read-only, so without it every cold start compiles every
+module it imports from source (benchmarks/README.md, "Figures the code relies on"). Without the
+interpreter the build says so and ships source only.
+
 Then the size Lambda counts: a function's code and its layers, unzipped, may not pass 250 MB. The build
 prints the layer's unzipped size, its largest parts and the largest layer + function total, and fails past
 200 MB, which leaves room for function code and for a dependency's next release.
@@ -12,6 +17,7 @@ prints the layer's unzipped size, its largest parts and the largest layer + func
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -38,10 +44,40 @@ def runtime_of_template() -> tuple[str, str]:
     return glob["Runtime"].removeprefix("python"), glob["Architectures"][0]
 
 
-def _zip_dir(src: Path, dest: Path, prefix: str = "") -> None:
+def runtime_interpreter(version: str) -> str | None:
+    """A ``python<version>`` interpreter on this machine (PATH, then pyenv's versions), or None."""
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    candidates = [shutil.which(f"python{version}"),
+                  *map(str, sorted(pyenv.glob(f"{version}*/bin/python{version}"), reverse=True))]
+    for candidate in filter(None, candidates):
+        found = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                               capture_output=True, text=True, check=False).stdout.strip()
+        if found == version:
+            return candidate
+    return None
+
+
+def compile_bytecode(tree: Path, version: str) -> str | None:
+    """Compile ``tree`` for ``python<version>``: the pyc tag kept in the zip, or None without the interpreter.
+
+    ``unchecked-hash`` pycs are used without looking at the source's timestamp, which a zip does not keep
+    exactly; the layer never changes in place, so there is nothing to check."""
+    interpreter = runtime_interpreter(version)
+    if interpreter is None:
+        return None
+    subprocess.run([interpreter, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
+                    str(tree)], check=False, stdout=subprocess.DEVNULL)
+    return "cpython-" + version.replace(".", "")
+
+
+def _zip_dir(src: Path, dest: Path, prefix: str = "", pyc_tag: str | None = None) -> None:
+    """Zip ``src``; of the bytecode, only ``pyc_tag``'s (pip's own, for this machine's Python, is useless
+    to Lambda)."""
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(src.rglob("*")):
-            if "__pycache__" in path.parts or path.is_dir():
+            if path.is_dir():
+                continue
+            if "__pycache__" in path.parts and not (pyc_tag and path.name.endswith(f".{pyc_tag}.pyc")):
                 continue
             zf.write(path, prefix + str(path.relative_to(src)))
 
@@ -58,8 +94,10 @@ def build(out: Path) -> Path:
                     "-r", str(ROOT / "layers" / "common" / "requirements.txt")], check=True)
     shutil.copytree(ROOT / "layers" / "common" / "python" / "telltale", layer / "telltale",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (out / "target.txt").write_text(f"python{version} {arch} {PLATFORMS[arch]}\n")
-    _zip_dir(out / "layer", out / "layer.zip")
+    pyc_tag = compile_bytecode(layer, version)
+    bytecode = f"bytecode {pyc_tag}" if pyc_tag else f"no bytecode (no python{version} on this machine)"
+    (out / "target.txt").write_text(f"python{version} {arch} {PLATFORMS[arch]}, {bytecode}\n")
+    _zip_dir(out / "layer", out / "layer.zip", pyc_tag=pyc_tag)
     functions = out / "functions"
     functions.mkdir()
     # One zip per function of the template, holding its CodeUri as Lambda will unpack it (the handler

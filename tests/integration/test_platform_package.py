@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def built() -> Path:
-    sources = [ROOT / "layers" / "common" / "requirements.txt", ROOT / "template.yaml",
+    sources = [ROOT / "layers" / "common" / "requirements.txt", ROOT / "template.yaml", ROOT / "scripts" / "package.py",
                *(p for p in (ROOT / "functions").rglob("*") if p.is_file() and "__pycache__" not in p.parts)]
     target = OUT / "target.txt"
     if not target.exists() or any(s.stat().st_mtime > target.stat().st_mtime for s in sources):
@@ -139,3 +139,22 @@ def test_the_layer_and_each_function_fit_the_budget_under_lambdas_limit(built: P
     # Past the budget the report says so and the build fails.
     ok, lines = package.size_report(built, budget=layer)
     assert not ok and lines[-1].startswith("too big:")
+
+
+def test_the_layer_carries_bytecode_for_the_runtime_and_none_for_this_machine(built: Path):
+    """Lambda's file system is read-only: without the runtime's bytecode in the layer, every cold start
+    compiles what it imports from source. pip's bytecode for this machine's Python is left out."""
+    import zipfile
+
+    package = _package_script()
+    version = built.joinpath("target.txt").read_text().split()[0].removeprefix("python")
+    if package.runtime_interpreter(version) is None:
+        pytest.skip(f"no python{version} on this machine to compile the runtime's bytecode with")
+    tag = "cpython-" + version.replace(".", "")
+    with zipfile.ZipFile(built / "layer.zip") as zf:
+        names = zf.namelist()
+    pycs = [n for n in names if n.endswith(".pyc")]
+    assert f"python/telltale/platform/__pycache__/db.{tag}.pyc" in names
+    assert f"python/pydantic/__pycache__/main.{tag}.pyc" in names
+    assert pycs and all(f".{tag}." in n for n in pycs), [n for n in pycs if f".{tag}." not in n][:5]
+    assert "bytecode " + tag in built.joinpath("target.txt").read_text()
