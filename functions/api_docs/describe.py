@@ -42,7 +42,7 @@ ERROR_SCHEMA = {
 
 
 def _function_routers() -> list[Any]:
-    routers = []
+    routers: list[Any] = []
     for path in sorted(FUNCTIONS_DIR.glob("*/app.py")):
         name = path.parent.name
         if name == HERE.name:
@@ -55,14 +55,16 @@ def _function_routers() -> list[Any]:
                 continue
             module = importlib.util.module_from_spec(spec)
             sys.modules[module_name] = module
+            if str(path.parent) not in sys.path:  # its import root, as in Lambda: app.py may import siblings
+                sys.path.append(str(path.parent))
             spec.loader.exec_module(module)
-        router = getattr(module, "router", None)
-        # A function that answers API Gateway's event without a router (execute_query, for its cold
-        # start) builds one for this description only.
-        if router is None and hasattr(module, "documented_router"):
-            router = module.documented_router()
-        if router is not None:
-            routers.append(router)
+        # A function serves one router, or several (``routers``, one per resource); one that answers API
+        # Gateway's event without a router (execute_query, for its cold start) builds one for this
+        # description only.
+        found = getattr(module, "routers", None) or [getattr(module, "router", None)]
+        if found == [None] and hasattr(module, "documented_router"):
+            found = [module.documented_router()]
+        routers.extend(r for r in found if r is not None)
     return routers
 
 

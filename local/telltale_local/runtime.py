@@ -59,6 +59,7 @@ class Runtime:
                         raise ImportError(f"cannot load {fn.module_path}")
                     module = importlib.util.module_from_spec(spec)
                     sys.modules[module_name] = module
+                    _on_path(fn.module_path.parent)  # the function's folder is its import root, as in Lambda
                     spec.loader.exec_module(module)
                 self._handlers[fn.logical_id] = getattr(module, fn.handler_name)
             return self._handlers[fn.logical_id]
@@ -124,6 +125,13 @@ def _per_thread_router_state() -> None:
             type.__setattr__(BaseRouter, name, per_thread(name))
         BaseRouter.__class__ = meta  # type: ignore[method-assign]
         _router_state_installed = True
+
+
+def _on_path(folder: Path) -> None:
+    """Put a function's folder on the import path, as Lambda's /var/task is: its app.py may import the
+    modules beside it (tests/unit/test_platform_layering.py keeps their names unique across functions)."""
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
 
 
 def http_event(route: Route, method: str, path: str, query: str, headers: dict[str, str], body: bytes,

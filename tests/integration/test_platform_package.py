@@ -107,7 +107,11 @@ def test_every_function_has_an_artifact_that_holds_its_handler(built: Path, tmp_
                                                                                              + ".py"))
         assert spec is not None and spec.loader is not None, logical_id
         loaded = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(loaded)
+        sys.path.insert(0, str(unpacked))  # Lambda's /var/task: the handler may import the modules beside it
+        try:
+            spec.loader.exec_module(loaded)
+        finally:
+            sys.path.remove(str(unpacked))
         assert callable(getattr(loaded, fn.handler_name)), logical_id
     # The docs function serves generated files; they must travel with it.
     assert {"openapi.json", "swagger.html"} <= {p.name for p in (tmp_path / "ApiDocsFunction").iterdir()}

@@ -139,3 +139,19 @@ def test_the_graph_is_read_at_all():
     # The checks above would pass on an empty graph: prove the walk sees real edges.
     assert "telltale.platform.config" in GRAPH["telltale.platform.db"]
     assert "telltale.secrets.store" in GRAPH["telltale.platform.db"]  # a lazy import, inside a function
+
+
+def test_modules_beside_a_handler_have_names_no_other_function_uses():
+    # Each function's folder is its import root (Lambda's /var/task); locally one process hosts every
+    # function, so two folders with a module of the same name would import each other's.
+    functions = LAYER.parents[2] / "functions"
+    seen: dict[str, str] = {}
+    clashes = []
+    for path in sorted(functions.glob("*/*.py")):
+        if path.name == "app.py":  # loaded by path under a name of its own (telltale_function_<name>_app)
+            continue
+        if path.stem in seen:
+            clashes.append(f"{path.stem}: {seen[path.stem]} and {path.parent.name}")
+        seen[path.stem] = path.parent.name
+    assert not clashes, clashes
+    assert "catalog_connectors" in seen  # the walk sees the modules beside the handlers

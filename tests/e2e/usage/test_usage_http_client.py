@@ -10,9 +10,9 @@ import pytest
 from usage_replay import ReplayServer, Request
 
 from telltale.platform.errors import ConnectorError
-from telltale.usage.connector_config import SupersetConfig
-from telltale.usage.scrapers.base import HttpClient, parse_time, person
-from telltale.usage.scrapers.powerbi import m_dialect, m_native_sql, m_tables
+from telltale.usage.integrations.base import HttpClient, parse_time, person
+from telltale.usage.integrations.config import SupersetConfig
+from telltale.usage.integrations.powerbi import m_dialect, m_native_sql, m_tables
 
 # An effective config, as scrapers get it (defaults filled in), with fast retries.
 FAST = SupersetConfig(retry_backoff_s=0.01, max_retries=2).model_dump()

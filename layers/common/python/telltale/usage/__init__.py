@@ -2,6 +2,7 @@
 mining, SQL anonymization and per-product usage aggregation.
 
 Modules: ``catalog`` (connectors, spaces, products), ``sql`` (anonymizer and table/column extraction),
-``store`` (BiQuery upserts and sync jobs), ``scrapers/`` (one module per BI tool), ``mining/`` (one module
-per warehouse), ``sync`` (runs a scraper or a miner as a recorded job), ``aggregate`` (usage stats in SQL).
+``store`` (BiQuery upserts and sync jobs), ``integrations/`` (the registry of BI tools and warehouses usage
+is read from, one module each, their one contract and their config models), ``sync`` (runs an integration
+as a recorded job), ``aggregate`` (usage stats in SQL).
 """

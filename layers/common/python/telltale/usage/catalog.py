@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -17,37 +17,15 @@ from telltale.platform import db
 from telltale.platform.config import get_settings
 from telltale.platform.errors import Conflict, NotFound, ValidationError, uuid_or_404
 from telltale.secrets import store as secrets
-from telltale.usage import connector_config
+from telltale.usage import integrations
+from telltale.usage.integrations import config as integration_config
 from telltale.usage.sql import split_table
 from telltale.web.auth import AuthContext
 
-BI_TYPES = ("superset", "metabase", "looker", "tableau", "power_bi")
-WAREHOUSE_TYPES = ("snowflake", "bigquery", "postgres")
-ConnectorType = Literal["superset", "metabase", "looker", "tableau", "power_bi", "snowflake", "bigquery", "postgres"]
-
-# Per type: required config keys, and the accepted credential sets (any one of them, all keys required).
-_URL = "base_url"
-CONNECTOR_TYPES: dict[str, dict[str, Any]] = {
-    "superset": {"config": [_URL], "credentials": [["username", "password"]],
-                 "doc": "config.base_url; credentials.username, credentials.password (optional provider: db|ldap)"},
-    "metabase": {"config": [_URL], "credentials": [["api_key"], ["username", "password"]],
-                 "doc": "config.base_url; credentials.api_key, or credentials.username + credentials.password"},
-    "looker": {"config": [_URL], "credentials": [["client_id", "client_secret"]],
-               "doc": "config.base_url (the API host, without /api/4.0); credentials.client_id, client_secret"},
-    "tableau": {"config": [_URL], "credentials": [["pat_name", "pat_secret"], ["username", "password"]],
-                "doc": "config.base_url, config.site (content URL, '' = default site), optional api_version; "
-                       "credentials.pat_name + pat_secret, or username + password"},
-    "power_bi": {"config": [], "credentials": [["client_id", "client_secret"]],
-                 "doc": "config.azure_tenant_id or config.token_url, optional base_url; "
-                        "credentials.client_id + client_secret (Entra ID client credentials)"},
-    "snowflake": {"config": [], "credentials": [["token"]],
-                  "doc": "config.account or config.base_url, optional warehouse/role; credentials.token "
-                         "(OAuth or programmatic access token; optional token_type)"},
-    "bigquery": {"config": ["project"], "credentials": [["access_token"]],
-                 "doc": "config.project, optional region (default us) and base_url; credentials.access_token"},
-    "postgres": {"config": ["host", "database"], "credentials": [["user"]],
-                 "doc": "config.host, config.port (5432), config.database; credentials.user, credentials.password"},
-}
+if TYPE_CHECKING:
+    ConnectorType = str
+else:  # the registry's types, as the enum the API accepts and describes
+    ConnectorType = Literal[integrations.TYPES]
 
 SLUG_RE = r"^[a-z0-9][a-z0-9-]{0,62}$"
 TABLE_RE = re.compile(r'^[A-Za-z_][\w$-]*(\.[A-Za-z_][\w$-]*){0,2}$')
@@ -58,7 +36,7 @@ _CONNECTOR_COLS = "id, name, type, config, created_by, created_at, updated_at"
 class ConnectorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
-    type: ConnectorType = Field(description="; ".join(f"{k}: {v['doc']}" for k, v in CONNECTOR_TYPES.items()))
+    type: ConnectorType = Field(description="; ".join(f"{k}: {v.doc}" for k, v in integrations.REGISTRY.items()))
     config: dict[str, Any] = Field(default_factory=dict, description="Non-secret settings (returned as is)")
     credentials: dict[str, Any] = Field(default_factory=dict, description="Secret settings (never returned)")
 
@@ -130,18 +108,18 @@ def _validate_connector(ctype: str, config: dict[str, Any], credentials: dict[st
                         errors: dict[str, list[str]] | None = None) -> None:
     """A 400 naming every field that is wrong (with ``errors`` found by the caller, if any)."""
     errors = dict(errors or {})
-    spec = CONNECTOR_TYPES[ctype]
-    # Fields, bounds and outbound addresses: the type's config model (telltale.usage.connector_config).
-    errors.update(connector_config.field_errors(ctype, config))
-    for key in spec["config"]:
+    spec = integrations.REGISTRY[ctype]
+    # Fields, bounds and outbound addresses: the type's config model (telltale.usage.integrations.config).
+    errors.update(integration_config.field_errors(ctype, config))
+    for key in spec.required_config:
         if config.get(key) in (None, "") and f"config.{key}" not in errors:
             errors[f"config.{key}"] = [f"required for type {ctype}"]
     if ctype == "power_bi" and not (config.get("azure_tenant_id") or config.get("token_url")):
         errors.setdefault("config.azure_tenant_id", []).append("azure_tenant_id or token_url is required")
-    if ctype == "snowflake" and not (config.get("account") or config.get(_URL)):
+    if ctype == "snowflake" and not (config.get("account") or config.get("base_url")):
         errors.setdefault("config.account", []).append("account or base_url is required")
-    if not any(all(credentials.get(k) not in (None, "") for k in keys) for keys in spec["credentials"]):
-        options = " or ".join("+".join(keys) for keys in spec["credentials"])
+    if not any(all(credentials.get(k) not in (None, "") for k in keys) for keys in spec.credential_sets):
+        options = " or ".join("+".join(keys) for keys in spec.credential_sets)
         errors.setdefault("credentials", []).append(f"type {ctype} needs {options}")
     if any(not isinstance(v, str | int | float | bool) for v in credentials.values()):
         errors.setdefault("credentials", []).append("credential values must be strings or numbers")
@@ -151,7 +129,7 @@ def _validate_connector(ctype: str, config: dict[str, Any], credentials: dict[st
 
 def _connector_out(row: dict[str, Any]) -> dict[str, Any]:
     row = dict(row)
-    row["is_bi"] = row["type"] in BI_TYPES
+    row["is_bi"] = row["type"] in integrations.BI_TYPES
     return row
 
 
@@ -218,7 +196,7 @@ def update_connector(auth: AuthContext, connector_id: str, body: ConnectorUpdate
     config = body.config if body.config is not None else current["config"]
     errors: dict[str, list[str]] = {}
     if body.credentials is None:
-        moved = connector_config.changed_endpoint_keys(current["config"], config)
+        moved = integration_config.changed_endpoint_keys(current["config"], config)
         if moved:
             # Otherwise the stored secret would go wherever the new address points: a tenant user could
             # point base_url at their own server, run a sync and read the username and password.

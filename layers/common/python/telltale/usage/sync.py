@@ -21,8 +21,8 @@ from telltale.platform import db, queue
 from telltale.platform.config import get_settings
 from telltale.platform.errors import Conflict, ServiceUnavailable, TelltaleError, ValidationError
 from telltale.platform.log import logger
-from telltale.usage import catalog, store
-from telltale.usage.scrapers.base import BiRecord, ItemError
+from telltale.usage import catalog, integrations, store
+from telltale.usage.integrations.base import BiRecord, ItemError
 from telltale.usage.sql import analyze
 
 BATCH = 500
@@ -168,13 +168,14 @@ def _connector_of(tenant_id: str, connector_id: str, kind: str) -> dict[str, Any
     """The connector (404 unknown), checked to be of a type ``kind`` applies to (400 otherwise)."""
     connector = catalog.load_connector(tenant_id, connector_id)
     ctype = connector["type"]
-    if kind == "bi_sync" and ctype not in catalog.BI_TYPES:
+    if kind == "bi_sync" and ctype not in integrations.BI_TYPES:
         raise ValidationError(f"connector type '{ctype}' is not a BI type; BI sync supports "
-                              f"{', '.join(catalog.BI_TYPES)} (use query-log-mining for warehouses)",
+                              f"{', '.join(integrations.BI_TYPES)} (use query-log-mining for warehouses)",
                               errors={"connector_id": ["not a BI connector"]})
-    if kind == "query_log_mining" and ctype not in catalog.WAREHOUSE_TYPES:
+    if kind == "query_log_mining" and ctype not in integrations.WAREHOUSE_TYPES:
         raise ValidationError(f"connector type '{ctype}' has no query log to mine; mining supports "
-                              f"{', '.join(catalog.WAREHOUSE_TYPES)}", errors={"connector_id": ["not a warehouse"]})
+                              f"{', '.join(integrations.WAREHOUSE_TYPES)}",
+                              errors={"connector_id": ["not a warehouse"]})
     return connector
 
 
@@ -213,9 +214,7 @@ def run_queued(body: str) -> None:
     try:
         connector = _connector_of(tenant_id, str(msg["connector_id"]), kind)
         if kind == "bi_sync":
-            from telltale.usage import scrapers
-
-            _run(tenant_id, connector, kind, "", lambda: scrapers.for_connector(connector).scrape(),
+            _run(tenant_id, connector, kind, "", lambda: integrations.load(connector).collect(),
                  job_id=job_id, after=lambda job: _recompute_usage(tenant_id, job))
         else:
             _mine(tenant_id, connector, job_id=job_id)
@@ -249,9 +248,7 @@ def request_mining(tenant_id: str, connector_id: str) -> dict[str, Any]:
 
 def _mine(tenant_id: str, connector: dict[str, Any], *, job_id: str | None = None,
           ) -> tuple[dict[str, Any] | None, int]:
-    from telltale.usage import mining
-
-    miner = mining.for_connector(connector)
+    miner = integrations.load(connector)
 
     def after(job_id: str) -> list[str]:
         # Only a run that read (and stored) everything moves the mark forward.
@@ -259,7 +256,7 @@ def _mine(tenant_id: str, connector: dict[str, Any], *, job_id: str | None = Non
                  s=db.jsonb(miner.state), id=str(connector["id"]))
         return _recompute_usage(tenant_id, job_id)
 
-    job, rows = _run(tenant_id, connector, "query_log_mining", "api", miner.mine, job_id=job_id, after=after)
+    job, rows = _run(tenant_id, connector, "query_log_mining", "api", miner.collect, job_id=job_id, after=after)
     return job, rows
 
 
@@ -283,7 +280,7 @@ def scheduled_sync_all(min_interval_minutes: int = SCHEDULE_MIN_INTERVAL_MINUTES
     )
     done = {"queued": 0, "skipped": 0, "failed": 0}
     for r in rows:
-        kind = "bi_sync" if r["type"] in catalog.BI_TYPES else "query_log_mining"
+        kind = "bi_sync" if r["type"] in integrations.BI_TYPES else "query_log_mining"
         try:
             _enqueue(r["tenant_id"], str(r["id"]), kind, "schedule")
             done["queued"] += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 from telltale.platform.errors import ValidationError
@@ -38,3 +40,8 @@ def page_params(app: HasEvent, *, default_size: int = 20, max_size: int = 100) -
     if errors:
         raise ValidationError("invalid paging parameters", errors=errors)
     return Page(**values)
+
+
+def listing(items: list[Any], total: int, page: Page) -> dict[str, Any]:
+    """A listing's reply: its page of ``items``, the ``total`` across pages, and the page it is."""
+    return {"items": items, "total": total, "page": page.page, "page_size": page.page_size}

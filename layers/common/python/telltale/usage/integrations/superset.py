@@ -12,12 +12,13 @@ from typing import Any
 from urllib.parse import quote
 
 from telltale.platform.errors import ConnectorError
-from telltale.usage.scrapers.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
+from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
 from telltale.usage.sql import dialect_name
 
 
 class SupersetScraper:
     def __init__(self, config: dict[str, Any], credentials: dict[str, Any]) -> None:
+        self.state: dict[str, Any] = {}  # a BI tool is read whole at every sync: nothing to resume from
         self.config = config
         self.credentials = credentials
         self.page_size = int(config["page_size"])
@@ -64,7 +65,7 @@ class SupersetScraper:
         backend = database.get("backend") if isinstance(database, dict) else None
         return self.dialect or dialect_name(backend)
 
-    def scrape(self) -> Iterator[BiRecord | ItemError]:
+    def collect(self) -> Iterator[BiRecord | ItemError]:
         for item in self._pages("/api/v1/saved_query/"):
             try:
                 yield BiRecord(
@@ -129,5 +130,5 @@ class SupersetScraper:
         return self.http.base_url + path
 
 
-def make(config: dict[str, Any], credentials: dict[str, Any]) -> SupersetScraper:
+def make(config: dict[str, Any], credentials: dict[str, Any], state: dict[str, Any]) -> SupersetScraper:
     return SupersetScraper(config, credentials)

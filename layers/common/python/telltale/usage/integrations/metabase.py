@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from telltale.platform.errors import ConnectorError
-from telltale.usage.scrapers.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
+from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
 from telltale.usage.sql import dialect_name
 
 
 class MetabaseScraper:
     def __init__(self, config: dict[str, Any], credentials: dict[str, Any]) -> None:
+        self.state: dict[str, Any] = {}  # a BI tool is read whole at every sync: nothing to resume from
         self.credentials = credentials
         self.page_size = int(config["page_size"])
         self.dialect = config["dialect"]
@@ -114,7 +115,7 @@ class MetabaseScraper:
                 if not items or offset >= int(data.get("total") or 0):
                     break
 
-    def scrape(self) -> Iterator[BiRecord | ItemError]:
+    def collect(self) -> Iterator[BiRecord | ItemError]:
         cards = self.http.json("GET", "/api/card?f=all")
         for card in cards if isinstance(cards, list) else []:
             try:
@@ -154,5 +155,5 @@ class MetabaseScraper:
         self._failures.clear()
 
 
-def make(config: dict[str, Any], credentials: dict[str, Any]) -> MetabaseScraper:
+def make(config: dict[str, Any], credentials: dict[str, Any], state: dict[str, Any]) -> MetabaseScraper:
     return MetabaseScraper(config, credentials)

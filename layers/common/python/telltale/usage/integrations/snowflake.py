@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telltale.platform.errors import ConnectorError
-from telltale.usage.scrapers.base import BiRecord, HttpClient, ItemError, item_error, parse_time
+from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, parse_time
 
 POLL_MARGIN_S = 60
 
@@ -87,7 +87,7 @@ class SnowflakeMiner:
                 yield from more.get("data") or []
         return names, rows()
 
-    def mine(self) -> Iterator[BiRecord | ItemError]:
+    def collect(self) -> Iterator[BiRecord | ItemError]:
         names, rows = self._statement(HISTORY_SQL, [str(self._since_ms()), str(self.max_rows)])
         if "query_id" not in names:
             raise ConnectorError("Snowflake's answer has no query_id column")

@@ -20,7 +20,7 @@ from typing import Any
 from telltale.platform import netguard
 from telltale.platform.db import pg_error
 from telltale.platform.errors import ConnectorError
-from telltale.usage.scrapers.base import BiRecord, ItemError, item_error
+from telltale.usage.integrations.base import BiRecord, ItemError, item_error
 
 MIN_VERSION_NUM = 140000
 
@@ -71,7 +71,7 @@ class PostgresMiner:
         except Exception as exc:  # noqa: BLE001 - pg8000 raises several types; the message must stay generic
             raise ConnectorError(f"cannot connect to PostgreSQL at {host}: {category(exc)}") from None
 
-    def mine(self) -> Iterator[BiRecord | ItemError]:
+    def collect(self) -> Iterator[BiRecord | ItemError]:
         conn = self._connect()
         try:
             version = int(conn.run("SHOW server_version_num")[0][0])

@@ -1,5 +1,5 @@
-"""What every scraper shares: the records it yields, an HTTP client with retries and re-authentication,
-and time parsing for the formats the tools use."""
+"""What every usage integration shares: the contract (:class:`Integration`), the records it yields, an HTTP
+client with retries and re-authentication, and time parsing for the formats the tools use."""
 
 from __future__ import annotations
 
@@ -49,8 +49,19 @@ class ItemError:
     message: str
 
 
-class Scraper(Protocol):
-    def scrape(self) -> Iterator[BiRecord | ItemError]: ...
+class Integration(Protocol):
+    """A BI tool or a warehouse's query log, as a sync reads it.
+
+    ``collect`` yields what the source holds (BiRecords; a warehouse's are ``resource_type = query_log``)
+    and an ItemError for each item it could not read. ``state`` is where an incremental run stopped: saved
+    on the connector after a run that did not fail, and given back to the next run's ``make``. A BI tool is
+    read whole at every sync and leaves it empty. Each module of this package has
+    ``make(config, credentials, state) -> Integration``, with the config validated and its defaults filled
+    in (:mod:`telltale.usage.integrations.config`)."""
+
+    state: dict[str, Any]
+
+    def collect(self) -> Iterator[BiRecord | ItemError]: ...
 
 
 def item_error(resource: str, exc: BaseException) -> ItemError:
@@ -67,7 +78,7 @@ class HttpClient:
 
     def __init__(self, base_url: str, config: dict[str, Any], *, login: Callable[[HttpClient], None] | None = None,
                  tool: str = "the BI tool") -> None:
-        """``config`` is the connector's effective config (telltale.usage.connector_config: validated,
+        """``config`` is the connector's effective config (telltale.usage.integrations.config: validated,
         defaults filled in)."""
         import requests
 

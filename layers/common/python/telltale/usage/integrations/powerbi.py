@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from telltale.platform.errors import ConnectorError
-from telltale.usage.scrapers.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
+from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
 
 SCOPE = "https://analysis.windows.net/powerbi/api/.default"
 M_DIALECTS = {"Snowflake.Databases": "snowflake", "Sql.Database": "tsql", "Sql.Databases": "tsql",
@@ -75,6 +75,7 @@ def m_dialect(expression: str) -> str | None:
 
 class PowerBiScraper:
     def __init__(self, config: dict[str, Any], credentials: dict[str, Any]) -> None:
+        self.state: dict[str, Any] = {}  # a BI tool is read whole at every sync: nothing to resume from
         self.config = config
         self.credentials = credentials
         self.page_size = int(config["page_size"])
@@ -123,7 +124,7 @@ class PowerBiScraper:
         result: dict[str, Any] = self.http.json("GET", f"/admin/workspaces/scanResult/{scan_id}")
         return result
 
-    def scrape(self) -> Iterator[BiRecord | ItemError]:
+    def collect(self) -> Iterator[BiRecord | ItemError]:
         workspaces = self._workspaces()
         batches = [workspaces[i:i + 100] for i in range(0, len(workspaces), 100)]
         failed = 0
@@ -180,5 +181,5 @@ class PowerBiScraper:
                     yield item_error("dashboard tile", exc)
 
 
-def make(config: dict[str, Any], credentials: dict[str, Any]) -> PowerBiScraper:
+def make(config: dict[str, Any], credentials: dict[str, Any], state: dict[str, Any]) -> PowerBiScraper:
     return PowerBiScraper(config, credentials)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from telltale.platform.errors import ConnectorError
-from telltale.usage.scrapers.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
+from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
 from telltale.usage.sql import dialect_name
 
 SHEETS = """query Sheets($first: Int, $after: String) {
@@ -43,6 +43,7 @@ def _table(t: dict[str, Any]) -> str | None:
 
 class TableauScraper:
     def __init__(self, config: dict[str, Any], credentials: dict[str, Any]) -> None:
+        self.state: dict[str, Any] = {}  # a BI tool is read whole at every sync: nothing to resume from
         self.credentials = credentials
         self.version = str(config["api_version"])
         self.site = str(config["site"])
@@ -89,7 +90,7 @@ class TableauScraper:
         return f"{self.http.base_url}/#/site/{self.site}/views/{path}" if self.site else \
             f"{self.http.base_url}/#/views/{path}"
 
-    def scrape(self) -> Iterator[BiRecord | ItemError]:
+    def collect(self) -> Iterator[BiRecord | ItemError]:
         for sheet in self._nodes(SHEETS, "sheetsConnection"):
             try:
                 sheet_id = str(sheet.get("luid") or sheet["id"])
@@ -122,5 +123,5 @@ class TableauScraper:
                 yield item_error("custom SQL", exc)
 
 
-def make(config: dict[str, Any], credentials: dict[str, Any]) -> TableauScraper:
+def make(config: dict[str, Any], credentials: dict[str, Any], state: dict[str, Any]) -> TableauScraper:
     return TableauScraper(config, credentials)

@@ -2,13 +2,13 @@
 bounds and their defaults.
 
 A connector is created with its config as the client wrote it (and it is returned as written); it is
-validated against its type's model on create and update (a 400 naming ``config.<field>``), and the scrapers
-and miners receive the validated model dumped to a dict, defaults filled in. Bounds matter beyond tidiness:
+validated against its type's model on create and update (a 400 naming ``config.<field>``), and the
+integrations receive the validated model dumped to a dict, defaults filled in. Bounds matter beyond tidiness:
 ``page_size: 0`` used to page forever and ``max_retries: "abc"`` failed every sync with an internal error.
 Unknown keys are kept (extra="allow"): they are harmless, and an older connector's config stays valid.
 
 Outbound addresses (``base_url``, ``token_url``, ``host``) are checked with :mod:`telltale.platform.netguard`: on
-create and update here, and again when a scraper connects (DNS can change in between). Deployments whose BI
+create and update here, and again when an integration connects (DNS can change in between). Deployments whose BI
 tools live inside their network list those networks (or host names) in ``TELLTALE_ALLOWED_NETWORKS``.
 """
 

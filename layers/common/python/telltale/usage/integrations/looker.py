@@ -16,13 +16,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from telltale.platform.errors import ConnectorError
-from telltale.usage.scrapers.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
+from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
 
 API = "/api/4.0"
 
 
 class LookerScraper:
     def __init__(self, config: dict[str, Any], credentials: dict[str, Any]) -> None:
+        self.state: dict[str, Any] = {}  # a BI tool is read whole at every sync: nothing to resume from
         self.credentials = credentials
         self.page_size = int(config["page_size"])
         self.dialect = config["dialect"]
@@ -73,7 +74,7 @@ class LookerScraper:
         name = explore.get("sql_table_name") if isinstance(explore, dict) else None
         return [str(name).strip()] if name else []
 
-    def scrape(self) -> Iterator[BiRecord | ItemError]:
+    def collect(self) -> Iterator[BiRecord | ItemError]:
         for look in self._search("looks"):
             try:
                 sql, tables = self._query_sql(look.get("query"), look.get("query_id"))
@@ -143,5 +144,5 @@ class LookerScraper:
                 yield item_error("dashboard element", exc)
 
 
-def make(config: dict[str, Any], credentials: dict[str, Any]) -> LookerScraper:
+def make(config: dict[str, Any], credentials: dict[str, Any], state: dict[str, Any]) -> LookerScraper:
     return LookerScraper(config, credentials)

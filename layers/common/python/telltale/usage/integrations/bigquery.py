@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telltale.usage.scrapers.base import BiRecord, HttpClient, ItemError, item_error, parse_time
+from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, parse_time
 
 JOBS_SQL = """
 SELECT job_id, creation_time, user_email, query, statement_type, referenced_tables
@@ -76,7 +76,7 @@ class BigQueryMiner:
             data = self.http.json("GET", f"/projects/{self.project}/queries/{job['jobId']}"
                                          f"?maxResults={self.page_size}&location={job.get('location', '')}{token}")
 
-    def mine(self) -> Iterator[BiRecord | ItemError]:
+    def collect(self) -> Iterator[BiRecord | ItemError]:
         newest = self.state.get("last_creation_time")
         newest_dt = parse_time(newest) if newest else None
         for fields, raw in self._rows():
