@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from telltale.apianalytics import pinger, query
 from telltale.apianalytics.keys import ApiKey
-from telltale.platform import db, netguard
+from telltale.platform import dates, db, netguard
 from telltale.platform.errors import Conflict, NotFound, ValidationError, uuid_or_404
 from telltale.platform.log import logger
 
@@ -133,7 +133,7 @@ def _range(q: dict[str, str], accepted: tuple[str, ...] = ("dateFrom", "dateTo")
     for name, default in (("dateFrom", today - timedelta(days=default_days - 1)), ("dateTo", today)):
         raw = q.get(name)
         try:
-            out[name] = query.parse_day(raw) if raw else default
+            out[name] = dates.day(raw) if raw else default
         except ValueError as exc:
             errors[name] = [str(exc)]
     if not errors and out["dateFrom"] > out["dateTo"]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from telltale.apianalytics import enrich
 from telltale.apianalytics.keys import ApiKey
-from telltale.platform import db
+from telltale.platform import dates, db
 from telltale.platform.errors import NotAcceptable, ValidationError
 
 PAGE_SIZE = 50_000
@@ -19,8 +19,6 @@ PAGE_SIZE = 50_000
 FILTER_PARAMS = ("page", "date", "dateFrom", "dateTo", "hostname", "ipAddress", "status", "location", "user_id")
 # 50,000 rows a page: a billion rows is far beyond any key's data, and the offset stays a bigint.
 MAX_PAGE = 20_000
-# A day after MAX_DATE must still be a date (ranges are half-open: dateTo + 1 day).
-MIN_DATE, MAX_DATE = date(1970, 1, 1), date(9998, 12, 31)
 COLUMNS = ("created_at", "hostname", "ip_address", "path", "method", "status", "response_time", "browser", "os",
            "location", "user_id", "framework")
 _LOCATION_RE = re.compile(r"^[A-Za-z]{2}\Z")
@@ -63,27 +61,12 @@ def unknown_params(q: dict[str, str], accepted: tuple[str, ...]) -> dict[str, li
     return {name: [f"is not a parameter here; {accepted_ones}"] for name in q if name not in accepted}
 
 
-def parse_day(raw: str) -> date:
-    """A YYYY-MM-DD date (ASCII digits) between MIN_DATE and MAX_DATE; ValueError saying so otherwise.
-    The one date parser of the data, stats and uptime APIs."""
-    message = f"must be a date as YYYY-MM-DD, from {MIN_DATE} to {MAX_DATE}"
-    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
-        raise ValueError(message)
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(message) from None
-    if not MIN_DATE <= day <= MAX_DATE:
-        raise ValueError(message)
-    return day
-
-
 def _date(q: dict[str, str], name: str, errors: dict[str, list[str]]) -> date | None:
     raw = q.get(name)
     if raw is None or raw == "":
         return None
     try:
-        return parse_day(raw)
+        return dates.day(raw)
     except ValueError as exc:
         errors.setdefault(name, []).append(str(exc))
         return None
