@@ -28,8 +28,9 @@ name, a name inside a string literal), a table of a tenant schema that is not li
 itself: the scope owns that column and its parameter, so scoped SQL never names them.
 
 Work that spans tenants says so: :func:`across_tenants` (the ingest worker's mixed batches, schedulers
-fanning out over tenants, a worker loading the job it was handed by id), and tests/unit/test_platform_scoped
-keeps the list of the places allowed to.
+fanning out over tenants, a worker loading the job it was handed by id), and
+tests/unit/test_platform_scoped_bypass.py keeps the list of the places allowed to, and fails when a
+platform query on a tenant table goes around both.
 
 A small tokenizer over our own static SQL, not sqlglot: platform handlers' cold start is measured against
 ``import boto3, pydantic``, and the rewrite of a text is cached, so it costs once per statement per process.
@@ -687,7 +688,7 @@ def tenant(tenant_id: str) -> Scope:
 
 class AcrossTenants:
     """Statements that span tenants, run as written; each place that needs one is named in
-    tests/unit/test_platform_scoped.py's allow-list, with the reason given here."""
+    tests/unit/test_platform_scoped_bypass.py's allow-list, with the reason given here."""
 
     __slots__ = ("reason",)
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from telltale.events import dsl
 from telltale.events.service import execute
 from telltale.events.stores import store_for
-from telltale.platform import dates, db
+from telltale.platform import dates, scoped
 from telltale.platform.errors import ValidationError
 
 METRIC_EVENTS = {"create_tenant": "tenant.created", "create_saas_user": "saas_user.created",
@@ -202,11 +202,11 @@ def active_users(tenant: str, *, type_: str | None, date_from: str | None, date_
         "limit": 10_000,
     }, event_types=[])
     computed = {str(r[0])[: 10 if type_ == "daily" else 7]: int(r[1]) for r in rows}
-    manual_rows = db.query(
-        "SELECT period, sum(active_users) AS n FROM events.active_users WHERE tenant_id = :t AND period_type = :ty"
+    manual_rows = scoped.tenant(tenant).query(
+        "SELECT period, sum(active_users) AS n FROM events.active_users WHERE period_type = :ty"
         " AND period >= :a AND period <= :b AND (CAST(:st AS text) IS NULL OR saas_tenant_id = :st)"
         " AND (CAST(:env AS integer) IS NULL OR env_id = :env) GROUP BY period",
-        t=tenant, ty=type_, a=periods[0], b=periods[-1], st=tenant_id or None, env=env,
+        ty=type_, a=periods[0], b=periods[-1], st=tenant_id or None, env=env,
     )
     manual = {r["period"]: int(r["n"]) for r in manual_rows}
     data = []
@@ -226,11 +226,11 @@ def upsert_active_users(tenant: str, body: ActiveUsersUpsert) -> dict[str, Any]:
         dates.day_param(body.date, "date")
     else:
         dates.month_param(body.date, "date")
-    db.query(
-        "INSERT INTO events.active_users (tenant_id, saas_tenant_id, env_id, period_type, period, active_users)"
-        " VALUES (:t, :st, :env, :ty, :p, :n) ON CONFLICT (tenant_id, saas_tenant_id, env_id, period_type, period)"
+    scoped.tenant(tenant).query(
+        "INSERT INTO events.active_users (saas_tenant_id, env_id, period_type, period, active_users)"
+        " VALUES (:st, :env, :ty, :p, :n) ON CONFLICT (tenant_id, saas_tenant_id, env_id, period_type, period)"
         " DO UPDATE SET active_users = excluded.active_users, updated_at = now()",
-        t=tenant, st=body.tenant_id, env=body.env_id, ty=body.type, p=body.date, n=body.active_users,
+        st=body.tenant_id, env=body.env_id, ty=body.type, p=body.date, n=body.active_users,
     )
     return body.model_dump()
 

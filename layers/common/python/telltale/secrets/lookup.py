@@ -10,18 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from telltale.platform import db
+from telltale.platform import scoped
 from telltale.platform.errors import NotFound, SecretResolutionError
 from telltale.secrets.store import read_secret_json
 
 
 def resolve_value(tenant_id: str, app_slug: str, key: str) -> tuple[str, dict[str, Any]]:
     """(type slug, value) of a secret, for server-side use only; SecretResolutionError if absent."""
-    meta = db.query_one(
+    meta = scoped.tenant(tenant_id).query_one(
         "SELECT s.type_slug, s.secret_name, t.slug AS known_type FROM platform.secrets s"
-        " LEFT JOIN platform.secret_types t ON t.slug = s.type_slug"
-        " WHERE s.tenant_id = :t AND s.app_slug = :a AND s.key = :k",
-        t=tenant_id, a=app_slug, k=key,
+        " LEFT JOIN platform.secret_types t ON t.slug = s.type_slug WHERE s.app_slug = :a AND s.key = :k",
+        a=app_slug, k=key,
     )
     if meta is None:
         raise SecretResolutionError(f"Secret not found: '{key}' does not exist in app '{app_slug}'; create it first",
