@@ -9,6 +9,7 @@ import pytest
 
 from telltale.apianalytics import enrich, ingest, pinger, query
 from telltale.apianalytics.keys import ApiKey
+from telltale.platform import scoped
 
 
 def test_filters_parse_and_name_every_bad_parameter():
@@ -28,7 +29,10 @@ def test_date_narrows_a_range():
     f = query.parse_filters({"date": "2026-03-05", "dateFrom": "2026-03-01"})
     assert f.date_from == f.date_to == dt.date(2026, 3, 5)
     where, params = f.where(ApiKey(id="k", tenant_id="t"))
-    assert where.startswith("tenant_id = :tenant AND api_key_id") and params["tenant"] == "t"
+    # The key first, always; the tenant comes first of all, from the scope every read of the table goes through.
+    assert where.startswith("api_key_id = CAST(:key AS uuid) AND ") and params["key"] == "k"
+    sent = scoped.rewrite(f"SELECT * FROM platform.api_requests WHERE {where}")
+    assert sent.startswith("SELECT * FROM (SELECT * FROM platform.api_requests WHERE tenant_id = :tenant_id)")
 
 
 def test_enrichment_offline():

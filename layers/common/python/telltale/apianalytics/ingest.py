@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from telltale.apianalytics import enrich
 from telltale.apianalytics.keys import ApiKey
-from telltale.platform import db
+from telltale.platform import db, scoped
 from telltale.platform.errors import ValidationError
 
 MAX_BATCH = 5000
@@ -105,15 +105,15 @@ def store(key: ApiKey, batch: RequestBatch) -> int:
         return 0
     rows = rows_for(batch)
     # One parameter, one statement: jsonb_to_recordset turns the whole batch into rows server-side.
-    db.query(
-        "INSERT INTO platform.api_requests (tenant_id, api_key_id, created_at, hostname, ip_address, path,"
+    scoped.tenant(key.tenant_id).query(
+        "INSERT INTO platform.api_requests (api_key_id, created_at, hostname, ip_address, path,"
         " method, status, response_time, browser, os, location, user_id, framework)"
-        " SELECT :t, CAST(:k AS uuid), r.created_at, r.hostname, r.ip_address, r.path, r.method, r.status,"
+        " SELECT CAST(:k AS uuid), r.created_at, r.hostname, r.ip_address, r.path, r.method, r.status,"
         " r.response_time, r.browser, r.os, r.location, r.user_id, r.framework"
         " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(created_at timestamptz, hostname text,"
         " ip_address text, path text, method text, status smallint, response_time integer,"
         " browser text, os text, location text, user_id text, framework text)",
-        t=key.tenant_id, k=key.id, rows=db.jsonb(rows),
+        k=key.id, rows=db.jsonb(rows),
     )
     return len(rows)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from telltale.platform import db
+from telltale.platform import scoped
 from telltale.platform.errors import NotFound, Unauthorized, uuid_or_404
 
 HEADER = "x-auth-token"
@@ -42,20 +42,18 @@ def create(tenant_id: str, user_id: str, name: str = "") -> dict[str, Any]:
     ensure_tenant(tenant_id)
     raw = PREFIX + secrets.token_urlsafe(32)
     key_id = str(uuid.uuid4())
-    row = db.query_one(
-        "INSERT INTO platform.api_keys (id, tenant_id, key_hash, key_prefix, name, created_by)"
-        " VALUES (CAST(:id AS uuid), :t, :h, :p, :n, :u) RETURNING id, name, key_prefix, created_at",
-        id=key_id, t=tenant_id, h=hash_key(raw), p=raw[:8], n=name, u=user_id,
+    row = scoped.tenant(tenant_id).query_one(
+        "INSERT INTO platform.api_keys (id, key_hash, key_prefix, name, created_by)"
+        " VALUES (CAST(:id AS uuid), :h, :p, :n, :u) RETURNING id, name, key_prefix, created_at",
+        id=key_id, h=hash_key(raw), p=raw[:8], n=name, u=user_id,
     )
     assert row is not None
     return {**row, "api_key": raw}
 
 
 def list_keys(tenant_id: str) -> list[dict[str, Any]]:
-    return db.query(
-        "SELECT id, name, key_prefix, created_at, last_used_at FROM platform.api_keys"
-        " WHERE tenant_id = :t ORDER BY created_at", t=tenant_id,
-    )
+    return scoped.tenant(tenant_id).query(
+        "SELECT id, name, key_prefix, created_at, last_used_at FROM platform.api_keys ORDER BY created_at")
 
 
 def revoke(tenant_id: str, key_id: str) -> None:
@@ -63,8 +61,8 @@ def revoke(tenant_id: str, key_id: str) -> None:
     call, nothing is cached), and what was logged with it goes too (the key is its data's only link, and
     its requests, monitors and results cascade). Another tenant's key, or none, is a 404 alike."""
     missing = f"API key '{key_id}' not found"
-    rows = db.query("DELETE FROM platform.api_keys WHERE id = CAST(:id AS uuid) AND tenant_id = :t RETURNING id",
-                    id=uuid_or_404(key_id, missing), t=tenant_id)
+    rows = scoped.tenant(tenant_id).query("DELETE FROM platform.api_keys WHERE id = CAST(:id AS uuid) RETURNING id",
+                                          id=uuid_or_404(key_id, missing))
     if not rows:
         raise NotFound(missing)
 
@@ -78,7 +76,7 @@ def authenticate(headers: dict[str, str] | None) -> ApiKey:
     if not raw:
         raise Unauthorized("missing API key: send it in the X-AUTH-TOKEN header")
     # At most one write an hour per key: activity only needs day precision for a 6-month retention.
-    row = db.query_one(
+    row = scoped.across_tenants("a key's hash is what says whose key it is").query_one(
         "WITH k AS (SELECT id, tenant_id, last_used_at FROM platform.api_keys WHERE key_hash = :h),"
         " touched AS (UPDATE platform.api_keys SET last_used_at = now() WHERE id = (SELECT id FROM k)"
         " AND last_used_at < now() - interval '1 hour' RETURNING id)"

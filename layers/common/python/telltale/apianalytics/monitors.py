@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from telltale.apianalytics import pinger, query
 from telltale.apianalytics.keys import ApiKey
-from telltale.platform import db, netguard
+from telltale.platform import dates, db, netguard, scoped
 from telltale.platform.config import get_settings
 from telltale.platform.errors import Conflict, NotFound, ValidationError, uuid_or_404
 from telltale.platform.log import logger
@@ -70,30 +70,29 @@ def create(key: ApiKey, body: MonitorCreate) -> dict[str, Any]:
         netguard.outbound_address(host, port)
     except netguard.Blocked as exc:
         raise ValidationError("the monitor's URL cannot be watched", errors={"url": [str(exc)]}) from None
+    scope = scoped.tenant(key.tenant_id)
     with db.transaction() as tx:
         # Serialise creations per key so the cap cannot be raced past.
         tx.run("SELECT pg_advisory_xact_lock(hashtext(:k))", k=key.id)
-        count = tx.run("SELECT count(*) FROM platform.api_monitors"
-                       " WHERE tenant_id = :t AND api_key_id = CAST(:k AS uuid)", t=key.tenant_id, k=key.id)[0][0]
+        count = scope.run(tx, "SELECT count(*) AS n FROM platform.api_monitors WHERE api_key_id = CAST(:k AS uuid)",
+                          k=key.id)[0]["n"]
         if count >= MAX_MONITORS_PER_KEY:
             raise Conflict(f"at most {MAX_MONITORS_PER_KEY} monitors per API key; delete one first")
-        rows = tx.run(
-            "INSERT INTO platform.api_monitors (id, tenant_id, api_key_id, url, method, expected_status,"
-            " interval_minutes) VALUES (CAST(:id AS uuid), :t, CAST(:k AS uuid), :url, :m, :s, :i)"
-            f" ON CONFLICT (api_key_id, url, method) DO NOTHING RETURNING {_COLS}",
-            id=str(uuid.uuid4()), t=key.tenant_id, k=key.id, url=body.url, m=body.method,
-            s=body.expected_status, i=body.interval_minutes,
+        rows = scope.run(
+            tx, "INSERT INTO platform.api_monitors (id, api_key_id, url, method, expected_status, interval_minutes)"
+                " VALUES (CAST(:id AS uuid), CAST(:k AS uuid), :url, :m, :s, :i)"
+                f" ON CONFLICT (api_key_id, url, method) DO NOTHING RETURNING {_COLS}",
+            id=str(uuid.uuid4()), k=key.id, url=body.url, m=body.method, s=body.expected_status,
+            i=body.interval_minutes,
         )
         if not rows:
             raise Conflict(f"{body.method} {body.url} is already monitored with this key")
-        names = [c["name"] for c in tx.columns]
-    return dict(zip(names, rows[0], strict=True))
+    return rows[0]
 
 
 def list_monitors(key: ApiKey) -> list[dict[str, Any]]:
-    return db.query(
-        f"SELECT {_COLS} FROM platform.api_monitors WHERE tenant_id = :t AND api_key_id = CAST(:k AS uuid)"
-        " ORDER BY created_at", t=key.tenant_id, k=key.id,
+    return scoped.tenant(key.tenant_id).query(
+        f"SELECT {_COLS} FROM platform.api_monitors WHERE api_key_id = CAST(:k AS uuid) ORDER BY created_at", k=key.id,
     )
 
 
@@ -102,9 +101,9 @@ def _parse_id(monitor_id: str) -> str:
 
 
 def get(key: ApiKey, monitor_id: str) -> dict[str, Any]:
-    row = db.query_one(
-        f"SELECT {_COLS} FROM platform.api_monitors WHERE tenant_id = :t AND api_key_id = CAST(:k AS uuid)"
-        " AND id = CAST(:id AS uuid)", t=key.tenant_id, k=key.id, id=_parse_id(monitor_id),
+    row = scoped.tenant(key.tenant_id).query_one(
+        f"SELECT {_COLS} FROM platform.api_monitors WHERE api_key_id = CAST(:k AS uuid) AND id = CAST(:id AS uuid)",
+        k=key.id, id=_parse_id(monitor_id),
     )
     if row is None:
         raise NotFound(f"monitor '{monitor_id}' not found for this API key")
@@ -112,9 +111,9 @@ def get(key: ApiKey, monitor_id: str) -> dict[str, Any]:
 
 
 def delete(key: ApiKey, monitor_id: str) -> None:
-    rows = db.query(
-        "DELETE FROM platform.api_monitors WHERE tenant_id = :t AND api_key_id = CAST(:k AS uuid)"
-        " AND id = CAST(:id AS uuid) RETURNING id", t=key.tenant_id, k=key.id, id=_parse_id(monitor_id),
+    rows = scoped.tenant(key.tenant_id).query(
+        "DELETE FROM platform.api_monitors WHERE api_key_id = CAST(:k AS uuid) AND id = CAST(:id AS uuid) RETURNING id",
+        k=key.id, id=_parse_id(monitor_id),
     )
     if not rows:
         raise NotFound(f"monitor '{monitor_id}' not found for this API key")
@@ -130,7 +129,7 @@ def _range(q: dict[str, str], accepted: tuple[str, ...] = ("dateFrom", "dateTo")
     for name, default in (("dateFrom", today - timedelta(days=default_days - 1)), ("dateTo", today)):
         raw = q.get(name)
         try:
-            out[name] = query.parse_day(raw) if raw else default
+            out[name] = dates.day(raw) if raw else default
         except ValueError as exc:
             errors[name] = [str(exc)]
     if not errors and out["dateFrom"] > out["dateTo"]:
@@ -149,10 +148,10 @@ def results(key: ApiKey, monitor_id: str, q: dict[str, str]) -> list[dict[str, A
     except ValueError:
         raise ValidationError("invalid query parameters: limit",
                               errors={"limit": ["must be a whole number between 1 and 10000"]}) from None
-    return db.query(
+    return scoped.tenant(key.tenant_id).query(
         "SELECT checked_at, status, response_time, up, error FROM platform.api_monitor_results"
-        " WHERE tenant_id = :t AND monitor_id = CAST(:m AS uuid) AND checked_at >= :t0 AND checked_at < :t1"
-        " ORDER BY checked_at DESC LIMIT :limit", t=key.tenant_id, m=str(monitor["id"]), t0=t0, t1=t1, limit=limit,
+        " WHERE monitor_id = CAST(:m AS uuid) AND checked_at >= :t0 AND checked_at < :t1"
+        " ORDER BY checked_at DESC LIMIT :limit", m=str(monitor["id"]), t0=t0, t1=t1, limit=limit,
     )
 
 
@@ -160,24 +159,26 @@ def uptime(key: ApiKey, q: dict[str, str]) -> list[dict[str, Any]]:
     """Per monitor: uptime and latency over the range, and per hour (<= 2 days) or per day."""
     t0, t1 = _range(q)
     bucket = "hour" if (t1 - t0) <= timedelta(days=2) else "day"
-    params = {"t": key.tenant_id, "k": key.id, "t0": t0, "t1": t1}
-    summary = db.query(
+    params = {"k": key.id, "t0": t0, "t1": t1}
+    scope = scoped.tenant(key.tenant_id)
+    summary = scope.query(
         "SELECT m.id, m.url, m.method, m.expected_status, m.interval_minutes, count(r.id) AS checks,"
         " coalesce(sum(CASE WHEN r.up THEN 1 ELSE 0 END), 0) AS up_checks,"
         " CASE WHEN count(r.id) = 0 THEN NULL ELSE avg(CASE WHEN r.up THEN 1.0 ELSE 0.0 END) END AS uptime,"
         " round(avg(r.response_time)) AS avg_response_time,"
         " percentile_cont(0.95) WITHIN GROUP (ORDER BY r.response_time) AS p95"
         " FROM platform.api_monitors m LEFT JOIN platform.api_monitor_results r ON r.monitor_id = m.id"
-        " AND r.tenant_id = m.tenant_id AND r.checked_at >= :t0 AND r.checked_at < :t1"
-        " WHERE m.tenant_id = :t AND m.api_key_id = CAST(:k AS uuid) GROUP BY m.id ORDER BY m.created_at",
+        " AND r.checked_at >= :t0 AND r.checked_at < :t1"
+        " WHERE m.api_key_id = CAST(:k AS uuid) GROUP BY m.id, m.url, m.method, m.expected_status,"
+        " m.interval_minutes, m.created_at ORDER BY m.created_at",
         **params,
     )
-    points = db.query(
+    points = scope.query(
         f"SELECT r.monitor_id, date_trunc('{bucket}', r.checked_at, 'UTC') AS t, count(*) AS checks,"
         " avg(CASE WHEN r.up THEN 1.0 ELSE 0.0 END) AS uptime, round(avg(r.response_time)) AS avg_response_time"
         " FROM platform.api_monitor_results r JOIN platform.api_monitors m ON m.id = r.monitor_id"
-        " WHERE m.tenant_id = :t AND m.api_key_id = CAST(:k AS uuid) AND r.tenant_id = :t"
-        " AND r.checked_at >= :t0 AND r.checked_at < :t1 GROUP BY 1, 2 ORDER BY 1, 2", **params,
+        " WHERE m.api_key_id = CAST(:k AS uuid) AND r.checked_at >= :t0 AND r.checked_at < :t1"
+        " GROUP BY 1, 2 ORDER BY 1, 2", **params,
     )
     by_monitor: dict[str, list[dict[str, Any]]] = {}
     for p in points:
@@ -193,6 +194,8 @@ def uptime(key: ApiKey, q: dict[str, str]) -> list[dict[str, Any]]:
 # before the Lambda's own timeout, at WORKERS checks per check_timeout().
 WORKERS = 32
 MAX_CLAIM = 500
+# The checker claims and gives back whichever monitors are due, of every tenant; results go in by tenant.
+_ALL_MONITORS = scoped.across_tenants("the uptime checker claims the due monitors of every tenant")
 # Kept back from the Lambda's remaining time for the last result's write and the run's log line.
 RESERVE_S = 5.0
 
@@ -215,7 +218,7 @@ def claim_due(limit: int) -> list[dict[str, Any]]:
     ``last_checked_at`` so that a claim the run cannot honour in time can be given back (:func:`release`)."""
     # 10 seconds of slack: a 1-minute schedule fires a little early or late, and a monitor due at
     # 60 s must not wait for the following tick.
-    return db.query(
+    return _ALL_MONITORS.query(
         "WITH due AS (SELECT id, last_checked_at FROM platform.api_monitors WHERE last_checked_at IS NULL"
         " OR last_checked_at <= now() - make_interval(mins => interval_minutes) + interval '10 seconds'"
         " ORDER BY last_checked_at NULLS FIRST LIMIT :limit FOR UPDATE SKIP LOCKED)"
@@ -228,7 +231,7 @@ def claim_due(limit: int) -> list[dict[str, Any]]:
 def release(monitors: list[dict[str, Any]]) -> None:
     """Give back claims that were not checked: they are due again at the next run, not an interval later."""
     if monitors:
-        db.query(
+        _ALL_MONITORS.query(
             "UPDATE platform.api_monitors m SET last_checked_at = r.prev"
             " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(id uuid, prev timestamptz) WHERE m.id = r.id",
             rows=db.jsonb([{"id": str(m["id"]), "prev": m["prev_checked_at"]} for m in monitors]),
@@ -236,12 +239,12 @@ def release(monitors: list[dict[str, Any]]) -> None:
 
 
 def record(row: dict[str, Any]) -> None:
-    db.query(
-        "INSERT INTO platform.api_monitor_results (tenant_id, monitor_id, status, response_time, up, error)"
-        " SELECT :t, CAST(:m AS uuid), :s, :rt, :up, :e"
+    scoped.tenant(row["tenant_id"]).query(
+        "INSERT INTO platform.api_monitor_results (monitor_id, status, response_time, up, error)"
+        " SELECT CAST(:m AS uuid), :s, :rt, :up, :e"
         # A monitor deleted while it was being checked has nowhere to put its result.
         " WHERE EXISTS (SELECT 1 FROM platform.api_monitors WHERE id = CAST(:m AS uuid))",
-        t=row["tenant_id"], m=row["monitor_id"], s=row["status"], rt=row["response_time"], up=row["up"],
+        m=row["monitor_id"], s=row["status"], rt=row["response_time"], up=row["up"],
         e=row["error"],
     )
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from telltale.apianalytics import enrich
 from telltale.apianalytics.keys import ApiKey
-from telltale.platform import db
+from telltale.platform import dates, db, scoped
 from telltale.platform.errors import NotAcceptable, ValidationError
 
 PAGE_SIZE = 50_000
@@ -19,8 +19,6 @@ PAGE_SIZE = 50_000
 FILTER_PARAMS = ("page", "date", "dateFrom", "dateTo", "hostname", "ipAddress", "status", "location", "user_id")
 # 50,000 rows a page: a billion rows is far beyond any key's data, and the offset stays a bigint.
 MAX_PAGE = 20_000
-# A day after MAX_DATE must still be a date (ranges are half-open: dateTo + 1 day).
-MIN_DATE, MAX_DATE = date(1970, 1, 1), date(9998, 12, 31)
 COLUMNS = ("created_at", "hostname", "ip_address", "path", "method", "status", "response_time", "browser", "os",
            "location", "user_id", "framework")
 _LOCATION_RE = re.compile(r"^[A-Za-z]{2}\Z")
@@ -39,9 +37,9 @@ class Filters:
     errors: dict[str, list[str]] = field(default_factory=dict)
 
     def where(self, key: ApiKey) -> tuple[str, dict[str, Any]]:
-        """A WHERE clause (tenant and key first, always) and its bound parameters."""
-        parts = ["tenant_id = :tenant", "api_key_id = CAST(:key AS uuid)"]
-        params: dict[str, Any] = {"tenant": key.tenant_id, "key": key.id}
+        """A WHERE clause (the key first, always; the tenant's scope adds the tenant) and its bound parameters."""
+        parts = ["api_key_id = CAST(:key AS uuid)"]
+        params: dict[str, Any] = {"key": key.id}
         # Whole UTC days, as half-open ranges so the (key, created_at) index is used.
         if self.date_from:
             parts.append("created_at >= :t0")
@@ -63,27 +61,12 @@ def unknown_params(q: dict[str, str], accepted: tuple[str, ...]) -> dict[str, li
     return {name: [f"is not a parameter here; {accepted_ones}"] for name in q if name not in accepted}
 
 
-def parse_day(raw: str) -> date:
-    """A YYYY-MM-DD date (ASCII digits) between MIN_DATE and MAX_DATE; ValueError saying so otherwise.
-    The one date parser of the data, stats and uptime APIs."""
-    message = f"must be a date as YYYY-MM-DD, from {MIN_DATE} to {MAX_DATE}"
-    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
-        raise ValueError(message)
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(message) from None
-    if not MIN_DATE <= day <= MAX_DATE:
-        raise ValueError(message)
-    return day
-
-
 def _date(q: dict[str, str], name: str, errors: dict[str, list[str]]) -> date | None:
     raw = q.get(name)
     if raw is None or raw == "":
         return None
     try:
-        return parse_day(raw)
+        return dates.day(raw)
     except ValueError as exc:
         errors.setdefault(name, []).append(str(exc))
         return None
@@ -147,7 +130,7 @@ def require_valid(f: Filters) -> Filters:
 
 def fetch_page(key: ApiKey, f: Filters, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
     where, params = f.where(key)
-    return db.query(
+    return scoped.tenant(key.tenant_id).query(
         f"SELECT {', '.join(COLUMNS)} FROM platform.api_requests WHERE {where}"
         " ORDER BY created_at, id LIMIT :limit OFFSET :offset",
         **params, limit=page_size, offset=(f.page - 1) * page_size,
@@ -170,19 +153,19 @@ def require_deliverable(body_size: int, accept_encoding: str | None) -> None:
 
 def delete_all(key: ApiKey) -> dict[str, int]:
     """Every logged request and monitor result of the key (the key and its monitors stay usable)."""
+    scope = scoped.tenant(key.tenant_id)
     with db.transaction() as tx:
-        tx.run("DELETE FROM platform.api_requests WHERE tenant_id = :t AND api_key_id = CAST(:k AS uuid)",
-                          t=key.tenant_id, k=key.id)
+        scope.run(tx, "DELETE FROM platform.api_requests WHERE api_key_id = CAST(:k AS uuid)", k=key.id)
         n_requests = tx.row_count
-        tx.run("DELETE FROM platform.api_monitor_results WHERE tenant_id = :t AND monitor_id IN"
-               " (SELECT id FROM platform.api_monitors WHERE tenant_id = :t AND api_key_id = CAST(:k AS uuid))",
-               t=key.tenant_id, k=key.id)
+        scope.run(tx, "DELETE FROM platform.api_monitor_results WHERE monitor_id IN"
+                      " (SELECT id FROM platform.api_monitors WHERE api_key_id = CAST(:k AS uuid))", k=key.id)
         n_results = tx.row_count
     return {"requests": max(n_requests, 0), "monitor_results": max(n_results, 0)}
 
 
-def _group(where: str, params: dict[str, Any], expr: str, limit: int = 10) -> list[dict[str, Any]]:
-    return db.query(
+def _group(scope: scoped.Scope, where: str, params: dict[str, Any], expr: str,
+           limit: int = 10) -> list[dict[str, Any]]:
+    return scope.query(
         f"SELECT {expr} AS name, count(*) AS requests FROM platform.api_requests WHERE {where}"
         f" GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {int(limit)}", **params,
     )
@@ -191,7 +174,8 @@ def _group(where: str, params: dict[str, Any], expr: str, limit: int = 10) -> li
 def stats(key: ApiKey, f: Filters) -> dict[str, Any]:
     """Everything the dashboard draws, computed in the database over the filtered rows."""
     where, params = f.where(key)
-    totals = db.query_one(
+    scope = scoped.tenant(key.tenant_id)
+    totals = scope.query_one(
         "SELECT count(*) AS requests,"
         " coalesce(avg(CASE WHEN status < 400 THEN 1.0 ELSE 0.0 END), 0) AS success_rate,"
         " count(DISTINCT coalesce(user_id, ip_address)) AS users,"
@@ -209,26 +193,26 @@ def stats(key: ApiKey, f: Filters) -> dict[str, Any]:
     elif totals.get("first") and totals.get("last"):
         span = (totals["last"] - totals["first"]).days + 1
     bucket = "hour" if span is not None and span <= 2 else "day"
-    timeline = db.query(
+    timeline = scope.query(
         f"SELECT date_trunc('{bucket}', created_at, 'UTC') AS t, count(*) AS requests,"
         " sum(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,"
         " round(avg(response_time)) AS avg_response_time,"
         " percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time) AS p95"
         f" FROM platform.api_requests WHERE {where} GROUP BY 1 ORDER BY 1", **params,
     )
-    endpoints = db.query(
+    endpoints = scope.query(
         "SELECT method, path, count(*) AS requests, round(avg(response_time)) AS avg_response_time,"
         " avg(CASE WHEN status < 400 THEN 1.0 ELSE 0.0 END) AS success_rate"
         f" FROM platform.api_requests WHERE {where} GROUP BY 1, 2 ORDER BY 3 DESC, 2, 1 LIMIT 10", **params,
     )
-    status_codes = db.query(
+    status_codes = scope.query(
         f"SELECT status, count(*) AS requests FROM platform.api_requests WHERE {where} GROUP BY 1 ORDER BY 1",
         **params,
     )
     # The hostname choices ignore the hostname filter, so the dashboard can switch between them.
     host_filter = Filters(date_from=f.date_from, date_to=f.date_to)
     hwhere, hparams = host_filter.where(key)
-    hostnames = [r["name"] for r in _group(hwhere, hparams, "hostname", limit=100) if r["name"]]
+    hostnames = [r["name"] for r in _group(scope, hwhere, hparams, "hostname", limit=100) if r["name"]]
     return {
         "totals": {k: v for k, v in totals.items() if k not in ("first", "last")},
         "first": totals.get("first"),
@@ -236,9 +220,9 @@ def stats(key: ApiKey, f: Filters) -> dict[str, Any]:
         "timeline": {"bucket": bucket, "points": timeline},
         "endpoints": endpoints,
         "status_codes": status_codes,
-        "locations": _group(where, params, "location"),
-        "browsers": _group(where, params, "browser"),
-        "os": _group(where, params, "os"),
-        "users": _group(where, params, "coalesce(user_id, ip_address)"),
+        "locations": _group(scope, where, params, "location"),
+        "browsers": _group(scope, where, params, "browser"),
+        "os": _group(scope, where, params, "os"),
+        "users": _group(scope, where, params, "coalesce(user_id, ip_address)"),
         "hostnames": hostnames,
     }

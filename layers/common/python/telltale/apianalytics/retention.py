@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from telltale.platform import db
+from telltale.platform import scoped
 
 RETENTION = "6 months"
 
 
 def purge_inactive() -> list[dict[str, Any]]:
-    return db.query(
+    return scoped.across_tenants("retention deletes every tenant's idle keys").query(
         f"DELETE FROM platform.api_keys WHERE last_used_at < now() - interval '{RETENTION}'"
         " RETURNING CAST(id AS text) AS id, tenant_id, last_used_at",
     )

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from telltale.platform import dates
 from telltale.platform.errors import ValidationError
 
 Granularity = Literal["NONE", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH"]
@@ -67,14 +68,12 @@ class TimeRange(BaseModel):
 
     @model_validator(mode="after")
     def _order(self) -> TimeRange:
-        from telltale.events.models import parse_timestamp
-
         try:
-            start = parse_timestamp(self.from_)
+            start = dates.timestamp(self.from_)
         except ValueError as exc:
             raise ValueError(f"from: {exc}") from None
         try:
-            end = parse_timestamp(self.to)
+            end = dates.timestamp(self.to)
         except ValueError as exc:
             raise ValueError(f"to: {exc}") from None
         if end < start:
@@ -82,9 +81,7 @@ class TimeRange(BaseModel):
         return self
 
     def bounds(self) -> tuple[datetime, datetime]:
-        from telltale.events.models import parse_timestamp
-
-        return parse_timestamp(self.from_), parse_timestamp(self.to)
+        return dates.timestamp(self.from_), dates.timestamp(self.to)
 
 
 class Filter(BaseModel):
@@ -269,10 +266,8 @@ def _filter_expr(b: _Builder, f: Filter, i: int) -> Any:
     params = []
     for v in values:
         if typ == "TIMESTAMP":
-            from telltale.events.models import parse_timestamp
-
             try:
-                params.append(b.param(parse_timestamp(v), "TIMESTAMP"))
+                params.append(b.param(dates.timestamp(v), "TIMESTAMP"))
             except ValueError as exc:
                 raise ValidationError(f"{where}: {exc}", errors={f"{where}.value": [str(exc)]}) from None
         elif typ == "NUMBER":

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from telltale.platform import dates
 from telltale.platform.errors import PayloadTooLarge, ValidationError
 
 MAX_BATCH = 10_000
@@ -57,27 +58,6 @@ class Event:
 
 def iso_ms(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def truncate_ms(ts: datetime) -> datetime:
-    return ts.replace(microsecond=ts.microsecond // 1000 * 1000) if ts.microsecond % 1000 else ts
-
-
-def parse_timestamp(value: Any) -> datetime:
-    """ISO 8601 with a timezone (or 'Z'); naive times are taken as UTC. Raises ValueError."""
-    if not isinstance(value, str) or not value or len(value) > 40:
-        raise ValueError("must be an ISO 8601 timestamp string, e.g. 2026-04-22T10:30:00Z")
-    try:
-        ts = datetime.fromisoformat(value)  # Python 3.11+: any ISO 8601, "Z" included
-    except ValueError:
-        raise ValueError(f"'{value}' is not an ISO 8601 timestamp, e.g. 2026-04-22T10:30:00Z") from None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    elif ts.utcoffset():
-        ts = ts.astimezone(UTC)
-    if not 1970 <= ts.year <= 2200:
-        raise ValueError("must be between 1970 and 2200")
-    return truncate_ms(ts)
 
 
 def _opt_str(raw: dict[str, Any], key: str, errors: dict[str, list[str]], prefix: str,
@@ -132,7 +112,7 @@ def validate_event(raw: Any, *, index: int | None, now: datetime, errors: dict[s
     occurred_at = now
     if raw.get("occurredAt") is not None:
         try:
-            occurred_at = parse_timestamp(raw["occurredAt"])
+            occurred_at = dates.timestamp(raw["occurredAt"])
         except ValueError as exc:
             errors.setdefault(prefix + "occurredAt", []).append(str(exc))
     actor_type = _opt_str(raw, "actorType", errors, prefix, 64)
@@ -175,7 +155,7 @@ def validate_event(raw: Any, *, index: int | None, now: datetime, errors: dict[s
 
 def validate_batch(body: Any, *, token_tenant: str, now: datetime | None = None) -> list[Event]:
     """One event or an array of them; the whole batch is rejected (400) if any event is invalid."""
-    now = truncate_ms(now or datetime.now(UTC))
+    now = dates.truncate_ms(now or datetime.now(UTC))
     single = isinstance(body, dict)
     items = [body] if single else body
     if not isinstance(items, list):
@@ -284,7 +264,7 @@ def from_message(body: str | dict[str, Any]) -> Event:
         raise ValueError("the message is not an event object")
     errors: dict[str, list[str]] = {}
     received = raw.get("receivedAt")
-    now = parse_timestamp(received) if received else truncate_ms(datetime.now(UTC))
+    now = dates.timestamp(received) if received else dates.truncate_ms(datetime.now(UTC))
     source = raw.get("source") if raw.get("source") in SOURCES else "api"
     if not raw.get("eventId"):
         raise ValueError("the message has no eventId (the ingest API and the outbox always set one)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from telltale.platform import db
+from telltale.platform import db, scoped
 from telltale.platform.errors import NotFound
 
 APP_SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -44,19 +44,15 @@ def ensure_tenant(tenant_id: str) -> None:
 
 
 def get_app(tenant_id: str, app_slug: str) -> dict[str, Any]:
-    row = db.query_one(
-        "SELECT slug, name, created_at FROM platform.apps WHERE tenant_id = :t AND slug = :s",
-        t=tenant_id, s=app_slug,
-    )
+    row = scoped.tenant(tenant_id).query_one("SELECT slug, name, created_at FROM platform.apps WHERE slug = :s",
+                                             s=app_slug)
     if row is None:
         raise NotFound(f"app '{app_slug}' not found for this tenant; create it with POST /api/apps/")
     return row
 
 
 def list_apps(tenant_id: str) -> list[dict[str, Any]]:
-    return db.query(
-        "SELECT slug, name, created_at FROM platform.apps WHERE tenant_id = :t ORDER BY slug", t=tenant_id
-    )
+    return scoped.tenant(tenant_id).query("SELECT slug, name, created_at FROM platform.apps ORDER BY slug")
 
 
 def create_app(tenant_id: str, slug: str, name: str) -> dict[str, Any]:
@@ -69,11 +65,10 @@ def create_app(tenant_id: str, slug: str, name: str) -> dict[str, Any]:
             id=tenant_id, schema=schema_for(tenant_id),
         )
         tx.run(f'CREATE SCHEMA IF NOT EXISTS "{schema_for(tenant_id)}"')
-        rows = tx.run(
-            "INSERT INTO platform.apps (tenant_id, slug, name) VALUES (:t, :s, :n)"
-            " ON CONFLICT DO NOTHING RETURNING slug, name, created_at",
-            t=tenant_id, s=slug, n=name,
+        rows = scoped.tenant(tenant_id).run(
+            tx, "INSERT INTO platform.apps (slug, name) VALUES (:s, :n) ON CONFLICT DO NOTHING"
+                " RETURNING slug, name, created_at", s=slug, n=name,
         )
     if not rows:
         raise Conflict(f"an app with slug '{slug}' already exists; choose another slug")
-    return {"slug": rows[0][0], "name": rows[0][1], "created_at": rows[0][2]}
+    return rows[0]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from telltale import sources
 from telltale.connectors.base import Limits, Prepared, Result, redact
-from telltale.platform import db, outbox
+from telltale.platform import db, outbox, scoped
 from telltale.platform.errors import NotFound, QueryValidationError, SecretResolutionError, TelltaleError
 from telltale.platform.tenancy import get_app, schema_for
 from telltale.queries import es_guard, guard, render
@@ -98,10 +98,10 @@ def _statement(auth: AuthContext, app_slug: str, source: Source, rendered: rende
 
 def _unique_slug(auth: AuthContext, app_slug: str, name: str, *, exclude_id: str | None = None) -> str:
     base = slugify(name)
-    taken = {r["slug"] for r in db.query(
-        "SELECT slug FROM platform.saved_queries WHERE tenant_id = :t AND app_slug = :a"
+    taken = {r["slug"] for r in scoped.tenant(auth.tenant_id).query(
+        "SELECT slug FROM platform.saved_queries WHERE app_slug = :a"
         " AND (slug = :s OR slug LIKE :p) AND (CAST(:x AS uuid) IS NULL OR id <> CAST(:x AS uuid))",
-        t=auth.tenant_id, a=app_slug, s=base, p=base + "-%", x=exclude_id)}
+        a=app_slug, s=base, p=base + "-%", x=exclude_id)}
     if base not in taken:
         return base
     n = 2
@@ -118,11 +118,11 @@ def create(auth: AuthContext, app_slug: str, body: QueryCreate) -> dict[str, Any
                       _source(auth, app_slug, body.connection_type, body.secret_key))
     for _attempt in range(5):
         slug = _unique_slug(auth, app_slug, body.name)
-        rows = db.query(
-            f"INSERT INTO platform.saved_queries (id, tenant_id, app_slug, slug, name, description, connection_type,"
-            f" secret_key, query_text, tags, created_by) VALUES (CAST(:id AS uuid), :t, :a, :s, :n, :d, :c, :k, :q,"
+        rows = scoped.tenant(auth.tenant_id).query(
+            f"INSERT INTO platform.saved_queries (id, app_slug, slug, name, description, connection_type, secret_key,"
+            f" query_text, tags, created_by) VALUES (CAST(:id AS uuid), :a, :s, :n, :d, :c, :k, :q,"
             f" CAST(:tags AS text[]), :u) ON CONFLICT (tenant_id, app_slug, slug) DO NOTHING RETURNING {_COLUMNS}",
-            id=str(uuid.uuid4()), t=auth.tenant_id, a=app_slug, s=slug, n=body.name, d=body.description,
+            id=str(uuid.uuid4()), a=app_slug, s=slug, n=body.name, d=body.description,
             c=body.connection_type, k=body.secret_key, q=body.query_text, tags=body.tags, u=auth.user_id,
         )
         if rows:  # else a concurrent create took the slug: derive the next one
@@ -136,31 +136,19 @@ def create(auth: AuthContext, app_slug: str, body: QueryCreate) -> dict[str, Any
 def list_queries(auth: AuthContext, app_slug: str, *, limit: int, offset: int,
                  tag: str | None = None, search: str | None = None) -> tuple[list[dict[str, Any]], int]:
     get_app(auth.tenant_id, app_slug)
-    rows = db.query(
-        f"SELECT {_COLUMNS}, count(*) OVER () AS _total FROM platform.saved_queries"
-        " WHERE tenant_id = :t AND app_slug = :a AND (CAST(:tag AS text) IS NULL OR :tag = ANY(tags))"
+    rows, total = scoped.tenant(auth.tenant_id).page(
+        f"SELECT {_COLUMNS} FROM platform.saved_queries"
+        " WHERE app_slug = :a AND (CAST(:tag AS text) IS NULL OR :tag = ANY(tags))"
         " AND (CAST(:q AS text) IS NULL OR name ILIKE '%' || :q || '%' OR slug ILIKE '%' || :q || '%')"
-        " ORDER BY created_at, slug LIMIT :l OFFSET :o",
-        t=auth.tenant_id, a=app_slug, tag=tag, q=search, l=limit, o=offset,
+        " ORDER BY created_at, slug",
+        limit=limit, offset=offset, a=app_slug, tag=tag, q=search,
     )
-    if rows:
-        total = int(rows[0]["_total"])
-    else:
-        one = db.query_one(
-            "SELECT count(*) AS n FROM platform.saved_queries WHERE tenant_id = :t AND app_slug = :a"
-            " AND (CAST(:tag AS text) IS NULL OR :tag = ANY(tags))"
-            " AND (CAST(:q AS text) IS NULL OR name ILIKE '%' || :q || '%' OR slug ILIKE '%' || :q || '%')",
-            t=auth.tenant_id, a=app_slug, tag=tag, q=search)
-        total = int(one["n"]) if one else 0
-    for r in rows:
-        r.pop("_total", None)
     return [_row(r) for r in rows], total
 
 
 def get(auth: AuthContext, app_slug: str, slug: str) -> dict[str, Any]:
-    row = db.query_one(
-        f"SELECT {_COLUMNS} FROM platform.saved_queries WHERE tenant_id = :t AND app_slug = :a AND slug = :s",
-        t=auth.tenant_id, a=app_slug, s=slug,
+    row = scoped.tenant(auth.tenant_id).query_one(
+        f"SELECT {_COLUMNS} FROM platform.saved_queries WHERE app_slug = :a AND slug = :s", a=app_slug, s=slug,
     )
     if row is None:
         raise NotFound(f"query '{slug}' not found in app '{app_slug}'")
@@ -184,13 +172,12 @@ def update(auth: AuthContext, app_slug: str, slug: str, body: QueryUpdate) -> di
                       _source(auth, app_slug, merged["connection_type"], merged["secret_key"]))
     # The slug stays what it was at creation even when the name changes: clients address the query by it.
     new_slug = slug
-    rows = db.query(
+    rows = scoped.tenant(auth.tenant_id).query(
         f"UPDATE platform.saved_queries SET name = :n, slug = :ns, description = :d, connection_type = :c,"
         f" secret_key = :k, query_text = :q, tags = CAST(:tags AS text[]), updated_at = now()"
-        f" WHERE tenant_id = :t AND app_slug = :a AND slug = :s RETURNING {_COLUMNS}",
+        f" WHERE app_slug = :a AND slug = :s RETURNING {_COLUMNS}",
         n=str(merged["name"]).strip(), ns=new_slug, d=merged["description"], c=merged["connection_type"],
-        k=merged["secret_key"], q=merged["query_text"], tags=list(merged["tags"]), t=auth.tenant_id, a=app_slug,
-        s=slug,
+        k=merged["secret_key"], q=merged["query_text"], tags=list(merged["tags"]), a=app_slug, s=slug,
     )
     if not rows:
         raise NotFound(f"query '{slug}' not found in app '{app_slug}'")
@@ -200,9 +187,8 @@ def update(auth: AuthContext, app_slug: str, slug: str, body: QueryUpdate) -> di
 
 
 def delete(auth: AuthContext, app_slug: str, slug: str) -> None:
-    rows = db.query(
-        "DELETE FROM platform.saved_queries WHERE tenant_id = :t AND app_slug = :a AND slug = :s RETURNING slug",
-        t=auth.tenant_id, a=app_slug, s=slug,
+    rows = scoped.tenant(auth.tenant_id).query(
+        "DELETE FROM platform.saved_queries WHERE app_slug = :a AND slug = :s RETURNING slug", a=app_slug, s=slug,
     )
     if not rows:
         raise NotFound(f"query '{slug}' not found in app '{app_slug}'")
@@ -330,11 +316,11 @@ def _record(auth: AuthContext, app_slug: str, query: dict[str, Any], key: str, d
     from telltale.platform.log import logger
 
     try:
-        db.query(
-            "INSERT INTO platform.query_executions (execution_key, tenant_id, app_slug, query_slug, query_id, driver,"
+        scoped.tenant(auth.tenant_id).query(
+            "INSERT INTO platform.query_executions (execution_key, app_slug, query_slug, query_id, driver,"
             " executed_by, started_at, duration_ms, row_count, truncated, outcome, error_code, error_message)"
-            " VALUES (:k, :t, :a, :s, CAST(:qid AS uuid), :d, :u, :st, :ms, :n, :tr, :o, :ec, :em)",
-            k=key, t=auth.tenant_id, a=app_slug, s=query["slug"], qid=query["id"], d=driver, u=auth.user_id,
+            " VALUES (:k, :a, :s, CAST(:qid AS uuid), :d, :u, :st, :ms, :n, :tr, :o, :ec, :em)",
+            k=key, a=app_slug, s=query["slug"], qid=query["id"], d=driver, u=auth.user_id,
             st=started, ms=duration_ms, n=len(result.rows) if result else 0, tr=bool(result and result.truncated),
             o="error" if error else "success", ec=error.code if error else None,
             em=error.message[:500] if error else None,
@@ -351,11 +337,11 @@ def _record(auth: AuthContext, app_slug: str, query: dict[str, Any], key: str, d
 
 
 def get_execution(auth: AuthContext, app_slug: str, slug: str, key: str) -> dict[str, Any]:
-    row = db.query_one(
+    row = scoped.tenant(auth.tenant_id).query_one(
         "SELECT execution_key, query_slug, driver, executed_by, started_at, duration_ms, row_count, truncated,"
         " outcome, error_code, error_message FROM platform.query_executions"
-        " WHERE tenant_id = :t AND app_slug = :a AND query_slug = :s AND execution_key = :k",
-        t=auth.tenant_id, a=app_slug, s=slug, k=key,
+        " WHERE app_slug = :a AND query_slug = :s AND execution_key = :k",
+        a=app_slug, s=slug, k=key,
     )
     if row is None:
         raise NotFound(f"execution '{key}' not found for query '{slug}'")
@@ -364,13 +350,9 @@ def get_execution(auth: AuthContext, app_slug: str, slug: str, key: str) -> dict
 
 def list_executions(auth: AuthContext, app_slug: str, slug: str, *, limit: int, offset: int
                     ) -> tuple[list[dict[str, Any]], int]:
-    rows = db.query(
+    return scoped.tenant(auth.tenant_id).page(
         "SELECT execution_key, query_slug, driver, executed_by, started_at, duration_ms, row_count, truncated,"
-        " outcome, error_code, error_message, count(*) OVER () AS _total FROM platform.query_executions"
-        " WHERE tenant_id = :t AND app_slug = :a AND query_slug = :s ORDER BY started_at DESC LIMIT :l OFFSET :o",
-        t=auth.tenant_id, a=app_slug, s=slug, l=limit, o=offset,
+        " outcome, error_code, error_message FROM platform.query_executions"
+        " WHERE app_slug = :a AND query_slug = :s ORDER BY started_at DESC",
+        limit=limit, offset=offset, a=app_slug, s=slug,
     )
-    total = int(rows[0]["_total"]) if rows else 0
-    for r in rows:
-        r.pop("_total", None)
-    return rows, total

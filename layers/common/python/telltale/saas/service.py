@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -13,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from telltale.events import dsl
 from telltale.events.service import execute
 from telltale.events.stores import store_for
-from telltale.platform import db
+from telltale.platform import dates, scoped
 from telltale.platform.errors import ValidationError
 
 METRIC_EVENTS = {"create_tenant": "tenant.created", "create_saas_user": "saas_user.created",
@@ -23,8 +22,6 @@ USERINFO_CALL = "userinfo.called"
 USER_BEHAVIOR = "user.behavior"
 MAX_DAYS = 366
 MAX_MONTHS = 120
-DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
 
 
 def _uuid(value: str, name: str) -> str:
@@ -72,34 +69,6 @@ class ActiveUsersUpsert(BaseModel):
 
 
 # ------------------------------------------------------------------------------------------------- helpers
-def parse_day(value: str | None, name: str, *, required: bool = True) -> date | None:
-    if value is None or value == "":
-        if required:
-            raise ValidationError(f"{name} is required (YYYY-MM-DD)", errors={name: ["is required"]})
-        return None
-    try:
-        if not DAY_RE.match(value):
-            raise ValueError
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(f"{name} must be a date YYYY-MM-DD, got '{value[:40]}'",
-                              errors={name: ["must be YYYY-MM-DD"]}) from None
-
-
-def parse_month(value: str | None, name: str, *, required: bool = True) -> date | None:
-    if value is None or value == "":
-        if required:
-            raise ValidationError(f"{name} is required (YYYY-MM)", errors={name: ["is required"]})
-        return None
-    try:
-        if not MONTH_RE.match(value):
-            raise ValueError
-        return date.fromisoformat(value + "-01")
-    except ValueError:
-        raise ValidationError(f"{name} must be a month YYYY-MM, got '{value[:40]}'",
-                              errors={name: ["must be YYYY-MM"]}) from None
-
-
 def parse_ids(raw: str | None, name: str) -> list[str]:
     """A list parameter: repeated (API Gateway joins them with commas) or comma-separated."""
     if not raw:
@@ -208,15 +177,15 @@ def active_users(tenant: str, *, type_: str | None, date_from: str | None, date_
         except ValueError as exc:
             raise ValidationError(str(exc), errors={"tenant_id": [str(exc)]}) from None
     if type_ == "daily":
-        start = parse_day(date_from, "date_from")
-        end = parse_day(date_to, "date_to", required=False) or start
+        start = dates.day_param(date_from, "date_from")
+        end = dates.day_param(date_to, "date_to", required=False) or start
         assert start is not None and end is not None
         _range(start, end, "date_from", "date_to")
         periods = [d.isoformat() for d in _days(start, end)]
         last_day = end
     else:
-        start = parse_month(date_from, "date_from")
-        end = parse_month(date_to, "date_to", required=False) or start
+        start = dates.month_param(date_from, "date_from")
+        end = dates.month_param(date_to, "date_to", required=False) or start
         assert start is not None and end is not None
         if end < start:
             raise ValidationError("date_to must not be before date_from", errors={"date_to": ["is before date_from"]})
@@ -233,11 +202,11 @@ def active_users(tenant: str, *, type_: str | None, date_from: str | None, date_
         "limit": 10_000,
     }, event_types=[])
     computed = {str(r[0])[: 10 if type_ == "daily" else 7]: int(r[1]) for r in rows}
-    manual_rows = db.query(
-        "SELECT period, sum(active_users) AS n FROM events.active_users WHERE tenant_id = :t AND period_type = :ty"
+    manual_rows = scoped.tenant(tenant).query(
+        "SELECT period, sum(active_users) AS n FROM events.active_users WHERE period_type = :ty"
         " AND period >= :a AND period <= :b AND (CAST(:st AS text) IS NULL OR saas_tenant_id = :st)"
         " AND (CAST(:env AS integer) IS NULL OR env_id = :env) GROUP BY period",
-        t=tenant, ty=type_, a=periods[0], b=periods[-1], st=tenant_id or None, env=env,
+        ty=type_, a=periods[0], b=periods[-1], st=tenant_id or None, env=env,
     )
     manual = {r["period"]: int(r["n"]) for r in manual_rows}
     data = []
@@ -254,22 +223,22 @@ def active_users(tenant: str, *, type_: str | None, date_from: str | None, date_
 
 def upsert_active_users(tenant: str, body: ActiveUsersUpsert) -> dict[str, Any]:
     if body.type == "daily":
-        parse_day(body.date, "date")
+        dates.day_param(body.date, "date")
     else:
-        parse_month(body.date, "date")
-    db.query(
-        "INSERT INTO events.active_users (tenant_id, saas_tenant_id, env_id, period_type, period, active_users)"
-        " VALUES (:t, :st, :env, :ty, :p, :n) ON CONFLICT (tenant_id, saas_tenant_id, env_id, period_type, period)"
+        dates.month_param(body.date, "date")
+    scoped.tenant(tenant).query(
+        "INSERT INTO events.active_users (saas_tenant_id, env_id, period_type, period, active_users)"
+        " VALUES (:st, :env, :ty, :p, :n) ON CONFLICT (tenant_id, saas_tenant_id, env_id, period_type, period)"
         " DO UPDATE SET active_users = excluded.active_users, updated_at = now()",
-        t=tenant, st=body.tenant_id, env=body.env_id, ty=body.type, p=body.date, n=body.active_users,
+        st=body.tenant_id, env=body.env_id, ty=body.type, p=body.date, n=body.active_users,
     )
     return body.model_dump()
 
 
 def _daily_counts(tenant: str, event_type: str, start_date: str | None, end_date: str | None,
                   tenant_ids_raw: str | None) -> dict[str, Any]:
-    start = parse_day(start_date, "start_date")
-    end = parse_day(end_date, "end_date")
+    start = dates.day_param(start_date, "start_date")
+    end = dates.day_param(end_date, "end_date")
     assert start is not None and end is not None
     _range(start, end, "start_date", "end_date")
     tenant_ids = parse_ids(tenant_ids_raw, "tenant_ids")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telltale.platform import db
+from telltale.platform import scoped
 from telltale.platform.errors import NotFound, SecretResolutionError
 from telltale.secrets.store import read_secret_json
 
@@ -51,11 +51,10 @@ class ResolvedSecret:
 def resolve(tenant_id: str, app_slug: str, key: str) -> ResolvedSecret:
     """The app's secret ``key``: :class:`SecretNotFound` if there is none, spec 000's "Secret type not
     found" if its type is not registered (the tenant seeder has not run)."""
-    meta = db.query_one(
+    meta = scoped.tenant(tenant_id).query_one(
         "SELECT s.type_slug, s.secret_name, t.slug AS known_type FROM platform.secrets s"
-        " LEFT JOIN platform.secret_types t ON t.slug = s.type_slug"
-        " WHERE s.tenant_id = :t AND s.app_slug = :a AND s.key = :k",
-        t=tenant_id, a=app_slug, k=key,
+        " LEFT JOIN platform.secret_types t ON t.slug = s.type_slug WHERE s.app_slug = :a AND s.key = :k",
+        a=app_slug, k=key,
     )
     if meta is None:
         raise SecretNotFound(f"Secret not found: '{key}' does not exist in app '{app_slug}'; "

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from telltale.platform import db
+from telltale.platform import db, scoped
 from telltale.platform.errors import Conflict, NotFound, SecretResolutionError
 from telltale.platform.tenancy import get_app
 from telltale.secrets import store as secrets
@@ -49,28 +49,16 @@ def list_types() -> list[dict[str, Any]]:
 
 def list_secrets(auth: AuthContext, app_slug: str, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
     get_app(auth.tenant_id, app_slug)
-    rows = db.query(
-        f"SELECT {_META_COLUMNS}, count(*) OVER () AS _total FROM platform.secrets"
-        " WHERE tenant_id = :t AND app_slug = :a ORDER BY key LIMIT :l OFFSET :o",
-        t=auth.tenant_id, a=app_slug, l=limit, o=offset,
+    return scoped.tenant(auth.tenant_id).page(
+        f"SELECT {_META_COLUMNS} FROM platform.secrets WHERE app_slug = :a ORDER BY key",
+        limit=limit, offset=offset, a=app_slug,
     )
-    total = rows[0].pop("_total") if rows else _count(auth, app_slug)
-    for r in rows[1:]:
-        r.pop("_total")
-    return rows, int(total)
-
-
-def _count(auth: AuthContext, app_slug: str) -> int:
-    row = db.query_one("SELECT count(*) AS n FROM platform.secrets WHERE tenant_id = :t AND app_slug = :a",
-                       t=auth.tenant_id, a=app_slug)
-    return int(row["n"]) if row else 0
 
 
 def get_meta(auth: AuthContext, app_slug: str, key: str) -> dict[str, Any]:
-    row = db.query_one(
-        f"SELECT {_META_COLUMNS}, secret_name FROM platform.secrets"
-        " WHERE tenant_id = :t AND app_slug = :a AND key = :k",
-        t=auth.tenant_id, a=app_slug, k=key,
+    row = scoped.tenant(auth.tenant_id).query_one(
+        f"SELECT {_META_COLUMNS}, secret_name FROM platform.secrets WHERE app_slug = :a AND key = :k",
+        a=app_slug, k=key,
     )
     if row is None:
         raise NotFound(f"secret '{key}' not found in app '{app_slug}'")
@@ -85,20 +73,19 @@ def create(auth: AuthContext, app_slug: str, body: SecretCreate) -> dict[str, An
         raise SecretResolutionError("Secret type not found: run the tenant seeder (telltale migrate)")
     name = secrets.secret_name(auth.tenant_id, app_slug, body.key)
     # Claim the key first so that two concurrent creates cannot both write the secret.
+    scope = scoped.tenant(auth.tenant_id)
     with db.transaction() as tx:
-        claimed = tx.run(
-            "INSERT INTO platform.secrets (tenant_id, app_slug, key, type_slug, secret_name, secret_arn,"
-            " description, created_by) VALUES (:t, :a, :k, :ty, :n, '', :d, :u) ON CONFLICT DO NOTHING"
-            " RETURNING key",
-            t=auth.tenant_id, a=app_slug, k=body.key, ty=body.type_slug, n=name, d=body.description,
-            u=auth.user_id,
+        claimed = scope.run(
+            tx, "INSERT INTO platform.secrets (app_slug, key, type_slug, secret_name, secret_arn, description,"
+                " created_by) VALUES (:a, :k, :ty, :n, '', :d, :u) ON CONFLICT DO NOTHING RETURNING key",
+            a=app_slug, k=body.key, ty=body.type_slug, n=name, d=body.description, u=auth.user_id,
         )
         if not claimed:
             raise Conflict(f"a secret with key '{body.key}' already exists in app '{app_slug}'; "
                            "choose another key or update it with PUT")
         arn = secrets.put_secret_json(name, value, tags={"tenant": auth.tenant_id, "app": app_slug})
-        tx.run("UPDATE platform.secrets SET secret_arn = :arn WHERE tenant_id = :t AND app_slug = :a AND key = :k",
-               arn=arn, t=auth.tenant_id, a=app_slug, k=body.key)
+        scope.run(tx, "UPDATE platform.secrets SET secret_arn = :arn WHERE app_slug = :a AND key = :k",
+                  arn=arn, a=app_slug, k=body.key)
     from telltale.platform import outbox
 
     # The internal event outbox (spec 004): the platform's own events land in the tenant's event store.
@@ -108,18 +95,17 @@ def create(auth: AuthContext, app_slug: str, body: SecretCreate) -> dict[str, An
 
 
 def update(auth: AuthContext, app_slug: str, key: str, body: SecretUpdate) -> dict[str, Any]:
-    meta = db.query_one(
-        "SELECT type_slug, secret_name FROM platform.secrets WHERE tenant_id = :t AND app_slug = :a AND key = :k",
-        t=auth.tenant_id, a=app_slug, k=key,
-    )
+    scope = scoped.tenant(auth.tenant_id)
+    meta = scope.query_one("SELECT type_slug, secret_name FROM platform.secrets WHERE app_slug = :a AND key = :k",
+                           a=app_slug, k=key)
     if meta is None:
         raise NotFound(f"secret '{key}' not found in app '{app_slug}'")
     value = validate_value(meta["type_slug"], body.value)
     secrets.put_secret_json(meta["secret_name"], value)
-    db.query(
+    scope.query(
         "UPDATE platform.secrets SET updated_at = now(), description = COALESCE(:d, description)"
-        " WHERE tenant_id = :t AND app_slug = :a AND key = :k",
-        d=body.description, t=auth.tenant_id, a=app_slug, k=key,
+        " WHERE app_slug = :a AND key = :k",
+        d=body.description, a=app_slug, k=key,
     )
     return get_meta(auth, app_slug, key)
 
@@ -128,12 +114,10 @@ def delete(auth: AuthContext, app_slug: str, key: str) -> None:
     # Value first, metadata last, each step safe to repeat: db.query may re-send a statement after a
     # dropped connection, and a DELETE ... RETURNING re-sent after it committed would find nothing and
     # leave the value behind. If this stops half way, the metadata remains and a second DELETE finishes.
-    meta = db.query_one(
-        "SELECT secret_name FROM platform.secrets WHERE tenant_id = :t AND app_slug = :a AND key = :k",
-        t=auth.tenant_id, a=app_slug, k=key,
-    )
+    scope = scoped.tenant(auth.tenant_id)
+    meta = scope.query_one("SELECT secret_name FROM platform.secrets WHERE app_slug = :a AND key = :k",
+                           a=app_slug, k=key)
     if meta is None:
         raise NotFound(f"secret '{key}' not found in app '{app_slug}'")
     secrets.delete_secret(meta["secret_name"])
-    db.query("DELETE FROM platform.secrets WHERE tenant_id = :t AND app_slug = :a AND key = :k",
-             t=auth.tenant_id, a=app_slug, k=key)
+    scope.query("DELETE FROM platform.secrets WHERE app_slug = :a AND key = :k", a=app_slug, k=key)

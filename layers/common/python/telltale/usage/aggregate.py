@@ -28,7 +28,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from telltale.platform import db
+from telltale.platform import db, scoped
 from telltale.platform.log import logger
 from telltale.usage.catalog import get_space
 
@@ -43,7 +43,7 @@ _REFS = """
 refs AS (
     SELECT q.id AS query_id, split_part(k, '.', 1) AS sch, split_part(k, '.', 2) AS tbl
     FROM usage.bi_queries q CROSS JOIN LATERAL unnest(q.table_keys) AS k
-    WHERE q.tenant_id = :t {window}
+    {window}
 ),
 hits AS (
     SELECT DISTINCT pt.product_id, refs.query_id
@@ -52,9 +52,9 @@ hits AS (
 
 _PRODUCTS = """
 prods AS (SELECT p.id AS product_id, p.space_id FROM usage.products p
-          WHERE p.tenant_id = :t AND p.space_id = ANY(CAST(:spaces AS uuid[]))),
+          WHERE p.space_id = ANY(CAST(:spaces AS uuid[]))),
 pt AS (SELECT t.product_id, t.sch, t.tbl FROM usage.product_tables t JOIN usage.products p2 ON p2.id = t.product_id
-       WHERE t.tenant_id = :t AND p2.tenant_id = :t AND p2.space_id = ANY(CAST(:spaces AS uuid[])))"""
+       WHERE p2.space_id = ANY(CAST(:spaces AS uuid[])))"""
 
 # The time a row last referenced its tables (for "unused"); usage itself is q.executed_at alone.
 _REFERENCED_AT = ("greatest(q.executed_at, CASE WHEN q.resource_type <> 'query_log' THEN q.last_seen_at END)")
@@ -106,9 +106,9 @@ scored AS (
            END AS recency_factor
     FROM prods p LEFT JOIN agg a USING (product_id) LEFT JOIN cols c USING (product_id)
 )
-INSERT INTO usage.product_usage_stats AS s (product_id, tenant_id, space_id, query_count_30d, unique_users_30d,
+INSERT INTO usage.product_usage_stats AS s (product_id, space_id, query_count_30d, unique_users_30d,
     last_queried_at, popularity_score, top_columns, updated_at)
-SELECT product_id, :t, space_id, query_count_30d, unique_users_30d, last_queried_at,
+SELECT product_id, space_id, query_count_30d, unique_users_30d, last_queried_at,
        greatest(0.0, least(100.0, (0.5 * ln(1 + query_count_30d) / ln(2) + 0.3 * unique_users_30d
                                    + 0.2 * recency_factor) / 10.0 * 100)),
        top_columns, CAST(:now AS timestamptz)
@@ -140,9 +140,8 @@ def aggregate_spaces(tenant_id: str, space_ids: list[str], *, as_of: datetime | 
         tx.run("SET LOCAL enable_nestloop = off")
         # Its sorts and hashes (distinct users, top columns) fit in memory instead of spilling to disk.
         tx.run("SET LOCAL work_mem = '64MB'")
-        result = tx.run(AGGREGATE_SQL, t=tenant_id, spaces=space_ids, now=now, window=WINDOW_DAYS,
-                        top=TOP_COLUMNS, recency_days=RECENCY_DAYS)
-    rows = result or []
+        rows = scoped.tenant(tenant_id).run(tx, AGGREGATE_SQL, spaces=space_ids, now=now, window=WINDOW_DAYS,
+                                            top=TOP_COLUMNS, recency_days=RECENCY_DAYS)
     logger.info("usage aggregated", extra={"tenant": tenant_id, "spaces": len(space_ids), "products": len(rows)})
     return len(rows)
 
@@ -153,14 +152,15 @@ def aggregate_space(tenant_id: str, slug: str, *, as_of: datetime | None = None)
 
 
 def aggregate_tenant(tenant_id: str) -> int:
-    ids = [str(r["id"]) for r in db.query("SELECT id FROM usage.spaces WHERE tenant_id = :t", t=tenant_id)]
+    ids = [str(r["id"]) for r in scoped.tenant(tenant_id).query("SELECT id FROM usage.spaces")]
     return aggregate_spaces(tenant_id, ids)
 
 
 def aggregate_all() -> dict[str, int]:
     """The scheduled run: every tenant's spaces."""
     out: dict[str, int] = {}
-    for r in db.query("SELECT DISTINCT tenant_id FROM usage.spaces ORDER BY tenant_id"):
+    tenants = scoped.across_tenants("the scheduled run visits every tenant that has spaces")
+    for r in tenants.query("SELECT DISTINCT tenant_id FROM usage.spaces ORDER BY tenant_id"):
         try:
             out[r["tenant_id"]] = aggregate_tenant(r["tenant_id"])
         except Exception:  # noqa: BLE001 - one tenant's failure must not stop the others
@@ -170,41 +170,40 @@ def aggregate_all() -> dict[str, int]:
 
 def space_usage(tenant_id: str, slug: str) -> list[dict[str, Any]]:
     space = get_space(tenant_id, slug)
-    return db.query(
+    return scoped.tenant(tenant_id).query(
         "SELECT p.id AS product_id, p.name AS product_name, p.space_id, COALESCE(s.query_count_30d, 0) AS"
         " query_count_30d, COALESCE(s.unique_users_30d, 0) AS unique_users_30d, s.last_queried_at,"
         " COALESCE(s.popularity_score, 0) AS popularity_score, COALESCE(s.top_columns, '{}') AS top_columns,"
         " s.updated_at"
         " FROM usage.products p LEFT JOIN usage.product_usage_stats s ON s.product_id = p.id"
-        " WHERE p.tenant_id = :t AND p.space_id = :sp ORDER BY popularity_score DESC, p.name",
-        t=tenant_id, sp=space["id"],
+        " WHERE p.space_id = :sp ORDER BY popularity_score DESC, p.name",
+        sp=space["id"],
     )
 
 
-_REFERENCED_IN_WINDOW = f"AND {_REFERENCED_AT} >= now() - make_interval(days => :days)"
-_EXECUTED_IN_WINDOW = "AND q.executed_at >= now() - make_interval(days => :days)"
+_REFERENCED_IN_WINDOW = f"WHERE {_REFERENCED_AT} >= now() - make_interval(days => :days)"
+_EXECUTED_IN_WINDOW = "WHERE q.executed_at >= now() - make_interval(days => :days)"
 
 
 def unused_products(tenant_id: str, slug: str, days: int) -> list[dict[str, Any]]:
     space = get_space(tenant_id, slug)
-    return db.query(
+    return scoped.tenant(tenant_id).query(
         f"""
         WITH {_PRODUCTS},
         {_REFS.format(window=_REFERENCED_IN_WINDOW)}
         SELECT p.id, p.name, p.description, p.tables, p.created_at, p.updated_at, :slug AS space
         FROM usage.products p
-        WHERE p.tenant_id = :t AND p.space_id = CAST(:sp AS uuid)
-          AND NOT EXISTS (SELECT 1 FROM hits WHERE hits.product_id = p.id)
+        WHERE p.space_id = CAST(:sp AS uuid) AND NOT EXISTS (SELECT 1 FROM hits WHERE hits.product_id = p.id)
         ORDER BY p.name
         """,
-        t=tenant_id, spaces=[str(space["id"])], sp=str(space["id"]), days=days, slug=slug,
+        spaces=[str(space["id"])], sp=str(space["id"]), days=days, slug=slug,
     )
 
 
 def popular_queries(tenant_id: str, slug: str, *, days: int, limit: int) -> list[dict[str, Any]]:
     """The most frequent anonymized patterns among queries that touch the space's products."""
     space = get_space(tenant_id, slug)
-    rows = db.query(
+    rows = scoped.tenant(tenant_id).query(
         f"""
         WITH {_PRODUCTS},
         {_REFS.format(window=_EXECUTED_IN_WINDOW)},
@@ -230,7 +229,7 @@ def popular_queries(tenant_id: str, slug: str, *, days: int, limit: int) -> list
                  WHERE q3.sql_hash = top.sql_hash) AS referenced_tables
         FROM top ORDER BY query_count DESC, unique_users DESC, sql_hash
         """,
-        t=tenant_id, spaces=[str(space["id"])], days=days, lim=limit,
+        spaces=[str(space["id"])], days=days, lim=limit,
     )
     for r in rows:
         # A sample of who runs it (unique_users has the count); a pattern can have thousands.

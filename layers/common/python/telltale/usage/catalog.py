@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from telltale.platform import db
+from telltale.platform import db, scoped
 from telltale.platform.config import get_settings
 from telltale.platform.errors import Conflict, NotFound, ValidationError, uuid_or_404
 from telltale.secrets import store as secrets
@@ -138,10 +138,10 @@ def create_connector(auth: AuthContext, body: ConnectorCreate) -> dict[str, Any]
     cid = str(uuid.uuid4())
     name = secret_name_for(auth.tenant_id, cid)
     with db.transaction() as tx:
-        rows = tx.run(
-            "INSERT INTO usage.connectors (id, tenant_id, name, type, config, secret_name, created_by)"
-            " VALUES (CAST(:id AS uuid), :t, :n, :ty, CAST(:c AS jsonb), :s, :u) ON CONFLICT DO NOTHING RETURNING id",
-            id=cid, t=auth.tenant_id, n=body.name, ty=body.type, c=db.jsonb(body.config), s=name, u=auth.user_id,
+        rows = scoped.tenant(auth.tenant_id).run(
+            tx, "INSERT INTO usage.connectors (id, name, type, config, secret_name, created_by)"
+                " VALUES (CAST(:id AS uuid), :n, :ty, CAST(:c AS jsonb), :s, :u) ON CONFLICT DO NOTHING RETURNING id",
+            id=cid, n=body.name, ty=body.type, c=db.jsonb(body.config), s=name, u=auth.user_id,
         )
         if not rows:
             raise Conflict(f"a connector named '{body.name}' already exists; choose another name")
@@ -151,8 +151,8 @@ def create_connector(auth: AuthContext, body: ConnectorCreate) -> dict[str, Any]
 
 def _connector_row(tenant_id: str, connector_id: str, cols: str) -> dict[str, Any]:
     uuid_or_404(connector_id, f"connector '{connector_id}' not found")
-    row = db.query_one(f"SELECT {cols} FROM usage.connectors WHERE tenant_id = :t AND id = CAST(:id AS uuid)",
-                       t=tenant_id, id=connector_id)
+    row = scoped.tenant(tenant_id).query_one(f"SELECT {cols} FROM usage.connectors WHERE id = CAST(:id AS uuid)",
+                                            id=connector_id)
     if row is None:
         raise NotFound(f"connector '{connector_id}' not found")
     return row
@@ -160,18 +160,18 @@ def _connector_row(tenant_id: str, connector_id: str, cols: str) -> dict[str, An
 
 def get_connector(auth: AuthContext, connector_id: str) -> dict[str, Any]:
     out = _connector_out(_connector_row(auth.tenant_id, connector_id, _CONNECTOR_COLS))
-    out["last_sync"] = db.query_one(
+    out["last_sync"] = scoped.tenant(auth.tenant_id).query_one(
         "SELECT id, kind, status, started_at, finished_at, items_upserted, items_failed FROM usage.sync_jobs"
-        " WHERE tenant_id = :t AND connector_id = CAST(:c AS uuid) ORDER BY COALESCE(queued_at, started_at) DESC, id"
-        " LIMIT 1",
-        t=auth.tenant_id, c=connector_id,
+        " WHERE connector_id = CAST(:c AS uuid) ORDER BY COALESCE(queued_at, started_at) DESC, id LIMIT 1",
+        c=connector_id,
     )
     return out
 
 
 def load_connector(tenant_id: str, connector_id: str) -> dict[str, Any]:
     """Server-side: the connector with its credentials and mining state (never sent to a client)."""
-    row = _connector_row(tenant_id, connector_id, _CONNECTOR_COLS + ", tenant_id, secret_name, mining_state")
+    row = _connector_row(tenant_id, connector_id, _CONNECTOR_COLS + ", secret_name, mining_state")
+    row["tenant_id"] = tenant_id
     try:
         row["credentials"] = secrets.read_secret_json(row["secret_name"])
     except NotFound:
@@ -180,14 +180,10 @@ def load_connector(tenant_id: str, connector_id: str) -> dict[str, Any]:
 
 
 def list_connectors(auth: AuthContext, *, limit: int, offset: int, type_: str | None = None) -> tuple[list[Any], int]:
-    rows = db.query(
-        f"SELECT {_CONNECTOR_COLS}, count(*) OVER () AS _total FROM usage.connectors WHERE tenant_id = :t"
-        " AND (CAST(:ty AS text) IS NULL OR type = :ty) ORDER BY name LIMIT :l OFFSET :o",
-        t=auth.tenant_id, ty=type_, l=limit, o=offset,
+    rows, total = scoped.tenant(auth.tenant_id).page(
+        f"SELECT {_CONNECTOR_COLS} FROM usage.connectors WHERE CAST(:ty AS text) IS NULL OR type = :ty ORDER BY name",
+        limit=limit, offset=offset, ty=type_,
     )
-    total = int(rows[0]["_total"]) if rows else 0
-    for r in rows:
-        r.pop("_total")
     return [_connector_out(r) for r in rows], total
 
 
@@ -205,10 +201,10 @@ def update_connector(auth: AuthContext, connector_id: str, body: ConnectorUpdate
     credentials = body.credentials if body.credentials is not None else current["credentials"]
     _validate_connector(current["type"], config, credentials, errors)
     try:
-        db.query(
+        scoped.tenant(auth.tenant_id).query(
             "UPDATE usage.connectors SET name = COALESCE(:n, name), config = CAST(:c AS jsonb), updated_at = now()"
-            " WHERE tenant_id = :t AND id = CAST(:id AS uuid)",
-            n=body.name, c=db.jsonb(config), t=auth.tenant_id, id=connector_id,
+            " WHERE id = CAST(:id AS uuid)",
+            n=body.name, c=db.jsonb(config), id=connector_id,
         )
     except Exception as exc:
         if "unique" in str(exc).lower() or "23505" in str(exc):
@@ -221,8 +217,7 @@ def update_connector(auth: AuthContext, connector_id: str, body: ConnectorUpdate
 
 def delete_connector(auth: AuthContext, connector_id: str) -> None:
     row = _connector_row(auth.tenant_id, connector_id, "secret_name")
-    db.query("DELETE FROM usage.connectors WHERE tenant_id = :t AND id = CAST(:id AS uuid)",
-             t=auth.tenant_id, id=connector_id)
+    scoped.tenant(auth.tenant_id).query("DELETE FROM usage.connectors WHERE id = CAST(:id AS uuid)", id=connector_id)
     secrets.delete_secret(row["secret_name"])
 
 
@@ -232,10 +227,10 @@ _SPACE_COLS = "id, slug, name, description, created_at, updated_at"
 
 
 def create_space(auth: AuthContext, body: SpaceCreate) -> dict[str, Any]:
-    rows = db.query(
-        f"INSERT INTO usage.spaces (tenant_id, slug, name, description) VALUES (:t, :s, :n, :d)"
+    rows = scoped.tenant(auth.tenant_id).query(
+        f"INSERT INTO usage.spaces (slug, name, description) VALUES (:s, :n, :d)"
         f" ON CONFLICT DO NOTHING RETURNING {_SPACE_COLS}",
-        t=auth.tenant_id, s=body.slug, n=body.name, d=body.description,
+        s=body.slug, n=body.name, d=body.description,
     )
     if not rows:
         raise Conflict(f"a space with slug '{body.slug}' already exists; choose another slug")
@@ -243,30 +238,25 @@ def create_space(auth: AuthContext, body: SpaceCreate) -> dict[str, Any]:
 
 
 def get_space(tenant_id: str, slug: str) -> dict[str, Any]:
-    row = db.query_one(f"SELECT {_SPACE_COLS} FROM usage.spaces WHERE tenant_id = :t AND slug = :s",
-                       t=tenant_id, s=slug)
+    row = scoped.tenant(tenant_id).query_one(f"SELECT {_SPACE_COLS} FROM usage.spaces WHERE slug = :s", s=slug)
     if row is None:
         raise NotFound(f"space '{slug}' not found")
     return row
 
 
 def list_spaces(auth: AuthContext, *, limit: int, offset: int) -> tuple[list[Any], int]:
-    rows = db.query(
-        f"SELECT {_SPACE_COLS}, (SELECT count(*) FROM usage.products p WHERE p.space_id = s.id) AS product_count,"
-        " count(*) OVER () AS _total FROM usage.spaces s WHERE tenant_id = :t ORDER BY slug LIMIT :l OFFSET :o",
-        t=auth.tenant_id, l=limit, o=offset,
+    return scoped.tenant(auth.tenant_id).page(
+        f"SELECT {_SPACE_COLS}, (SELECT count(*) FROM usage.products p WHERE p.space_id = s.id) AS product_count"
+        " FROM usage.spaces s ORDER BY slug",
+        limit=limit, offset=offset,
     )
-    total = int(rows[0]["_total"]) if rows else 0
-    for r in rows:
-        r.pop("_total")
-    return rows, total
 
 
 def update_space(auth: AuthContext, slug: str, body: SpaceUpdate) -> dict[str, Any]:
-    rows = db.query(
+    rows = scoped.tenant(auth.tenant_id).query(
         f"UPDATE usage.spaces SET name = COALESCE(:n, name), description = COALESCE(:d, description),"
-        f" updated_at = now() WHERE tenant_id = :t AND slug = :s RETURNING {_SPACE_COLS}",
-        n=body.name, d=body.description, t=auth.tenant_id, s=slug,
+        f" updated_at = now() WHERE slug = :s RETURNING {_SPACE_COLS}",
+        n=body.name, d=body.description, s=slug,
     )
     if not rows:
         raise NotFound(f"space '{slug}' not found")
@@ -274,8 +264,7 @@ def update_space(auth: AuthContext, slug: str, body: SpaceUpdate) -> dict[str, A
 
 
 def delete_space(auth: AuthContext, slug: str) -> None:
-    if not db.query("DELETE FROM usage.spaces WHERE tenant_id = :t AND slug = :s RETURNING id",
-                    t=auth.tenant_id, s=slug):
+    if not scoped.tenant(auth.tenant_id).query("DELETE FROM usage.spaces WHERE slug = :s RETURNING id", s=slug):
         raise NotFound(f"space '{slug}' not found")
 
 
@@ -284,15 +273,15 @@ def delete_space(auth: AuthContext, slug: str) -> None:
 _PRODUCT_COLS = "p.id, p.name, p.description, p.tables, p.created_at, p.updated_at"
 
 
-def _write_product_tables(tx: Any, tenant_id: str, product_id: str, tables: list[str]) -> None:
-    tx.run("DELETE FROM usage.product_tables WHERE product_id = CAST(:p AS uuid)", p=product_id)
+def _write_product_tables(tx: Any, scope: scoped.Scope, product_id: str, tables: list[str]) -> None:
+    scope.run(tx, "DELETE FROM usage.product_tables WHERE product_id = CAST(:p AS uuid)", p=product_id)
     pairs = sorted({split_table(t) for t in tables})
     if pairs:
-        tx.run(
-            "INSERT INTO usage.product_tables (product_id, tenant_id, sch, tbl)"
-            " SELECT CAST(:p AS uuid), :t, x.sch, x.tbl FROM jsonb_to_recordset(CAST(:rows AS jsonb))"
-            " AS x(sch text, tbl text) ON CONFLICT DO NOTHING",
-            p=product_id, t=tenant_id, rows=db.jsonb([{"sch": s, "tbl": t} for s, t in pairs]),
+        scope.run(
+            tx, "INSERT INTO usage.product_tables (product_id, sch, tbl)"
+                " SELECT CAST(:p AS uuid), x.sch, x.tbl FROM jsonb_to_recordset(CAST(:rows AS jsonb))"
+                " AS x(sch text, tbl text) ON CONFLICT DO NOTHING",
+            p=product_id, rows=db.jsonb([{"sch": s, "tbl": t} for s, t in pairs]),
         )
 
 
@@ -304,28 +293,29 @@ def _product_out(row: dict[str, Any], space_slug: str) -> dict[str, Any]:
 
 def create_product(auth: AuthContext, slug: str, body: ProductCreate) -> dict[str, Any]:
     space = get_space(auth.tenant_id, slug)
+    scope = scoped.tenant(auth.tenant_id)
     with db.transaction() as tx:
-        rows = tx.run(
-            "INSERT INTO usage.products (tenant_id, space_id, name, description, tables)"
-            " VALUES (:t, :sp, :n, :d, CAST(:tb AS text[])) ON CONFLICT DO NOTHING RETURNING id",
-            t=auth.tenant_id, sp=space["id"], n=body.name, d=body.description, tb=body.tables,
+        rows = scope.run(
+            tx, "INSERT INTO usage.products (space_id, name, description, tables)"
+                " VALUES (:sp, :n, :d, CAST(:tb AS text[])) ON CONFLICT DO NOTHING RETURNING id",
+            sp=space["id"], n=body.name, d=body.description, tb=body.tables,
         )
         if not rows:
             raise Conflict(f"a product named '{body.name}' already exists in space '{slug}'")
-        pid = str(rows[0][0])
-        _write_product_tables(tx, auth.tenant_id, pid, body.tables)
+        pid = str(rows[0]["id"])
+        _write_product_tables(tx, scope, pid, body.tables)
     return get_product(auth, slug, pid)
 
 
 def _product_row(tenant_id: str, slug: str, product_id: str) -> dict[str, Any]:
     uuid_or_404(product_id, f"product '{product_id}' not found in space '{slug}'")
     space = get_space(tenant_id, slug)
-    row = db.query_one(
+    row = scoped.tenant(tenant_id).query_one(
         f"SELECT {_PRODUCT_COLS}, s.query_count_30d, s.unique_users_30d, s.last_queried_at, s.popularity_score,"
         " s.top_columns, s.updated_at AS usage_updated_at"
         " FROM usage.products p LEFT JOIN usage.product_usage_stats s ON s.product_id = p.id"
-        " WHERE p.tenant_id = :t AND p.space_id = :sp AND p.id = CAST(:id AS uuid)",
-        t=tenant_id, sp=space["id"], id=product_id,
+        " WHERE p.space_id = :sp AND p.id = CAST(:id AS uuid)",
+        sp=space["id"], id=product_id,
     )
     if row is None:
         raise NotFound(f"product '{product_id}' not found in space '{slug}'")
@@ -345,37 +335,32 @@ def get_product(auth: AuthContext, slug: str, product_id: str) -> dict[str, Any]
 
 def list_products(auth: AuthContext, slug: str, *, limit: int, offset: int) -> tuple[list[Any], int]:
     space = get_space(auth.tenant_id, slug)
-    rows = db.query(
-        f"SELECT {_PRODUCT_COLS}, count(*) OVER () AS _total FROM usage.products p"
-        " WHERE p.tenant_id = :t AND p.space_id = :sp ORDER BY p.name LIMIT :l OFFSET :o",
-        t=auth.tenant_id, sp=space["id"], l=limit, o=offset,
+    rows, total = scoped.tenant(auth.tenant_id).page(
+        f"SELECT {_PRODUCT_COLS} FROM usage.products p WHERE p.space_id = :sp ORDER BY p.name",
+        limit=limit, offset=offset, sp=space["id"],
     )
-    total = int(rows[0]["_total"]) if rows else 0
-    for r in rows:
-        r.pop("_total")
     return [_product_out(r, slug) for r in rows], total
 
 
 def update_product(auth: AuthContext, slug: str, product_id: str, body: ProductUpdate) -> dict[str, Any]:
     current = _product_row(auth.tenant_id, slug, product_id)
+    scope = scoped.tenant(auth.tenant_id)
     with db.transaction() as tx:
         try:
-            tx.run(
-                "UPDATE usage.products SET name = COALESCE(:n, name), description = COALESCE(:d, description),"
-                " tables = COALESCE(CAST(:tb AS text[]), tables), updated_at = now()"
-                " WHERE tenant_id = :t AND id = CAST(:id AS uuid)",
-                n=body.name, d=body.description, tb=body.tables, t=auth.tenant_id, id=product_id,
+            scope.run(
+                tx, "UPDATE usage.products SET name = COALESCE(:n, name), description = COALESCE(:d, description),"
+                    " tables = COALESCE(CAST(:tb AS text[]), tables), updated_at = now() WHERE id = CAST(:id AS uuid)",
+                n=body.name, d=body.description, tb=body.tables, id=product_id,
             )
         except Exception as exc:
             if "23505" in str(exc):
                 raise Conflict(f"a product named '{body.name}' already exists in space '{slug}'") from None
             raise
         if body.tables is not None:
-            _write_product_tables(tx, auth.tenant_id, str(current["id"]), body.tables)
+            _write_product_tables(tx, scope, str(current["id"]), body.tables)
     return get_product(auth, slug, product_id)
 
 
 def delete_product(auth: AuthContext, slug: str, product_id: str) -> None:
     _product_row(auth.tenant_id, slug, product_id)
-    db.query("DELETE FROM usage.products WHERE tenant_id = :t AND id = CAST(:id AS uuid)",
-             t=auth.tenant_id, id=product_id)
+    scoped.tenant(auth.tenant_id).query("DELETE FROM usage.products WHERE id = CAST(:id AS uuid)", id=product_id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from telltale.platform import db
+from telltale.platform import db, scoped
 from telltale.platform.errors import NotFound, uuid_or_404
 
 MAX_JOB_ERRORS = 50
@@ -23,6 +23,8 @@ JOB_COLS = ("id, connector_id, kind, trigger, status, queued_at, started_at, fin
 # A queued job whose message never reached a worker (lost, or dead-lettered) stops blocking new requests
 # after this long; the queue's own retries are over by then.
 STALE_QUEUED_MINUTES = 30
+# A worker updates the job it was handed by id (a random UUID the platform queued itself, with its tenant).
+_BY_JOB_ID = scoped.across_tenants("a worker updates the job it was handed, by the job's id")
 BI_QUERY_COLS = ("id, connector_id, resource_type, resource_id, title, sql_text, parse_failed, referenced_tables,"
                  " referenced_columns, executed_by, executed_at, modified_at, execution_count, dashboard_id,"
                  " dashboard_title, dashboard_url, created_at, updated_at, last_seen_at")
@@ -60,12 +62,12 @@ def upsert_bi_queries(tenant_id: str, connector_id: str, rows: list[BiQueryRow])
         return 0
     # The same resource twice in one batch would make ON CONFLICT fail; the last one wins.
     unique = {(r.resource_type, r.resource_id): r for r in rows}
-    result = db.query(
+    result = scoped.tenant(tenant_id).query(
         """
-        INSERT INTO usage.bi_queries AS q (tenant_id, connector_id, resource_type, resource_id, title, sql_text,
+        INSERT INTO usage.bi_queries AS q (connector_id, resource_type, resource_id, title, sql_text,
             sql_hash, parse_failed, referenced_tables, referenced_columns, column_keys, executed_by, executed_at,
             modified_at, execution_count, dashboard_id, dashboard_title, dashboard_url)
-        SELECT :t, CAST(:c AS uuid), x.resource_type, x.resource_id, x.title, x.sql_text, x.sql_hash,
+        SELECT CAST(:c AS uuid), x.resource_type, x.resource_id, x.title, x.sql_text, x.sql_hash,
                COALESCE(x.parse_failed, false),
                ARRAY(SELECT jsonb_array_elements_text(x.referenced_tables)),
                ARRAY(SELECT jsonb_array_elements_text(x.referenced_columns)),
@@ -91,33 +93,27 @@ def upsert_bi_queries(tenant_id: str, connector_id: str, rows: list[BiQueryRow])
            OR q.executed_at IS DISTINCT FROM EXCLUDED.executed_at OR q.execution_count <> EXCLUDED.execution_count
         RETURNING 1 AS n
         """,
-        t=tenant_id, c=connector_id, rows=db.jsonb([r.as_json() for r in unique.values()]),
+        c=connector_id, rows=db.jsonb([r.as_json() for r in unique.values()]),
     )
     return len(result)
 
 
 def list_bi_queries(tenant_id: str, connector_id: str, *, limit: int, offset: int,
                     resource_type: str | None = None) -> tuple[list[dict[str, Any]], int]:
-    rows = db.query(
-        f"SELECT {BI_QUERY_COLS}, count(*) OVER () AS _total FROM usage.bi_queries"
-        " WHERE tenant_id = :t AND connector_id = CAST(:c AS uuid)"
-        " AND (CAST(:rt AS text) IS NULL OR resource_type = :rt)"
-        " ORDER BY resource_type, resource_id LIMIT :l OFFSET :o",
-        t=tenant_id, c=connector_id, rt=resource_type, l=limit, o=offset,
+    return scoped.tenant(tenant_id).page(
+        f"SELECT {BI_QUERY_COLS} FROM usage.bi_queries WHERE connector_id = CAST(:c AS uuid)"
+        " AND (CAST(:rt AS text) IS NULL OR resource_type = :rt) ORDER BY resource_type, resource_id",
+        limit=limit, offset=offset, c=connector_id, rt=resource_type,
     )
-    total = int(rows[0]["_total"]) if rows else 0
-    for r in rows:
-        r.pop("_total")
-    return rows, total
 
 
 # ---------------------------------------------------------------- sync jobs
 
 def start_job(tenant_id: str, connector_id: str, kind: str, trigger: str) -> str:
-    row = db.query_one(
-        "INSERT INTO usage.sync_jobs (tenant_id, connector_id, kind, trigger, started_at)"
-        " VALUES (:t, CAST(:c AS uuid), :k, :tr, now()) RETURNING id",
-        t=tenant_id, c=connector_id, k=kind, tr=trigger,
+    row = scoped.tenant(tenant_id).query_one(
+        "INSERT INTO usage.sync_jobs (connector_id, kind, trigger, started_at)"
+        " VALUES (CAST(:c AS uuid), :k, :tr, now()) RETURNING id",
+        c=connector_id, k=kind, tr=trigger,
     )
     assert row is not None
     return str(row["id"])
@@ -125,30 +121,31 @@ def start_job(tenant_id: str, connector_id: str, kind: str, trigger: str) -> str
 
 def queue_job(tenant_id: str, connector_id: str, kind: str, trigger: str) -> str | None:
     """A new 'queued' job; None when the connector already has one waiting (the partial unique index)."""
-    db.query(
+    scope = scoped.tenant(tenant_id)
+    scope.query(
         "UPDATE usage.sync_jobs SET status = 'failed', finished_at = now(),"
         " errors = errors || CAST('[\"never started: no worker picked the job up\"]' AS jsonb)"
-        " WHERE tenant_id = :t AND connector_id = CAST(:c AS uuid) AND status = 'queued'"
+        " WHERE connector_id = CAST(:c AS uuid) AND status = 'queued'"
         " AND queued_at < now() - make_interval(mins => :m)",
-        t=tenant_id, c=connector_id, m=STALE_QUEUED_MINUTES,
+        c=connector_id, m=STALE_QUEUED_MINUTES,
     )
-    row = db.query_one(
-        "INSERT INTO usage.sync_jobs (tenant_id, connector_id, kind, trigger, status, queued_at)"
-        " VALUES (:t, CAST(:c AS uuid), :k, :tr, 'queued', now()) ON CONFLICT DO NOTHING RETURNING id",
-        t=tenant_id, c=connector_id, k=kind, tr=trigger,
+    row = scope.query_one(
+        "INSERT INTO usage.sync_jobs (connector_id, kind, trigger, status, queued_at)"
+        " VALUES (CAST(:c AS uuid), :k, :tr, 'queued', now()) ON CONFLICT DO NOTHING RETURNING id",
+        c=connector_id, k=kind, tr=trigger,
     )
     return str(row["id"]) if row else None
 
 
 def claim_job(job_id: str) -> bool:
     """Mark a queued job running; False when it is not queued any more (a redelivered message)."""
-    return bool(db.query(
+    return bool(_BY_JOB_ID.query(
         "UPDATE usage.sync_jobs SET status = 'running', started_at = now() WHERE id = CAST(:id AS uuid)"
         " AND status = 'queued' RETURNING id", id=job_id))
 
 
 def fail_job(job_id: str, message: str) -> None:
-    db.query(
+    _BY_JOB_ID.query(
         "UPDATE usage.sync_jobs SET status = 'failed', finished_at = now(), errors = errors || CAST(:e AS jsonb)"
         " WHERE id = CAST(:id AS uuid) AND status IN ('queued', 'running')",
         e=db.jsonb([message]), id=job_id,
@@ -156,22 +153,22 @@ def fail_job(job_id: str, message: str) -> None:
 
 
 def add_warnings(job_id: str, warnings: list[str]) -> None:
-    db.query("UPDATE usage.sync_jobs SET warnings = warnings || CAST(:w AS jsonb) WHERE id = CAST(:id AS uuid)",
-             w=db.jsonb(warnings), id=job_id)
+    _BY_JOB_ID.query("UPDATE usage.sync_jobs SET warnings = warnings || CAST(:w AS jsonb) WHERE id = CAST(:id AS uuid)",
+                     w=db.jsonb(warnings), id=job_id)
 
 
 def close_interrupted_jobs(tenant_id: str, connector_id: str) -> None:
     """Jobs still 'running' while we hold the connector's lock were cut short (a timeout, a crash)."""
-    db.query(
+    scoped.tenant(tenant_id).query(
         "UPDATE usage.sync_jobs SET status = 'failed', finished_at = now(),"
         " errors = errors || CAST('[\"interrupted: the run ended before the job was finished\"]' AS jsonb)"
-        " WHERE tenant_id = :t AND connector_id = CAST(:c AS uuid) AND status = 'running'",
-        t=tenant_id, c=connector_id,
+        " WHERE connector_id = CAST(:c AS uuid) AND status = 'running'",
+        c=connector_id,
     )
 
 
 def finish_job(job_id: str, *, status: str, seen: int, upserted: int, failed: int, errors: list[str]) -> None:
-    db.query(
+    _BY_JOB_ID.query(
         "UPDATE usage.sync_jobs SET status = :s, finished_at = now(), items_seen = :seen, items_upserted = :up,"
         " items_failed = :f, errors = CAST(:e AS jsonb) WHERE id = CAST(:id AS uuid)",
         s=status, seen=seen, up=upserted, f=failed, e=db.jsonb(errors[:MAX_JOB_ERRORS]), id=job_id,
@@ -180,21 +177,16 @@ def finish_job(job_id: str, *, status: str, seen: int, upserted: int, failed: in
 
 def get_job(tenant_id: str, job_id: str) -> dict[str, Any]:
     uuid_or_404(job_id, f"sync job '{job_id}' not found")
-    row = db.query_one(f"SELECT {JOB_COLS} FROM usage.sync_jobs WHERE tenant_id = :t AND id = CAST(:id AS uuid)",
-                       t=tenant_id, id=job_id)
+    row = scoped.tenant(tenant_id).query_one(f"SELECT {JOB_COLS} FROM usage.sync_jobs WHERE id = CAST(:id AS uuid)",
+                                             id=job_id)
     if row is None:
         raise NotFound(f"sync job '{job_id}' not found")
     return row
 
 
 def list_jobs(tenant_id: str, connector_id: str, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-    rows = db.query(
-        f"SELECT {JOB_COLS}, count(*) OVER () AS _total FROM usage.sync_jobs"
-        " WHERE tenant_id = :t AND connector_id = CAST(:c AS uuid)"
-        " ORDER BY COALESCE(queued_at, started_at) DESC, id LIMIT :l OFFSET :o",
-        t=tenant_id, c=connector_id, l=limit, o=offset,
+    return scoped.tenant(tenant_id).page(
+        f"SELECT {JOB_COLS} FROM usage.sync_jobs WHERE connector_id = CAST(:c AS uuid)"
+        " ORDER BY COALESCE(queued_at, started_at) DESC, id",
+        limit=limit, offset=offset, c=connector_id,
     )
-    total = int(rows[0]["_total"]) if rows else 0
-    for r in rows:
-        r.pop("_total")
-    return rows, total

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from telltale.platform import db, queue
+from telltale.platform import db, queue, scoped
 from telltale.platform.config import get_settings
 from telltale.platform.errors import Conflict, ServiceUnavailable, TelltaleError, ValidationError
 from telltale.platform.log import logger
@@ -252,8 +252,9 @@ def _mine(tenant_id: str, connector: dict[str, Any], *, job_id: str | None = Non
 
     def after(job_id: str) -> list[str]:
         # Only a run that read (and stored) everything moves the mark forward.
-        db.query("UPDATE usage.connectors SET mining_state = CAST(:s AS jsonb) WHERE id = CAST(:id AS uuid)",
-                 s=db.jsonb(miner.state), id=str(connector["id"]))
+        scoped.tenant(tenant_id).query(
+            "UPDATE usage.connectors SET mining_state = CAST(:s AS jsonb) WHERE id = CAST(:id AS uuid)",
+            s=db.jsonb(miner.state), id=str(connector["id"]))
         return _recompute_usage(tenant_id, job_id)
 
     job, rows = _run(tenant_id, connector, "query_log_mining", "api", miner.collect, job_id=job_id, after=after)
@@ -270,7 +271,7 @@ def scheduled_sync_all(min_interval_minutes: int = SCHEDULE_MIN_INTERVAL_MINUTES
     A connector synced (or created) within ``min_interval_minutes`` is left alone: someone just ran it by
     hand, or is setting it up and will run the first sync themselves.
     """
-    rows = db.query(
+    rows = scoped.across_tenants("the schedule queues a job for every tenant's connectors").query(
         "SELECT c.tenant_id, c.id, c.type FROM usage.connectors c"
         " WHERE greatest(c.created_at, (SELECT max(COALESCE(j.queued_at, j.started_at)) FROM usage.sync_jobs j"
         "                               WHERE j.connector_id = c.id))"

@@ -29,7 +29,10 @@ from telltale.events.stores.pg_copy import (
     ledger_arrays,
     partition_of,
 )
-from telltale.platform import db
+from telltale.platform import db, scoped
+
+# The worker's batches mix tenants (each row carries its own), and partitions serve every tenant.
+_WORKER = scoped.across_tenants("the ingest worker stores batches of many tenants' events, each row with its tenant")
 
 PG_TABLE = "events.events"
 
@@ -58,7 +61,7 @@ class PostgresEventStore:
             with _partitions_lock:
                 for attempt in range(3):
                     try:
-                        db.query(
+                        _WORKER.query(
                             f"CREATE TABLE IF NOT EXISTS events.{name} PARTITION OF events.events"
                             f" FOR VALUES FROM ('{month:%Y-%m-%d}') TO ('{_next_month(month):%Y-%m-%d}')"
                         )
@@ -119,10 +122,10 @@ class PostgresEventStore:
         for attempt in (1, 2):
             try:
                 with db.transaction() as tx:
-                    tx.run(COPY_EVENTS, stream=batch.stream())
+                    _WORKER.run_raw(tx, COPY_EVENTS, stream=batch.stream())
                     if batch.keys:
                         tenants, ids = ledger_arrays(batch.keys)
-                        tx.run(INSERT_IDS, t=tenants, e=ids)
+                        _WORKER.run_raw(tx, INSERT_IDS, t=tenants, e=ids)
                 return len(batch.keys)
             except pg8000.exceptions.DatabaseError as exc:
                 state, message = db.pg_error(exc)
@@ -142,11 +145,11 @@ class PostgresEventStore:
         batch.finish()
         with db.transaction() as tx:
             tenants, ids = ledger_arrays(batch.keys)
-            claimed = tx.run(CLAIM, t=tenants, e=ids) or []
+            claimed = _WORKER.run_raw(tx, CLAIM, t=tenants, e=ids) or []
             new = {(r[0], r[1]) for r in claimed}
             if new:
-                tx.run(COPY_EVENTS, stream=chunks([line for key, line in zip(batch.keys, batch.lines, strict=True)
-                                                     if key in new]))
+                _WORKER.run_raw(tx, COPY_EVENTS, stream=chunks([
+                    line for key, line in zip(batch.keys, batch.lines, strict=True) if key in new]))
         return len(new)
 
     def run(self, compiled: Compiled) -> list[tuple[Any, ...]]:
@@ -163,9 +166,8 @@ class PostgresEventStore:
         return [tuple(r) for r in rows]
 
     def recent_events(self, tenant_id: str, actor_id: str, since: datetime, limit: int) -> list[dict[str, Any]]:
-        return db.query(
+        return scoped.tenant(tenant_id).query(
             "SELECT event_id, event_type, occurred_at, entity_type, entity_id, attributes FROM events.events"
-            " WHERE tenant_id = :t AND actor_id = :a AND occurred_at >= :since"
-            " ORDER BY occurred_at DESC, event_id LIMIT :lim",
-            t=tenant_id, a=actor_id, since=since, lim=limit,
+            " WHERE actor_id = :a AND occurred_at >= :since ORDER BY occurred_at DESC, event_id LIMIT :lim",
+            a=actor_id, since=since, lim=limit,
         )
