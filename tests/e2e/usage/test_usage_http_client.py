@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from usage_replay import ReplayServer, Request
 
+from telltale.platform.dates import tool_time
 from telltale.platform.errors import ConnectorError
-from telltale.usage.integrations.base import HttpClient, parse_time, person
+from telltale.usage.integrations.base import HttpClient, person
 from telltale.usage.integrations.config import SupersetConfig
 from telltale.usage.integrations.powerbi import m_dialect, m_native_sql, m_tables
 
@@ -80,7 +81,7 @@ def test_unreachable_and_not_json(replay: ReplayServer) -> None:
     (None, None), ("", None),
 ])
 def test_parse_time(value: Any, expected: datetime | None) -> None:
-    assert parse_time(value) == expected
+    assert tool_time(value) == expected
 
 
 def test_person_and_m_parsing() -> None:

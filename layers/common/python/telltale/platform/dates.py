@@ -1,4 +1,5 @@
-"""The one parser of dates, months and timestamps that clients send (query parameters, event fields).
+"""The one parser of dates, months and timestamps: those clients send (query parameters, event fields),
+strictly; and, leniently, those a BI tool or warehouse returns (:func:`tool_time`).
 
 Each parser raises ValueError with a message that says the expected form and range ("must be a date
 YYYY-MM-DD from 1970-01-01 to 9998-12-31"), for the callers that collect errors per field; the ``*_param``
@@ -94,3 +95,29 @@ def month_param(raw: str | None, field: str, *, required: bool = True) -> date |
     """:func:`month` of a request parameter; a 400 naming ``field`` when it is missing (if required) or bad."""
     result: date | None = _param(month, MONTH_FORM, raw, field, required)
     return result
+
+
+def tool_time(value: Any) -> datetime | None:
+    """A time as a BI tool or warehouse API returns it: ISO 8601 (with Z, +00:00, +0000 or no zone = UTC),
+    epoch milliseconds (Superset) or seconds (BigQuery). Lenient, unlike the parsers of client input: it
+    reads what another system wrote."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
+        n = float(value)
+        return datetime.fromtimestamp(n / 1000 if n > 1e11 else n, UTC)
+    if not isinstance(value, str):
+        raise ValueError(f"not a time: {value!r}")
+    s = value.strip().replace("Z", "+00:00")
+    if len(s) > 5 and s[-5] in "+-" and s[-4:].isdigit() and s[-3] != ":":
+        s = s[:-2] + ":" + s[-2:]
+    dt = datetime.fromisoformat(s.replace(" ", "T", 1) if "T" not in s and " " in s else s)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True

@@ -8,7 +8,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -182,30 +182,6 @@ def _guarded_adapter() -> type[Any]:
             self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
 
     return GuardedAdapter
-
-
-def parse_time(value: Any) -> datetime | None:
-    """ISO 8601 (with Z, +00:00, +0000 or no zone = UTC), epoch milliseconds (Superset) or seconds (BigQuery)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
-        n = float(value)
-        return datetime.fromtimestamp(n / 1000 if n > 1e11 else n, UTC)
-    if not isinstance(value, str):
-        raise ValueError(f"not a time: {value!r}")
-    s = value.strip().replace("Z", "+00:00")
-    if len(s) > 5 and s[-5] in "+-" and s[-4:].isdigit() and s[-3] != ":":
-        s = s[:-2] + ":" + s[-2:]
-    dt = datetime.fromisoformat(s.replace(" ", "T", 1) if "T" not in s and " " in s else s)
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return True
 
 
 def person(*values: Any) -> str | None:

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, parse_time
+from telltale.platform.dates import tool_time
+from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error
 
 JOBS_SQL = """
 SELECT job_id, creation_time, user_email, query, statement_type, referenced_tables
@@ -78,11 +79,11 @@ class BigQueryMiner:
 
     def collect(self) -> Iterator[BiRecord | ItemError]:
         newest = self.state.get("last_creation_time")
-        newest_dt = parse_time(newest) if newest else None
+        newest_dt = tool_time(newest) if newest else None
         for fields, raw in self._rows():
             try:
                 row = {f["name"]: cell(f, c.get("v")) for f, c in zip(fields, raw["f"], strict=True)}
-                created = parse_time(row["creation_time"])
+                created = tool_time(row["creation_time"])
                 tables = [".".join(p for p in (t.get("project_id"), t.get("dataset_id"), t.get("table_id")) if p)
                           for t in row.get("referenced_tables") or []
                           if not str(t.get("dataset_id") or "").startswith("_")]

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from telltale.platform.dates import tool_time
 from telltale.platform.errors import ConnectorError
-from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
+from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, person
 
 API = "/api/4.0"
 
@@ -81,8 +82,8 @@ class LookerScraper:
                 yield BiRecord(resource_type="chart", resource_id=str(look["id"]), title=look.get("title"),
                                sql=sql, tables=tables, dialect=self.dialect,
                                executed_by=person(look.get("user_name"), look.get("user_id")),
-                               executed_at=parse_time(look.get("last_viewed_at") or look.get("last_accessed_at")),
-                               modified_at=parse_time(look.get("updated_at")), dashboard_url=None)
+                               executed_at=tool_time(look.get("last_viewed_at") or look.get("last_accessed_at")),
+                               modified_at=tool_time(look.get("updated_at")), dashboard_url=None)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 yield item_error("look", exc)
         for summary in self._search("dashboards"):
@@ -117,7 +118,7 @@ class LookerScraper:
                 yield BiRecord(resource_type="query_log", resource_id=str(row["history.id"]),
                                title=row.get("look.title") or row.get("dashboard.title"), sql=sql, tables=tables,
                                dialect=self.dialect, executed_by=row.get("user.email"),
-                               executed_at=parse_time(row["history.created_time"]),
+                               executed_at=tool_time(row["history.created_time"]),
                                dashboard_id=str(dash_id) if dash_id else None,
                                dashboard_title=row.get("dashboard.title"),
                                dashboard_url=f"{self.http.base_url}/dashboards/{dash_id}" if dash_id else None)
@@ -136,8 +137,8 @@ class LookerScraper:
                 yield BiRecord(resource_type="dashboard_chart", resource_id=f"{dash_id}:{el['id']}",
                                title=el.get("title") or look.get("title"), sql=sql, tables=tables,
                                dialect=self.dialect, executed_by=person(dash.get("user_name"), dash.get("user_id")),
-                               executed_at=parse_time(dash.get("last_viewed_at")),
-                               modified_at=parse_time(dash.get("updated_at")), dashboard_id=dash_id,
+                               executed_at=tool_time(dash.get("last_viewed_at")),
+                               modified_at=tool_time(dash.get("updated_at")), dashboard_id=dash_id,
                                dashboard_title=dash.get("title"),
                                dashboard_url=f"{self.http.base_url}/dashboards/{dash_id}")
             except (KeyError, TypeError, ValueError, AttributeError) as exc:

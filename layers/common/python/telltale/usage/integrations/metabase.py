@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from telltale.platform.dates import tool_time
 from telltale.platform.errors import ConnectorError
-from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
+from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, person
 from telltale.usage.sql import dialect_name
 
 
@@ -90,8 +91,8 @@ class MetabaseScraper:
                 "dialect": self._dialect(dq.get("database") or card.get("database_id")),
                 "executed_by": person(edit, card.get("creator")),
                 # last_used_at is when the card last ran; the edit time is no usage.
-                "executed_at": parse_time(card.get("last_used_at")),
-                "modified_at": parse_time(edit.get("timestamp") or card.get("updated_at"))}
+                "executed_at": tool_time(card.get("last_used_at")),
+                "modified_at": tool_time(edit.get("timestamp") or card.get("updated_at"))}
 
     def _dashboard_ids(self) -> Iterator[int | ItemError]:
         collections = self.http.json("GET", "/api/collection/")

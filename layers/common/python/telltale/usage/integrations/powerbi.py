@@ -13,8 +13,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from telltale.platform.dates import tool_time
 from telltale.platform.errors import ConnectorError
-from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
+from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, person
 
 SCOPE = "https://analysis.windows.net/powerbi/api/.default"
 M_DIALECTS = {"Snowflake.Databases": "snowflake", "Sql.Database": "tsql", "Sql.Databases": "tsql",
@@ -165,7 +166,7 @@ class PowerBiScraper:
                 yield BiRecord(resource_type="chart", resource_id=str(rep["id"]), title=rep.get("name"),
                                tables=datasets.get(str(rep.get("datasetId")), []),
                                executed_by=person(rep.get("modifiedBy"), *(rep.get("users") or [])),
-                               modified_at=parse_time(rep.get("modifiedDateTime")),
+                               modified_at=tool_time(rep.get("modifiedDateTime")),
                                dashboard_url=rep.get("webUrl") or f"{self.app_url}/groups/{ws_id}/reports/{rep['id']}")
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 yield item_error("report", exc)

@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from telltale.platform.dates import tool_time
 from telltale.platform.errors import ConnectorError
-from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, parse_time
+from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error
 
 POLL_MARGIN_S = 60
 
@@ -99,7 +100,7 @@ class SnowflakeMiner:
                 newest = max(newest, start_ms)
                 yield BiRecord(resource_type="query_log", resource_id=str(row["query_id"]), sql=row["query_text"],
                                dialect="snowflake", default_schema=row.get("schema_name") or None,
-                               executed_by=row.get("user_name"), executed_at=parse_time(start_ms))
+                               executed_by=row.get("user_name"), executed_at=tool_time(start_ms))
             except (KeyError, TypeError, ValueError) as exc:
                 yield item_error("query_history row", exc)
         self.state["last_start_ms"] = newest

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+from telltale.platform.dates import tool_time
 from telltale.platform.errors import ConnectorError
-from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
+from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, person
 from telltale.usage.sql import dialect_name
 
 
@@ -74,7 +75,7 @@ class SupersetScraper:
                     default_schema=item.get("schema") or None,
                     executed_by=person(item.get("changed_by"), item.get("created_by")),
                     # The list API gives no run time (only "2 days ago"): a saved query is a definition.
-                    modified_at=parse_time(item.get("changed_on")),
+                    modified_at=tool_time(item.get("changed_on")),
                 )
             except (KeyError, TypeError, ValueError) as exc:
                 yield item_error("saved_query", exc)
@@ -89,7 +90,7 @@ class SupersetScraper:
                     resource_type="query_log", resource_id=str(item["id"]), title=item.get("tab_name"),
                     sql=item.get("executed_sql") or item.get("sql"), dialect=self._dialect(item.get("database")),
                     default_schema=item.get("schema") or None, executed_by=person(item.get("user")),
-                    executed_at=parse_time(item.get("start_time")),
+                    executed_at=tool_time(item.get("start_time")),
                 )
             except (KeyError, TypeError, ValueError) as exc:
                 yield item_error("query_log", exc)
@@ -113,7 +114,7 @@ class SupersetScraper:
         base = {"title": item.get("slice_name"), "sql": sql, "tables": tables, "dialect": dialect,
                 "default_schema": schema,
                 "executed_by": person(*(item.get("owners") or []), item.get("changed_by")),
-                "modified_at": parse_time(item.get("changed_on_utc") or item.get("last_saved_at"))}
+                "modified_at": tool_time(item.get("changed_on_utc") or item.get("last_saved_at"))}
         yield BiRecord(resource_type="chart", resource_id=chart_id,
                        dashboard_id=str(first["id"]) if first.get("id") is not None else None,
                        dashboard_title=first.get("dashboard_title"),

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from telltale.platform.dates import tool_time
 from telltale.platform.errors import ConnectorError
-from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, parse_time, person
+from telltale.usage.integrations.base import BiRecord, HttpClient, ItemError, item_error, person
 from telltale.usage.sql import dialect_name
 
 SHEETS = """query Sheets($first: Int, $after: String) {
@@ -99,7 +100,7 @@ class TableauScraper:
                 dashboards = sheet.get("containedInDashboards") or []
                 common: dict[str, Any] = {"title": sheet.get("name"), "tables": tables,
                           "executed_by": person(owner.get("email"), owner.get("username")),
-                          "modified_at": parse_time(sheet.get("updatedAt"))}
+                          "modified_at": tool_time(sheet.get("updatedAt"))}
                 first = dashboards[0] if dashboards else {}
                 yield BiRecord(resource_type="chart", resource_id=sheet_id, dashboard_id=first.get("luid")
                                or first.get("id"), dashboard_title=first.get("name"),
