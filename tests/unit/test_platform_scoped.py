@@ -4,7 +4,7 @@ The rewriter is a small tokenizer of our own; sqlglot (fine in tests, never impo
 what it produces, and ``scoped_oracle.unscoped`` lists every reference to a tenant table that is neither a
 scoped subquery nor a guarded INSERT/UPDATE/DELETE target. Each attack below is a position an author (or a
 later edit) could put a tenant table in: it is scoped, or refused. The same statements run against a real
-PostgreSQL with two tenants' rows in tests/integration/test_platform_scoped.py.
+PostgreSQL with two tenants' rows in tests/integration/test_platform_scoped_pg.py.
 """
 
 from __future__ import annotations

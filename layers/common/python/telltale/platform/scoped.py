@@ -15,7 +15,7 @@ The rewrite, for every tenant table (:data:`TENANT_TABLES`):
 - a read reference anywhere (FROM, JOIN, a comma list, a subquery or CTE, UPDATE ... FROM,
   DELETE ... USING) ``usage.x [AS] a`` becomes ``(SELECT * FROM usage.x WHERE tenant_id = :tenant_id) AS a``.
   PostgreSQL pulls such a subquery up into the query around it, so the plan is the one the hand-written
-  predicate had (tests/integration/test_platform_scoped.py compares the plans);
+  predicate had (tests/integration/test_platform_scoped_pg.py compares the plans);
 - the target of an UPDATE or DELETE gets ``<target>.tenant_id = :tenant_id AND (<its condition>)``;
 - an INSERT gets ``tenant_id`` in its column list and ``:tenant_id`` in each row (VALUES) or as the first
   column of its SELECT, and its ``ON CONFLICT ... DO UPDATE`` gets ``WHERE <target>.tenant_id = :tenant_id``:
@@ -49,7 +49,7 @@ from telltale.platform import db
 if TYPE_CHECKING:
     import pg8000.native
 
-# The tables whose rows belong to a tenant (a tenant_id column). tests/integration/test_platform_scoped.py
+# The tables whose rows belong to a tenant (a tenant_id column). tests/integration/test_platform_scoped_pg.py
 # compares this with the migrated database, so a new table cannot be forgotten.
 TENANT_TABLES: frozenset[tuple[str, str]] = frozenset({
     ("platform", "apps"), ("platform", "secrets"), ("platform", "saved_queries"), ("platform", "query_executions"),
