@@ -19,7 +19,7 @@ from harness import ROOT, interleaved, layer_python, time_process
 
 TARGET = 1.2
 EXECUTORS = {"execute_query"}  # allowed 1.6x (issue 4): they load a database driver
-RUNS = 11
+RUNS = int(os.environ.get("BENCH_RUNS", "11"))
 
 
 def handler_modules() -> list[tuple[str, Path]]:

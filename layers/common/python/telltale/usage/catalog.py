@@ -18,7 +18,6 @@ from telltale.platform.config import get_settings
 from telltale.platform.errors import Conflict, NotFound, ValidationError, uuid_or_404
 from telltale.secrets import store as secrets
 from telltale.usage import integrations
-from telltale.usage.integrations import config as integration_config
 from telltale.usage.sql import split_table
 from telltale.web.auth import AuthContext
 
@@ -107,6 +106,10 @@ def secret_name_for(tenant_id: str, connector_id: str) -> str:
 def _validate_connector(ctype: str, config: dict[str, Any], credentials: dict[str, Any],
                         errors: dict[str, list[str]] | None = None) -> None:
     """A 400 naming every field that is wrong (with ``errors`` found by the caller, if any)."""
+    # Imported here: the config models are most of this module's import cost, and only the routes that
+    # write a connector need them (the catalog's reads and bi_sync's queue worker do not).
+    from telltale.usage.integrations import config as integration_config
+
     errors = dict(errors or {})
     spec = integrations.REGISTRY[ctype]
     # Fields, bounds and outbound addresses: the type's config model (telltale.usage.integrations.config).
@@ -192,6 +195,8 @@ def update_connector(auth: AuthContext, connector_id: str, body: ConnectorUpdate
     config = body.config if body.config is not None else current["config"]
     errors: dict[str, list[str]] = {}
     if body.credentials is None:
+        from telltale.usage.integrations import config as integration_config
+
         moved = integration_config.changed_endpoint_keys(current["config"], config)
         if moved:
             # Otherwise the stored secret would go wherever the new address points: a tenant user could
