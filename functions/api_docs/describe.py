@@ -90,8 +90,8 @@ def _complete(doc: dict[str, Any], routes: list[Any]) -> None:
             status, notable = reply
             if status != 200 and "200" in responses:
                 responses[str(status)] = responses.pop("200")
-            for code, description in notable.items():
-                responses[str(code)] = {"description": description, **error}
+            for code, description in notable.items():  # another success (a 202) has no error body
+                responses[str(code)] = {"description": description, **(error if code >= 400 else {})}
         spec = getattr(route.func, BODY_SPEC, None)
         if spec is None:
             continue

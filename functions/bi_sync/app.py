@@ -20,26 +20,32 @@ TAGS = ["Usage analytics: BI sync"]
 RESOURCE_TYPES = ("saved_query", "chart", "dashboard_chart", "query_log")
 
 
+_QUEUE_ERRORS = {404: "No such connector (in this tenant)",
+                 409: "A sync of this connector is already queued",
+                 503: "The sync queue is unavailable; the job is recorded as failed, try again"}
+
+
 @router.post("/connectors/<connector_id>/bi-sync",
-             summary="Queue a full BI scrape; 202 with the SyncJob (status queued), followed at GET /sync-jobs/{id}",
+             summary="Run a full BI scrape: 200 with the finished SyncJob (spec 001), or 202 with the job when it"
+                     " is still running after TELLTALE_USAGE_SYNC_WAIT_S (follow it at GET /sync-jobs/{id})",
              tags=TAGS)
-@documents_reply(202, errors={404: "No such connector (in this tenant)",
-                              409: "A sync of this connector is already queued",
-                              503: "The sync queue is unavailable; the job is recorded as failed, try again"})
+@documents_reply(200, errors={202: "Still running: the SyncJob, to follow at GET /sync-jobs/{id}", **_QUEUE_ERRORS})
 def bi_sync(connector_id: str):
     auth = current_auth(router)
-    return json_response(202, sync.request_bi_sync(auth.tenant_id, connector_id))
+    job, finished = sync.wait_for(auth.tenant_id, sync.request_bi_sync(auth.tenant_id, connector_id))
+    return json_response(200 if finished else 202, job)
 
 
 @router.post("/connectors/<connector_id>/query-log-mining",
-             summary="Queue a mining run of a warehouse's query log (snowflake, bigquery, postgres) from where it"
-                     " stopped; 202 with the SyncJob, whose rows_upserted is set when the run is over", tags=TAGS)
-@documents_reply(202, errors={404: "No such connector (in this tenant)",
-                              409: "A sync of this connector is already queued",
-                              503: "The sync queue is unavailable; the job is recorded as failed, try again"})
+             summary="Mine a warehouse's query log (snowflake, bigquery, postgres) from where it stopped: 200 with"
+                     " {rows_upserted, job_id, status} when the run is over, or 202 with the SyncJob when it is"
+                     " still running after TELLTALE_USAGE_SYNC_WAIT_S", tags=TAGS)
+@documents_reply(200, errors={202: "Still running: the SyncJob, whose rows_upserted is set when the run is over",
+                              **_QUEUE_ERRORS})
 def query_log_mining(connector_id: str):
     auth = current_auth(router)
-    return json_response(202, sync.request_mining(auth.tenant_id, connector_id))
+    job, finished = sync.wait_for(auth.tenant_id, sync.request_mining(auth.tenant_id, connector_id))
+    return json_response(200, sync.mining_reply(job)) if finished else json_response(202, job)
 
 
 @router.get("/connectors/<connector_id>/sync-jobs", summary="The connector's sync jobs, newest first", tags=TAGS)

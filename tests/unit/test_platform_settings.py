@@ -55,6 +55,8 @@ NEW_SETTINGS = {  # variable: (a good value and what it becomes, bad values and 
     "TELLTALE_APIANALYTICS_CHECK_TIMEOUT_S": (("2.5", 2.5), {"soon": "must be a number", "0.1": "at least 0.5",
                                                              "21": "at most 20", "nan": "finite",
                                                              "inf": "finite"}),
+    "TELLTALE_USAGE_SYNC_WAIT_S": (("0", 0.0), {"soon": "must be a number", "-1": "at least 0",
+                                                "26": "at most 25"}),
     "AWS_LAMBDA_RUNTIME_API": (("127.0.0.1:9001", ("127.0.0.1", 9001)),
                                {"127.0.0.1": "host:port", ":9001": "host:port", "localhost:http": "host:port",
                                 "127.0.0.1:70000": "host:port"}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from usage_helpers import bi_queries, make_connector, make_space, run_sync
@@ -191,3 +192,24 @@ def test_one_queued_sync_per_connector(api: Any, platform_db: Any) -> None:
     jobs = api.get(f"/connectors/{conn['id']}/sync-jobs").json()["items"]
     stale = [j for j in jobs if j["id"] != job["id"]]
     assert stale[0]["status"] == "failed" and "never started" in stale[0]["errors"][0]
+
+
+def test_sync_replies_as_spec_001_says(api: Any, replay: ReplayServer, setting: Any) -> None:
+    """A sync over within TELLTALE_USAGE_SYNC_WAIT_S answers 200 with the finished SyncJob (spec 001); one
+    still running answers 202 with the job, which the worker finishes all the same."""
+    superset_fake(replay, page_size=50)
+    conn = make_connector(api, "superset", {"base_url": replay.url}, {"username": "svc", "password": "pw"})
+    r = api.post(f"/connectors/{conn['id']}/bi-sync")
+    assert r.status_code == 200, r.text
+    job = r.json()
+    assert job["status"] == "partial" and job["items_upserted"] == 7 and job["finished_at"], job
+    assert api.get(f"/sync-jobs/{job['id']}").json() == job
+
+    setting("TELLTALE_USAGE_SYNC_WAIT_S", "0")
+    r = api.post(f"/connectors/{conn['id']}/bi-sync")
+    assert r.status_code == 202 and r.json()["status"] == "queued", r.text
+    deadline = time.monotonic() + 60
+    while (job := api.get(f"/sync-jobs/{r.json()['id']}").json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+    assert job["status"] == "partial" and job["items_upserted"] == 6, job  # the unchanged log row is skipped

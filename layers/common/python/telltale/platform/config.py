@@ -56,6 +56,10 @@ class Settings:
     events_queue_url: str | None = None
     # Where BI sync jobs wait for the bi_sync worker (POST /connectors/{id}/bi-sync, the schedule).
     usage_sync_queue_url: str | None = None
+    # How long POST .../bi-sync and .../query-log-mining wait for their queued job before answering: 200 with
+    # the finished job (spec 001), or 202 with the job still running. 0 answers 202 at once; API Gateway's
+    # 29 s bounds it.
+    usage_sync_wait_s: float = 8.0
 
     event_store: EventStore = "postgres"
     # The ClickHouse event store (used when event_store is "clickhouse", or for the tenants listed in
@@ -122,10 +126,10 @@ _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 _MINIMUM: dict[str, int | float] = {
     "max_page_size": 1, "db_port": 1, "clickhouse_port": 1, "queries_max_rows": 1,
     "queries_statement_timeout_s": 1, "queries_max_bytes": 1, "internal_pool_size": 1,
-    "apianalytics_check_timeout_s": 0.5,
+    "apianalytics_check_timeout_s": 0.5, "usage_sync_wait_s": 0,
 }
 # An uptime check waits 0.5 s (monitors.MIN_CHECK_S) to 20 s: the bounds it was clamped to before it was a setting.
-_MAXIMUM: dict[str, int | float] = {"apianalytics_check_timeout_s": 20}
+_MAXIMUM: dict[str, int | float] = {"apianalytics_check_timeout_s": 20, "usage_sync_wait_s": 25}
 # Fields the runtime provides under its own name, with no TELLTALE_ variable.
 _RUNTIME_FACTS = {"lambda_runtime_api": "AWS_LAMBDA_RUNTIME_API"}
 

@@ -1,9 +1,10 @@
 """Runs a BI scrape or a query-log mining pass as a recorded sync job.
 
-A BI sync and a mining run are both queued (POST answers 202 with the job) and run by the bi_sync
-function's queue worker; the schedule queues one job per connector. Neither is bounded by API Gateway's
-29 s: a Power BI scan may poll for ten minutes, a Snowflake statement for its statement timeout plus the
-result's polling. A mining job carries spec 001's ``rows_upserted`` once it is over.
+A BI sync and a mining run are both queued and run by the bi_sync function's queue worker; the schedule
+queues one job per connector. Neither is bounded by API Gateway's 29 s: a Power BI scan may poll for ten
+minutes, a Snowflake statement for its statement timeout plus the result's polling. So the POST waits for
+its job up to ``usage_sync_wait_s`` (:func:`wait_for`): a job over by then is spec 001's 200 (the SyncJob;
+for mining, ``rows_upserted``), one still running a 202 with the job to follow at GET /sync-jobs/{id}.
 One job at a time per connector (a PostgreSQL advisory lock; one queued job per connector, a second
 request gets 409). Items are anonymized and upserted in
 batches; an item that cannot be read is counted as failed and the sync goes on; a failure of the tool
@@ -189,6 +190,27 @@ def request_bi_sync(tenant_id: str, connector_id: str) -> dict[str, Any]:
     return _enqueue(tenant_id, str(connector["id"]), "bi_sync", "api")
 
 
+_FINISHED = frozenset({"succeeded", "partial", "failed"})
+
+
+def wait_for(tenant_id: str, job: dict[str, Any], seconds: float | None = None) -> tuple[dict[str, Any], bool]:
+    """The job once it is over, or as it stands after ``seconds`` (the setting by default); and whether it
+    is over. The worker runs it meanwhile (another Lambda deployed, a thread of the local stack)."""
+    wait = get_settings().usage_sync_wait_s if seconds is None else seconds
+    deadline, pause = time.monotonic() + wait, 0.05
+    while job["status"] not in _FINISHED and time.monotonic() < deadline:
+        time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+        pause = min(pause * 2, 0.5)
+        job = store.get_job(tenant_id, str(job["id"]))
+    return job, job["status"] in _FINISHED
+
+
+def mining_reply(job: dict[str, Any]) -> dict[str, Any]:
+    """Spec 001's body of a finished mining run, ``{"rows_upserted": N}``, with the job that ran it."""
+    return {"rows_upserted": job["rows_upserted"], "job_id": str(job["id"]), "status": job["status"],
+            "errors": job["errors"], "warnings": job["warnings"]}
+
+
 def _enqueue(tenant_id: str, connector_id: str, kind: str, trigger: str) -> dict[str, Any]:
     job_id = store.queue_job(tenant_id, connector_id, kind, trigger)
     if job_id is None:
@@ -240,8 +262,7 @@ def _recompute_usage(tenant_id: str, job_id: str) -> list[str]:
 
 def request_mining(tenant_id: str, connector_id: str) -> dict[str, Any]:
     """Queue a mining run of a warehouse's query log from where the last run stopped; returns the job
-    (status ``queued``). Spec 001 answers ``rows_upserted`` in the reply; it is on the job instead
-    (GET /sync-jobs/{id}), because a run is not bounded by API Gateway's 29 s (docs/usage-analytics.md)."""
+    (status ``queued``), which carries spec 001's ``rows_upserted`` once it is over."""
     connector = _connector_of(tenant_id, connector_id, "query_log_mining")
     return _enqueue(tenant_id, str(connector["id"]), "query_log_mining", "api")
 

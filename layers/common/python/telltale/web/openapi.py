@@ -20,11 +20,10 @@ RouteFn = TypeVar("RouteFn", bound=Callable[..., Any])
 
 def documents_body(model: type[BaseModel], *, status: int = 200,
                    optional: bool = False) -> Callable[[RouteFn], RouteFn]:
-    """Record, for ``functions/api_docs``, the route's JSON body ``model`` and the status of a success.
-
-    For routes that must authenticate before they read the body (the API-key routes call their key
-    check, then :func:`parse_body`); the others use :func:`takes_body`, which also parses it.
-    """
+    """Record, for ``functions/api_docs``, a route's success ``status`` and the notable other replies it
+    gives (``{404: "unknown connector"}``; a code below 400 is another success, such as a 202): for routes
+    without a body (those with one say their status through :func:`takes_body`), whose reply Powertools
+    would otherwise document as a bare 200."""
 
     def mark(func: RouteFn) -> RouteFn:
         setattr(func, BODY_SPEC, (model, status, optional))
@@ -37,9 +36,10 @@ REPLY_SPEC = "__telltale_reply__"
 
 
 def documents_reply(status: int = 200, *, errors: dict[int, str] | None = None) -> Callable[[RouteFn], RouteFn]:
-    """Record, for ``functions/api_docs``, a route's success ``status`` and the notable errors it answers
-    (``{404: "unknown connector"}``): for routes without a body (those with one say their status through
-    :func:`takes_body`), whose reply Powertools would otherwise document as a bare 200."""
+    """Record, for ``functions/api_docs``, a route's success ``status`` and the notable other replies it
+    gives (``{404: "unknown connector"}``; a code below 400 is another success, such as a 202): for routes
+    without a body (those with one say their status through :func:`takes_body`), whose reply Powertools
+    would otherwise document as a bare 200."""
 
     def mark(func: RouteFn) -> RouteFn:
         setattr(func, REPLY_SPEC, (status, dict(errors or {})))
