@@ -17,7 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from telltale.platform.errors import TelltaleError, ValidationError, pydantic_errors
 from telltale.saas import service
-from telltale.web.http import current_auth, json_body, json_response, logger, make_resolver
+from telltale.web.http import current_auth, json_body, json_response, logger, make_resolver, request_validation_errors
 from telltale.web.openapi import documents_body
 
 router = APIGatewayHttpRouter()
@@ -117,7 +117,8 @@ def _telltale_error(exc: TelltaleError) -> Response:
 
 @app.exception_handler(RequestValidationError)
 def _request_invalid(exc: RequestValidationError) -> Response:
-    return _error(400, f"invalid request: {exc.errors()}")
+    fields = request_validation_errors(exc)
+    return _error(400, "invalid request: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items()))
 
 
 @app.not_found

@@ -56,6 +56,14 @@ def update_secret(app_slug: str, key: str, body: service.SecretUpdate):
     return success(service.update(auth, app_slug, key, body), message="Secret updated successfully")
 
 
+@router.patch(f"{BASE}/<key>/", summary="Change a secret's description, its value, or both; what is not sent stays",
+              tags=["Secrets"])
+@takes_body(router, service.SecretPatch)
+def patch_secret(app_slug: str, key: str, body: service.SecretPatch):
+    auth = current_auth(router)
+    return success(service.update(auth, app_slug, key, body), message="Secret updated successfully")
+
+
 @router.delete(f"{BASE}/<key>/", summary="Delete a secret", tags=["Secrets"])
 def delete_secret(app_slug: str, key: str):
     auth = current_auth(router)

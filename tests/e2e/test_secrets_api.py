@@ -154,3 +154,57 @@ def test_paging_is_validated(api):
     r = api.get("/api/apps/shop/secrets/?page=0&page_size=1000")
     assert r.status_code == 400
     assert set(r.json()["errors"]) == {"page", "page_size"}
+
+
+def test_patch_changes_the_description_alone_or_the_value(api):
+    from telltale.secrets.lookup import resolve
+
+    key = f"pg-{uuid.uuid4().hex[:8]}"
+    assert api.post("/api/apps/shop/secrets/", json={"key": key, "type_slug": "analytics-postgres",
+                                                     "value": PG_VALUE, "description": "old"}).status_code == 201
+    r = api.request("PATCH", f"/api/apps/shop/secrets/{key}/", json={"description": "the reporting replica"})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["description"] == "the reporting replica"
+    assert resolve("demo", "shop", key).value.items() >= PG_VALUE.items()  # not resent, unchanged
+
+    r = api.request("PATCH", f"/api/apps/shop/secrets/{key}/", json={"value": dict(PG_VALUE, password="p2")})
+    assert r.status_code == 200 and "p2" not in r.text
+    assert r.json()["data"]["description"] == "the reporting replica"
+    assert resolve("demo", "shop", key).value["password"] == "p2"
+
+    # Nothing to change, a bad value, or an unknown field: a 400 naming it, and nothing written.
+    assert api.request("PATCH", f"/api/apps/shop/secrets/{key}/", json={}).status_code == 400
+    r = api.request("PATCH", f"/api/apps/shop/secrets/{key}/", json={"value": {"host": "h"}, "description": "x"})
+    assert r.status_code == 400 and "value.port" in r.json()["errors"], r.text
+    assert api.get(f"/api/apps/shop/secrets/{key}/").json()["data"]["description"] == "the reporting replica"
+    r = api.request("PATCH", f"/api/apps/shop/secrets/{key}/", json={"type_slug": "analytics-mysql"})
+    assert r.status_code == 400 and "type_slug" in r.json()["errors"]
+    assert api.request("PATCH", "/api/apps/shop/secrets/nope/", json={"description": "x"}).status_code == 404
+    assert api.request("PATCH", f"/api/apps/shop/secrets/{key}/", json={"description": "x"},
+                       tenant="other").status_code == 404
+    assert api.delete(f"/api/apps/shop/secrets/{key}/").status_code == 200
+
+
+def test_user_is_an_alias_of_username(api):
+    """One credential vocabulary: a secret and a connector both take ``username``, and ``user`` for it."""
+    from telltale.secrets.lookup import resolve
+
+    key = f"pg-{uuid.uuid4().hex[:8]}"
+    value = {k: v for k, v in PG_VALUE.items() if k != "username"} | {"user": "readonly_user"}
+    r = api.post("/api/apps/shop/secrets/", json={"key": key, "type_slug": "analytics-postgres", "value": value})
+    assert r.status_code == 201, r.text
+    assert resolve("demo", "shop", key).value["username"] == "readonly_user"
+    r = api.post("/api/apps/shop/secrets/", json={"key": key + "x", "type_slug": "analytics-postgres",
+                                                  "value": dict(PG_VALUE, user="someone_else")})
+    assert r.status_code == 400 and "value.user" in r.json()["errors"], r.text
+    api.delete(f"/api/apps/shop/secrets/{key}/")
+
+    connector = {"name": f"wh-{uuid.uuid4().hex[:6]}", "type": "postgres",
+                 "config": {"host": "127.0.0.1", "port": 5432, "database": "analytics"}}
+    for i, name in enumerate(("username", "user")):
+        r = api.post("/connectors", json=dict(connector, name=f"{connector['name']}-{i}",
+                                              credentials={name: "reader", "password": "x"}))
+        assert r.status_code == 201, r.text
+        api.delete(f"/connectors/{r.json()['id']}")
+    r = api.post("/connectors", json=dict(connector, credentials={"password": "x"}))
+    assert r.status_code == 400 and "username" in r.json()["errors"]["credentials"][0], r.text

@@ -18,6 +18,8 @@ Semantics (documented in docs/events.md):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -287,6 +289,25 @@ def _filter_expr(b: _Builder, f: Filter, i: int) -> Any:
     return cls(this=expr, expression=params[0])
 
 
+@contextmanager
+def _collecting(problems: list[ValidationError]) -> Iterator[None]:
+    """Record a refused item and go on to the next, so one reply names every problem of a query."""
+    try:
+        yield
+    except ValidationError as exc:
+        problems.append(exc)
+
+
+def _combined(problems: list[ValidationError]) -> ValidationError:
+    errors: dict[str, list[str]] = {}
+    for p in problems:
+        for key, msgs in (p.errors or {}).items():
+            errors.setdefault(key, []).extend(m for m in msgs if m not in errors.get(key, []))
+    if len(problems) == 1:
+        return ValidationError(problems[0].message, errors=errors)
+    return ValidationError(f"{len(problems)} problems: " + "; ".join(p.message for p in problems), errors=errors)
+
+
 def compile_query(q: Query, tenant_id: str, *, dialect: Dialect, table: str,
                   event_types: list[str] | None = None, extra_where: list[Any] | None = None) -> Compiled:
     """Compile ``q`` for ``dialect`` over ``table`` (schema-qualified), scoped to ``tenant_id``.
@@ -303,8 +324,11 @@ def compile_query(q: Query, tenant_id: str, *, dialect: Dialect, table: str,
         conds.append(exp.In(this=exp.column("event_type"), expressions=[b.param(t, "STRING") for t in types]))
     conds.append(exp.GTE(this=exp.column("occurred_at"), expression=b.param(start, "TIMESTAMP")))
     conds.append(exp.LTE(this=exp.column("occurred_at"), expression=b.param(end, "TIMESTAMP")))
+    problems: list[ValidationError] = []
     for i, f in enumerate(q.filters):
-        conds.append(_filter_expr(b, f, i))
+        if f is not None:  # None: an item the request's own validation refused (parse_query)
+            with _collecting(problems):
+                conds.append(_filter_expr(b, f, i))
     conds.extend(extra_where or [])
 
     selects: list[Any] = []
@@ -319,86 +343,101 @@ def compile_query(q: Query, tenant_id: str, *, dialect: Dialect, table: str,
         columns.append(Column("time_bucket", TIME_LABELS[q.granularity], "TIMESTAMP", "TIME"))
         kinds.append("timestamp")
         order_keys["time_bucket"] = (bucket, "TIMESTAMP")
+    declared: set[str] = set()  # names the request gives its columns, valid or not
     for i, g in enumerate(q.groupBy):
-        if g.field in order_keys:
-            raise ValidationError(f"groupBy[{i}]: '{g.field}' is listed twice",
-                                  errors={f"groupBy[{i}].field": ["is a duplicate"]})
-        try:
-            expr, typ = b.field(g.field)
-        except ValidationError as exc:
-            raise ValidationError(f"groupBy[{i}]: {exc.message}",
-                                  errors={f"groupBy[{i}].field": (exc.errors or {}).get("field", [])}) from None
-        selects.append(exp.alias_(expr, g.field, quoted=True))
-        group.append(expr)
-        label = FIELDS[g.field].label if g.field in FIELDS else _label(g.field.split(".", 1)[1])
-        columns.append(Column(g.field, label, typ, "DIMENSION"))
-        kinds.append({"TIMESTAMP": "timestamp", "NUMBER": "number"}.get(typ, "string"))
-        order_keys[g.field] = (expr, typ)
-    for i, a in enumerate(q.aggregations):
-        where = f"aggregations[{i}]"
-        function = "COUNT" if a.function == "COUNT_DISTINCT" else a.function
-        distinct = a.distinct or a.function == "COUNT_DISTINCT"
-        if distinct and function != "COUNT":
-            raise ValidationError(f"{where}: distinct applies to COUNT only",
-                                  errors={f"{where}.distinct": ["only COUNT counts distinct values"]})
-        if function != "COUNT" and not a.field:
-            raise ValidationError(f"{where}: {function} needs a field",
-                                  errors={f"{where}.field": [f"is required for {function}"]})
-        if distinct and not a.field:
-            raise ValidationError(f"{where}: a distinct count needs a field",
-                                  errors={f"{where}.field": ["is required for a distinct count"]})
-        alias = a.alias or (f"{function.lower()}_{'distinct_' if distinct else ''}"
-                            f"{re.sub(r'[^A-Za-z0-9_]', '_', a.field)}" if a.field else "count")[:63]
-        if not ALIAS_RE.match(alias):
-            raise ValidationError(f"{where}: alias '{alias}' must be an identifier (letters, digits, _)",
-                                  errors={f"{where}.alias": ["letters, digits and _, starting with a letter or _"]})
-        if alias in order_keys:
-            raise ValidationError(f"{where}: alias '{alias}' is already a column name",
-                                  errors={f"{where}.alias": ["must be unique among the result's columns"]})
-        if a.field:
-            # Attributes are strings; aggregated with SUM/AVG/MIN/MAX they are read as numbers.
-            numeric = function in ("SUM", "AVG") or a.field.startswith("attributes.")
+        if g is None:
+            continue
+        declared.add(g.field)
+        with _collecting(problems):
+            if g.field in order_keys:
+                raise ValidationError(f"groupBy[{i}]: '{g.field}' is listed twice",
+                                      errors={f"groupBy[{i}].field": ["is a duplicate"]})
             try:
-                expr, typ = b.field(a.field, numeric=numeric)
+                expr, typ = b.field(g.field)
             except ValidationError as exc:
-                raise ValidationError(f"{where}: {exc.message}",
-                                      errors={f"{where}.field": (exc.errors or {}).get("field", [])}) from None
-            if numeric and typ != "NUMBER":
-                raise ValidationError(f"{where}: {function} needs a numeric field; '{a.field}' is {typ}",
-                                      errors={f"{where}.field": ["use schemaVersion or attributes.<key>"]})
-        if function == "COUNT":
-            if not a.field:
-                agg: Any = exp.Count(this=exp.Star())
-            elif distinct:
-                agg = exp.Count(this=exp.Distinct(expressions=[expr]))
+                raise ValidationError(f"groupBy[{i}]: {exc.message}",
+                                      errors={f"groupBy[{i}].field": (exc.errors or {}).get("field", [])}) from None
+            selects.append(exp.alias_(expr, g.field, quoted=True))
+            group.append(expr)
+            label = FIELDS[g.field].label if g.field in FIELDS else _label(g.field.split(".", 1)[1])
+            columns.append(Column(g.field, label, typ, "DIMENSION"))
+            kinds.append({"TIMESTAMP": "timestamp", "NUMBER": "number"}.get(typ, "string"))
+            order_keys[g.field] = (expr, typ)
+    for i, a in enumerate(q.aggregations):
+        if a is None:
+            continue
+        if a.alias:
+            declared.add(a.alias)
+        with _collecting(problems):
+            where = f"aggregations[{i}]"
+            function = "COUNT" if a.function == "COUNT_DISTINCT" else a.function
+            distinct = a.distinct or a.function == "COUNT_DISTINCT"
+            if distinct and function != "COUNT":
+                raise ValidationError(f"{where}: distinct applies to COUNT only",
+                                      errors={f"{where}.distinct": ["only COUNT counts distinct values"]})
+            if function != "COUNT" and not a.field:
+                raise ValidationError(f"{where}: {function} needs a field",
+                                      errors={f"{where}.field": [f"is required for {function}"]})
+            if distinct and not a.field:
+                raise ValidationError(f"{where}: a distinct count needs a field",
+                                      errors={f"{where}.field": ["is required for a distinct count"]})
+            alias = a.alias or (f"{function.lower()}_{'distinct_' if distinct else ''}"
+                                f"{re.sub(r'[^A-Za-z0-9_]', '_', a.field)}" if a.field else "count")[:63]
+            if not ALIAS_RE.match(alias):
+                raise ValidationError(f"{where}: alias '{alias}' must be an identifier (letters, digits, _)",
+                                      errors={f"{where}.alias": ["letters, digits and _, starting with a letter or _"]})
+            if alias in order_keys:
+                raise ValidationError(f"{where}: alias '{alias}' is already a column name",
+                                      errors={f"{where}.alias": ["must be unique among the result's columns"]})
+            if a.field:
+                # Attributes are strings; aggregated with SUM/AVG/MIN/MAX they are read as numbers.
+                numeric = function in ("SUM", "AVG") or a.field.startswith("attributes.")
+                try:
+                    expr, typ = b.field(a.field, numeric=numeric)
+                except ValidationError as exc:
+                    raise ValidationError(f"{where}: {exc.message}",
+                                          errors={f"{where}.field": (exc.errors or {}).get("field", [])}) from None
+                if numeric and typ != "NUMBER":
+                    raise ValidationError(f"{where}: {function} needs a numeric field; '{a.field}' is {typ}",
+                                          errors={f"{where}.field": ["use schemaVersion or attributes.<key>"]})
+            if function == "COUNT":
+                if not a.field:
+                    agg: Any = exp.Count(this=exp.Star())
+                elif distinct:
+                    agg = exp.Count(this=exp.Distinct(expressions=[expr]))
+                else:
+                    agg = exp.Count(this=expr)
+                if dialect == "clickhouse":
+                    agg = exp.Cast(this=agg, to=exp.DataType.build("Int64", dialect="clickhouse"))
+                out_type, kind = "NUMBER", "int"
+            elif function in ("SUM", "AVG"):
+                agg = (exp.Sum if function == "SUM" else exp.Avg)(this=expr)
+                out_type, kind = "NUMBER", "number"
             else:
-                agg = exp.Count(this=expr)
-            if dialect == "clickhouse":
-                agg = exp.Cast(this=agg, to=exp.DataType.build("Int64", dialect="clickhouse"))
-            out_type, kind = "NUMBER", "int"
-        elif function in ("SUM", "AVG"):
-            agg = (exp.Sum if function == "SUM" else exp.Avg)(this=expr)
-            out_type, kind = "NUMBER", "number"
-        else:
-            agg = (exp.Min if function == "MIN" else exp.Max)(this=b.sort_key(expr, typ))
-            out_type = typ
-            kind = {"TIMESTAMP": "timestamp", "NUMBER": "number"}.get(typ, "string")
-        selects.append(exp.alias_(agg, alias, quoted=True))
-        columns.append(Column(alias, _label(alias), out_type, "METRIC", primary=i == 0))
-        kinds.append(kind)
-        order_keys[alias] = (agg, out_type)
+                agg = (exp.Min if function == "MIN" else exp.Max)(this=b.sort_key(expr, typ))
+                out_type = typ
+                kind = {"TIMESTAMP": "timestamp", "NUMBER": "number"}.get(typ, "string")
+            selects.append(exp.alias_(agg, alias, quoted=True))
+            columns.append(Column(alias, _label(alias), out_type, "METRIC", primary=i == 0))
+            kinds.append(kind)
+            order_keys[alias] = (agg, out_type)
 
     order: list[Any] = []
     used: set[str] = set()
     for i, s in enumerate(q.sort):
-        if s.field not in order_keys:
-            raise ValidationError(f"sort[{i}]: '{s.field}' is not a column of the result",
-                                  errors={f"sort[{i}].field": [f"sort by one of: {', '.join(order_keys)}"]})
-        if s.field in used:
-            continue
-        used.add(s.field)
-        key, typ = order_keys[s.field]
-        order.append(exp.Ordered(this=b.sort_key(key.copy(), typ), desc=not s.ascending, nulls_first=False))
+        if s is None or (s.field not in order_keys and s.field in declared):
+            continue  # its column was refused already
+        with _collecting(problems):
+            if s.field not in order_keys:
+                raise ValidationError(f"sort[{i}]: '{s.field}' is not a column of the result",
+                                      errors={f"sort[{i}].field": [f"sort by one of: {', '.join(order_keys)}"]})
+            if s.field in used:
+                continue
+            used.add(s.field)
+            key, typ = order_keys[s.field]
+            order.append(exp.Ordered(this=b.sort_key(key.copy(), typ), desc=not s.ascending, nulls_first=False))
+    if problems:
+        raise _combined(problems)
     # The remaining columns as tie-breakers, so that both stores return rows in the same order.
     for name, (key, typ) in order_keys.items():
         if name not in used:
@@ -416,7 +455,9 @@ def compile_query(q: Query, tenant_id: str, *, dialect: Dialect, table: str,
 
 
 def parse_query(body: Any) -> Query:
-    """The request body as a Query, with 400s that name each bad field."""
+    """The request body as a Query, with one 400 that names every bad field: what the model refuses and,
+    for the items it accepts, what compiling them would refuse (a SUM of a text field beside a bad
+    granularity), so a client fixes a query in one round."""
     from pydantic import ValidationError as PydanticError
 
     from telltale.platform.errors import pydantic_errors
@@ -426,7 +467,44 @@ def parse_query(body: Any) -> Query:
     try:
         return Query.model_validate(body)
     except PydanticError as exc:
-        errors = pydantic_errors(exc)
-        missing = sorted(k for k, msgs in errors.items() if "Field required" in msgs)
-        msg = f"missing required field(s): {', '.join(missing)}" if missing else "the query is invalid"
-        raise ValidationError(msg + "; see errors for each field", errors=errors) from None
+        # Item paths as the compiler names them (filters[0].op, not filters.0.op): one spelling per reply.
+        errors = {re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", k): v for k, v in pydantic_errors(exc).items()}
+    missing = sorted(k for k, msgs in errors.items() if "Field required" in msgs)
+    messages = [f"missing required field(s): {', '.join(missing)}"] if missing else []
+    messages += [f"{k}: {', '.join(v)}" for k, v in errors.items() if k not in missing]
+    try:
+        compile_query(_accepted_part(body), "-", dialect="postgres", table="events.events")
+    except ValidationError as more:
+        for key, msgs in (more.errors or {}).items():
+            if not any(k == key or k.startswith(key + ".") or key.startswith(k + ".") for k in errors):
+                errors[key] = msgs
+                messages.append(f"{key}: {', '.join(msgs)}")
+    raise ValidationError("; ".join(messages) + "; see errors for each field", errors=errors) from None
+
+
+_LISTS: dict[str, type[BaseModel]] = {"filters": Filter, "groupBy": GroupBy, "aggregations": Aggregation,
+                                      "sort": Sort}
+
+
+def _accepted_part(body: dict[str, Any]) -> Query:
+    """The query's items that pass the model on their own, each at its own index (None where refused),
+    and harmless stand-ins for refused scalars: what compile_query can still check."""
+    parts: dict[str, Any] = {"eventType": "-", "timeRange": TimeRange.model_validate({"from": "2000-01-01",
+                                                                                      "to": "2000-01-01"}),
+                             "granularity": "NONE", "limit": DEFAULT_LIMIT}
+    for name, model in _LISTS.items():
+        items = body.get(name)
+        parts[name] = [_or_none(model, item) for item in items] if isinstance(items, list) else []
+    granularity = body.get("granularity")
+    if granularity in TIME_LABELS:
+        parts["granularity"] = granularity
+    return Query.model_construct(**parts)
+
+
+def _or_none(model: type[BaseModel], item: Any) -> Any:
+    from pydantic import ValidationError as PydanticError
+
+    try:
+        return model.model_validate(item)
+    except PydanticError:
+        return None

@@ -5,6 +5,7 @@ Messages say what to fix and never carry secret values, passwords or stack trace
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -99,12 +100,23 @@ class OutboundBlocked(ConnectorError):
     status_code = 403
 
 
+def pydantic_message(err: Mapping[str, Any]) -> str:
+    """One pydantic error as a client should read it: a validator's own words without pydantic's
+    "Value error, " / "Assertion failed, " prefix."""
+    msg = str(err.get("msg") or "invalid value")
+    if err.get("type") in ("value_error", "assertion_error"):
+        cause = (err.get("ctx") or {}).get("error")
+        return str(cause) if cause is not None and str(cause) else msg.split(", ", 1)[-1]
+    return msg
+
+
 def pydantic_errors(exc: Any) -> dict[str, list[str]]:
-    """Field-level messages from a pydantic ValidationError, keyed by dotted field path."""
+    """Field-level messages from a pydantic ValidationError, keyed by dotted field path: every error at
+    once, not the first."""
     out: dict[str, list[str]] = {}
     for err in exc.errors():
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        out.setdefault(loc, []).append(err.get("msg", "invalid value"))
+        out.setdefault(loc, []).append(pydantic_message(err))
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from telltale.platform import db, scoped
 from telltale.platform.errors import Conflict, NotFound, SecretResolutionError
@@ -31,6 +31,21 @@ class SecretCreate(BaseModel):
     type_slug: str = Field(description="One of the types listed at .../secrets/types/")
     value: dict[str, Any] = Field(description="The connection settings; validated against the type's fields")
     description: str = Field(default="", max_length=1000)
+
+
+class SecretPatch(BaseModel):
+    """A partial update: the description alone (no need to resend the value), the value alone, or both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: dict[str, Any] | None = Field(default=None, description="A new value, validated whole as on create")
+    description: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _something(self) -> SecretPatch:
+        if self.value is None and self.description is None:
+            raise ValueError("send description, value, or both")
+        return self
 
 
 class SecretUpdate(BaseModel):
@@ -94,14 +109,15 @@ def create(auth: AuthContext, app_slug: str, body: SecretCreate) -> dict[str, An
     return get_meta(auth, app_slug, body.key)
 
 
-def update(auth: AuthContext, app_slug: str, key: str, body: SecretUpdate) -> dict[str, Any]:
+def update(auth: AuthContext, app_slug: str, key: str, body: SecretUpdate | SecretPatch) -> dict[str, Any]:
+    """PUT (a rotation: the value, and the description if given) and PATCH (either, or both)."""
     scope = scoped.tenant(auth.tenant_id)
     meta = scope.query_one("SELECT type_slug, secret_name FROM platform.secrets WHERE app_slug = :a AND key = :k",
                            a=app_slug, k=key)
     if meta is None:
         raise NotFound(f"secret '{key}' not found in app '{app_slug}'")
-    value = validate_value(meta["type_slug"], body.value)
-    secrets.put_secret_json(meta["secret_name"], value)
+    if body.value is not None:  # validated whole before anything is written
+        secrets.put_secret_json(meta["secret_name"], validate_value(meta["type_slug"], body.value))
     scope.query(
         "UPDATE platform.secrets SET updated_at = now(), description = COALESCE(:d, description)"
         " WHERE app_slug = :a AND key = :k",

@@ -17,6 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 from telltale import sources
 from telltale.platform import db
 from telltale.platform.errors import ValidationError, pydantic_errors
+from telltale.secrets import vocabulary
 from telltale.sources import SecretField, Source
 
 _PY_TYPES: dict[str, Any] = {"string": str, "integer": int, "boolean": bool, "object": dict[str, str]}
@@ -102,6 +103,9 @@ def validate_value(type_slug: str, value: Any) -> dict[str, Any]:
         )
     if not isinstance(value, dict):
         raise ValidationError("value must be a JSON object", errors={"value": ["must be a JSON object"]})
+    fields = {f.name for f in types[type_slug].secret_fields}
+    if "username" in fields:  # the credential vocabulary's aliases ("user") name the same field
+        value = vocabulary.canonical(value, "value")
     try:
         return model_for(types[type_slug]).model_validate(value).model_dump()
     except PydanticValidationError as exc:

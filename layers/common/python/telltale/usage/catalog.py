@@ -17,6 +17,7 @@ from telltale.platform import db, scoped
 from telltale.platform.config import get_settings
 from telltale.platform.errors import Conflict, NotFound, ValidationError, uuid_or_404
 from telltale.secrets import store as secrets
+from telltale.secrets import vocabulary
 from telltale.usage import integrations
 from telltale.usage.sql import split_table
 from telltale.web.auth import AuthContext
@@ -137,7 +138,8 @@ def _connector_out(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_connector(auth: AuthContext, body: ConnectorCreate) -> dict[str, Any]:
-    _validate_connector(body.type, body.config, body.credentials)
+    credentials = vocabulary.canonical(body.credentials, "credentials")
+    _validate_connector(body.type, body.config, credentials)
     cid = str(uuid.uuid4())
     name = secret_name_for(auth.tenant_id, cid)
     with db.transaction() as tx:
@@ -148,7 +150,7 @@ def create_connector(auth: AuthContext, body: ConnectorCreate) -> dict[str, Any]
         )
         if not rows:
             raise Conflict(f"a connector named '{body.name}' already exists; choose another name")
-        secrets.put_secret_json(name, body.credentials, tags={"tenant": auth.tenant_id, "kind": "connector"})
+        secrets.put_secret_json(name, credentials, tags={"tenant": auth.tenant_id, "kind": "connector"})
     return get_connector(auth, cid)
 
 
@@ -203,7 +205,8 @@ def update_connector(auth: AuthContext, connector_id: str, body: ConnectorUpdate
             # point base_url at their own server, run a sync and read the username and password.
             fields = ", ".join(f"config.{k}" for k in moved)
             errors["credentials"] = [f"required again when {fields} changes"]
-    credentials = body.credentials if body.credentials is not None else current["credentials"]
+    credentials = vocabulary.canonical(body.credentials if body.credentials is not None else current["credentials"],
+                                       "credentials")
     _validate_connector(current["type"], config, credentials, errors)
     try:
         scoped.tenant(auth.tenant_id).query(

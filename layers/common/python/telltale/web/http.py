@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from telltale.platform.errors import TelltaleError, ValidationError, pydantic_errors
+from telltale.platform.errors import TelltaleError, ValidationError, pydantic_errors, pydantic_message
 from telltale.platform.log import powertools_logger
 from telltale.web import auth as _auth
 from telltale.web.replies import JSON, dumps, envelope, event_json_body, log_error, to_json
@@ -45,13 +45,13 @@ def error_response(exc: TelltaleError) -> Response:
     return json_response(exc.status_code, exc.to_body())
 
 
-def _request_validation_errors(exc: RequestValidationError) -> dict[str, list[str]]:
+def request_validation_errors(exc: RequestValidationError) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
         if loc and loc[0] in {"body", "query", "path", "header"}:
             loc = loc[1:] if loc[0] == "body" else loc
-        out.setdefault(".".join(loc) or "body", []).append(err.get("msg", "invalid value"))
+        out.setdefault(".".join(loc) or "body", []).append(pydantic_message(err))
     return out
 
 
@@ -93,7 +93,7 @@ def make_resolver() -> APIGatewayHttpResolver:
     @app.exception_handler(RequestValidationError)
     def _request_invalid(exc: RequestValidationError) -> Response:
         return error_response(
-            ValidationError("the request is invalid; see errors for each field", errors=_request_validation_errors(exc))
+            ValidationError("the request is invalid; see errors for each field", errors=request_validation_errors(exc))
         )
 
     @app.exception_handler(PydanticValidationError)

@@ -55,8 +55,9 @@ REGISTRY: dict[str, IntegrationType] = {
         "warehouse", "bigquery", ("project",), (("access_token",),),
         "config.project, optional region (default us) and base_url; credentials.access_token"),
     "postgres": IntegrationType(
-        "warehouse", "postgres", ("host", "database"), (("user",),),
-        "config.host, config.port (5432), config.database; credentials.user, credentials.password"),
+        "warehouse", "postgres", ("host", "database"), (("username",),),
+        "config.host, config.port (5432), config.database; credentials.username (or its alias user), "
+        "credentials.password"),
 }
 TYPES = tuple(REGISTRY)
 BI_TYPES = tuple(t for t, spec in REGISTRY.items() if spec.kind == "bi")
@@ -66,11 +67,13 @@ WAREHOUSE_TYPES = tuple(t for t, spec in REGISTRY.items() if spec.kind == "wareh
 def load(connector: dict[str, Any]) -> Integration:
     """The integration that reads ``connector`` (a row with its type, config, credentials and mining state),
     with its config validated and its defaults filled in."""
+    from telltale.secrets import vocabulary
     from telltale.usage.integrations import config
 
     ctype = connector["type"]
     module = importlib.import_module(f"telltale.usage.integrations.{REGISTRY[ctype].module}")
     state = dict(connector.get("mining_state") or {})
-    integration: Integration = module.make(config.effective(ctype, connector["config"]), connector["credentials"],
-                                           state)
+    # Canonical names: a connector saved before the vocabulary was one kept "user" in its secret.
+    credentials = vocabulary.canonical(connector["credentials"], "credentials")
+    integration: Integration = module.make(config.effective(ctype, connector["config"]), credentials, state)
     return integration

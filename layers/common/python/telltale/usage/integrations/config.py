@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from telltale.platform import netguard
-from telltale.platform.errors import ValidationError
+from telltale.platform.errors import ValidationError, pydantic_message
 
 # Config keys that decide where the stored credentials are sent (or whether the channel is verified):
 # changing any of them without giving the credentials again would let a tenant user send them to a server
@@ -121,7 +121,7 @@ def field_errors(ctype: str, config: dict[str, Any]) -> dict[str, list[str]]:
     except PydanticValidationError as exc:
         for err in exc.errors():
             key = ".".join(["config", *(str(p) for p in err.get("loc", ()))])
-            msg = "required for type " + ctype if err.get("type") == "missing" else err.get("msg", "invalid value")
+            msg = "required for type " + ctype if err.get("type") == "missing" else pydantic_message(err)
             errors.setdefault(key, []).append(msg)
     for key in URL_KEYS:
         if config.get(key) and f"config.{key}" not in errors:

@@ -64,7 +64,7 @@ class PostgresMiner:
             ssl_context = ssl.create_default_context()
         try:
             return pg8000.native.Connection(
-                user=str(self.credentials["user"]), password=self.credentials.get("password") or None,
+                user=str(self.credentials["username"]), password=self.credentials.get("password") or None,
                 host=host, port=port, sock=sock,  # host: what TLS verifies the certificate against
                 database=str(self.config["database"]), timeout=float(self.config["timeout_s"]),
                 ssl_context=ssl_context, application_name="telltale-usage-mining")
