@@ -41,7 +41,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)  # "Found credentials in environment variables"
-    stack = stack_mod.LocalStack(data_dir, port=args.port, scheduler=not args.no_scheduler)
+    stack = stack_mod.LocalStack(data_dir, port=args.port, scheduler=not args.no_scheduler, warehouse=True,
+                                 stable_ports=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -52,6 +53,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(f"Could not start: {exc}", file=sys.stderr)
         return 1
     token_cmd = ".venv/bin/telltale token --tenant demo"
+    warehouse_port = stack.warehouse.port if stack.warehouse else "-"
     print(f"""
 Telltale is running.
   API        {stack.url}   (Swagger UI: {stack.url}/swagger)
@@ -59,6 +61,8 @@ Telltale is running.
   Try        curl -H "Authorization: Bearer $({token_cmd})" {stack.url}/api/apps/shop/secrets/types/
   Database   postgresql://telltale@127.0.0.1:{stack.pg.port}/telltale   (data in {stack.pg.pgdata};
              password in {stack.pg.password_file})
+  Warehouse  postgresql://reader:reader@127.0.0.1:{warehouse_port}/analytics   (the demo warehouse: an
+             external database for secrets, and a query log to mine; docs/usage-analytics.md)
   AWS        Secrets Manager (moto) at http://127.0.0.1:{stack.moto_port}
   Queue      {data_dir / 'queue.db'}
 Press Ctrl-C to stop.

@@ -40,17 +40,17 @@ class Gateway:
                 return route, m.groupdict()
         return None, {}
 
-    def authorize(self, headers: dict[str, str]) -> dict[str, str] | None:
+    def authorize(self, headers: dict[str, str]) -> dict[str, str]:
+        """The token's claims as API Gateway's JWT authorizer passes them; TokenRejected saying why not."""
         value = next((v for k, v in headers.items() if k.lower() == "authorization"), "").strip()
         # As API Gateway's JWT authorizer: the identity source holds the token, with or without "Bearer ".
         scheme, _, rest = value.partition(" ")
         token = rest if scheme.lower() == "bearer" else value
-        if not token.strip() or " " in token.strip():
-            return None
-        try:
-            claims = tokens.verify(self.public_key, token.strip(), issuer=self.issuer, audience=self.audience)
-        except tokens.TokenRejected:
-            return None
+        if not token.strip():
+            raise tokens.TokenRejected("no token: send Authorization: Bearer <JWT>")
+        if " " in token.strip():
+            raise tokens.TokenRejected("the Authorization header must be Bearer <JWT>")
+        claims = tokens.verify(self.public_key, token.strip(), issuer=self.issuer, audience=self.audience)
         return tokens.as_authorizer_claims(claims)
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes,
@@ -61,10 +61,15 @@ class Gateway:
             return 404, {"content-type": "application/json"}, [], b'{"message":"Not Found"}'
         claims = None
         if not route.public:
-            claims = self.authorize(headers)
-            if claims is None:
-                return 401, {"content-type": "application/json", "www-authenticate": "Bearer"}, [], \
-                    b'{"message":"Unauthorized"}'
+            try:
+                claims = self.authorize(headers)
+            except tokens.TokenRejected as exc:
+                # API Gateway's authorizer says why in WWW-Authenticate (its body is only "Unauthorized");
+                # here the body says it too.
+                reason = str(exc)
+                challenge = f'Bearer error="invalid_token", error_description="{reason}"'
+                return 401, {"content-type": "application/json", "www-authenticate": challenge}, [], \
+                    json.dumps({"message": f"Unauthorized: {reason}"}).encode()
         event = runtime.http_event(route, method, path, query, headers, body, params, claims, source_ip)
         fn = self.template.functions[route.function]
         try:

@@ -65,11 +65,20 @@ def configure_process(env: dict[str, str]) -> None:
 
 class LocalStack:
     def __init__(self, data_dir: Path | None = None, *, port: int = 3000, host: str = "127.0.0.1",
-                 workers: bool = True, scheduler: bool = True, demo: bool = True) -> None:
+                 workers: bool = True, scheduler: bool = True, demo: bool = True, warehouse: bool = False,
+                 stable_ports: bool = False) -> None:
+        """``warehouse``: also start the demo warehouse (telltale_local.warehouse). ``stable_ports``: the
+        databases take the documented ports when they are free the first time (`telltale dev`); either way a
+        data folder keeps its ports across restarts (``ports.json``), so a saved secret keeps working."""
+        from telltale_local import warehouse as warehouse_mod
+
         self.data_dir = (data_dir or data_dir_from_env()).resolve()
         self.host, self.port = host, port
         self.with_workers, self.with_scheduler, self.with_demo = workers, scheduler, demo
-        self.pg = EmbeddedPostgres(self.data_dir)
+        self.pg = EmbeddedPostgres(self.data_dir, port=warehouse_mod.stable_port(
+            self.data_dir, "postgres", warehouse_mod.PLATFORM_DEFAULT_PORT if stable_ports else None))
+        self.warehouse = warehouse_mod.DemoWarehouse(
+            self.data_dir, warehouse_mod.DEFAULT_PORT if stable_ports else None) if warehouse else None
         self.moto: Any = None
         self.moto_port = free_port()
         self.server: Any = None
@@ -138,6 +147,8 @@ class LocalStack:
             from telltale_local import demo
 
             demo.load()
+        if self.warehouse is not None:
+            self.warehouse.start()
 
     def start(self) -> None:
         """Everything, or nothing: a start that fails stops what it had started (PostgreSQL above all,
@@ -181,6 +192,7 @@ class LocalStack:
         snap.start()
         self.state_file.write_text(json.dumps({
             "url": self.url, "pid": os.getpid(), "pg_port": self.pg.port, "moto_port": self.moto_port,
+            "warehouse_port": self.warehouse.port if self.warehouse else None,
         }))
 
     def stop(self) -> None:
@@ -201,6 +213,8 @@ class LocalStack:
         from telltale.platform import db
 
         db.reset()
+        if self.warehouse is not None:
+            self.warehouse.stop()
         self.pg.stop()
         self.state_file.unlink(missing_ok=True)
 

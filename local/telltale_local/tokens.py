@@ -49,7 +49,29 @@ def mint(data_dir: Path, *, tenant: str, user: str = "user-1", email: str | None
 
 
 class TokenRejected(Exception):
-    pass
+    """Why a token was refused, in words that name what to fix and never quote the token."""
+
+
+def _reason(exc: Exception, issuer: str, audience: str) -> str:
+    import jwt
+
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return "the token has expired; get a new one"
+    if isinstance(exc, jwt.ImmatureSignatureError):
+        return "the token is not valid yet (nbf or iat in the future)"
+    if isinstance(exc, jwt.InvalidAudienceError):
+        return f"the token's audience (aud) is not {audience}"
+    if isinstance(exc, jwt.InvalidIssuerError):
+        return f"the token was not issued by {issuer} (iss)"
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"the token has no {exc.claim} claim"
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return "the token's signature does not verify: it was signed by another key"
+    if isinstance(exc, jwt.InvalidAlgorithmError):
+        return "the token is not signed with RS256"
+    if isinstance(exc, jwt.DecodeError):
+        return "the token is not a well-formed JWT"
+    return "the token is invalid"
 
 
 def verify(public_key: bytes, token: str, *, issuer: str = LOCAL_ISSUER,
@@ -60,7 +82,7 @@ def verify(public_key: bytes, token: str, *, issuer: str = LOCAL_ISSUER,
             options={"require": ["exp", "iss", "aud", "sub"]}, leeway=5,
         )
     except jwt.PyJWTError as exc:
-        raise TokenRejected(type(exc).__name__) from None
+        raise TokenRejected(_reason(exc, issuer, audience)) from None
     return claims
 
 

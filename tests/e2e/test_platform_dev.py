@@ -3,45 +3,20 @@ the data (database rows and Secrets Manager values) where it left them."""
 
 from __future__ import annotations
 
+import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
+from dev_process import start as _start
+from dev_process import stop as _stop
+from dev_process import wait_up as _wait_up
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _start(data_dir: Path, port: int) -> subprocess.Popen[str]:
-    env = dict(os.environ, TELLTALE_DATA_DIR=str(data_dir))
-    return subprocess.Popen([sys.executable, "-m", "telltale_local.cli", "dev", "--port", str(port),
-                             "--no-scheduler"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-
-
-def _wait_up(url: str, proc: subprocess.Popen[str]) -> None:
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"telltale dev exited early:\n{proc.stdout.read() if proc.stdout else ''}")
-        try:
-            requests.get(url + "/swagger", timeout=2)
-            return
-        except (requests.ConnectionError, requests.Timeout):  # the port is bound before the stack is up
-            time.sleep(0.3)
-    raise AssertionError("telltale dev did not come up")
-
-
-def _stop(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
-    return out
 
 
 def test_dev_stops_cleanly_and_keeps_its_data(tmp_path):
@@ -58,6 +33,7 @@ def test_dev_stops_cleanly_and_keeps_its_data(tmp_path):
         r = requests.post(f"{url}/api/apps/shop/secrets/", headers=h, timeout=30,
                           json={"key": "survives", "type_slug": "analytics-postgres", "value": value})
         assert r.status_code == 201, r.text
+        ports = json.loads((tmp_path / "stack.json").read_text())
     finally:
         out = _stop(proc)
     assert "Telltale is running" in out and f"{url}/swagger" in out and "telltale token" in out
@@ -71,6 +47,10 @@ def test_dev_stops_cleanly_and_keeps_its_data(tmp_path):
         assert requests.get(f"{url}/api/apps/shop/secrets/survives/", headers=h, timeout=30).status_code == 200
         apps = requests.get(f"{url}/api/apps/", headers=h, timeout=30).json()["data"]
         assert [a["slug"] for a in apps] == ["shop"]  # demo data loaded once, not twice
+        # Both databases listen where they did: a secret saved against the demo warehouse keeps working.
+        again = json.loads((tmp_path / "stack.json").read_text())
+        assert (again["pg_port"], again["warehouse_port"]) == (ports["pg_port"], ports["warehouse_port"])
+        assert f"127.0.0.1:{ports['warehouse_port']}/analytics" in out
         # The value itself survived too: `telltale invoke` resolves it through the running stack.
         env = dict(os.environ, TELLTALE_DATA_DIR=str(tmp_path))
         code = ("from pathlib import Path; from telltale_local import cli;"
