@@ -77,6 +77,16 @@ def test_step3_internal_query_uses_logical_table_names(api, platform_db):
     assert _execute(api, phys["slug"]).json()["data"] == [{"n": total}]
 
 
+def test_internal_errors_speak_in_the_names_the_query_used(api):
+    """A missing table or column is named as the query wrote it: not the physical tenant_demo.shop_...
+    the guard ran, which the user never wrote and which shows how tenants are laid out."""
+    for text, says in (("SELECT * FROM nosuchtable", '"nosuchtable"'), ("SELECT nosuchcol FROM orders", "nosuchcol")):
+        created = _create(api, name=f"Missing {uuid.uuid4().hex[:6]}", connection_type="internal", query_text=text)
+        r = _execute(api, created["slug"])
+        assert r.status_code == 422, r.text
+        assert says in r.json()["message"] and "tenant_demo" not in r.text and "shop_" not in r.text, r.text
+
+
 def test_internal_queries_see_only_their_tenants_rows(api, platform_db):
     body = {"name": f"Count {uuid.uuid4().hex[:6]}", "connection_type": "internal",
             "query_text": "SELECT count(*) AS n FROM orders"}

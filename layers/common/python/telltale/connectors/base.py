@@ -43,6 +43,7 @@ class Prepared:
     body: dict[str, Any] | None = None
     tenant_schema: str | None = None
     tenant_id: str | None = None
+    app_slug: str | None = None  # internal queries: the app whose tables the query names (orders = shop_orders)
     # Values the statement binds by name (secret values: never inlined into the SQL text). pg8000 takes
     # them as ``:name``; ClickHouse as ``{name:String}`` server-side parameters.
     params: dict[str, Any] = field(default_factory=dict)

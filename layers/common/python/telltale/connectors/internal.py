@@ -36,6 +36,7 @@ import contextlib
 import hashlib
 import hmac
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -318,8 +319,27 @@ class InternalConnector:
         raise QueryExecutionError(_SCHEMA_REQUIRED, status_code=400)
 
     def execute(self, prepared: Prepared, limits: Limits) -> Result:
-        with self.session(prepared.tenant_id, prepared.tenant_schema, limits) as conn:
-            return run_limited(conn, prepared.text, limits, prepared.params)
+        try:
+            with self.session(prepared.tenant_id, prepared.tenant_schema, limits) as conn:
+                return run_limited(conn, prepared.text, limits, prepared.params)
+        except QueryExecutionError as exc:
+            raise in_logical_names(exc, prepared.tenant_schema, prepared.app_slug) from None
+
+
+def in_logical_names(exc: QueryExecutionError, schema: str | None, app_slug: str | None) -> QueryExecutionError:
+    """The server's words with the names the query was written in: ``relation "orders" does not exist``,
+    not the physical ``tenant_demo.shop_orders`` the guard rewrote it to (which the user never wrote, and
+    which tells them how the platform lays tenants out)."""
+    if not schema:
+        return exc
+
+    def logical(text: str) -> str:
+        text = re.sub(rf'(?:"{re.escape(schema)}"|(?<![\w$]){re.escape(schema)})\.', "", text)
+        return re.sub(rf'(?<![\w$]){re.escape(app_slug)}_(?=\w)', "", text) if app_slug else text
+
+    details = {k: logical(v) if isinstance(v, str) else v for k, v in (exc.details or {}).items()}
+    return QueryExecutionError(logical(exc.message), errors=exc.errors, details=details or None,
+                               status_code=exc.status_code)
 
 
 CONNECTOR = InternalConnector()

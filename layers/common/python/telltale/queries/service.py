@@ -93,7 +93,8 @@ def _statement(auth: AuthContext, app_slug: str, source: Source, rendered: rende
     scope = guard.Internal(schema_for(auth.tenant_id), app_slug) if internal else None
     statement = guard.prepare(rendered, source.sql, internal=scope)
     return Prepared(text=statement.sql, config=config, params=statement.params,
-                    tenant_schema=scope.schema if scope else None, tenant_id=auth.tenant_id if scope else None)
+                    tenant_schema=scope.schema if scope else None, tenant_id=auth.tenant_id if scope else None,
+                    app_slug=app_slug if scope else None)
 
 
 def _unique_slug(auth: AuthContext, app_slug: str, name: str, *, exclude_id: str | None = None) -> str:
