@@ -71,6 +71,9 @@ class Settings:
     clickhouse_database: str = "telltale_events"
     clickhouse_secure: bool = False
     clickhouse_tenants: str = ""
+    # A cluster name (from the server's remote_servers): every DDL ON CLUSTER, Replicated tables behind
+    # Distributed ones sharded by tenant (telltale.events.stores.clickhouse_schema). Empty: one node.
+    clickhouse_cluster: str = ""
 
     # Where outbound connections (query sources, BI and warehouse connectors, monitors) may go beyond the
     # public internet: CIDR networks and host names, comma-separated (telltale.platform.netguard). Empty deployed:

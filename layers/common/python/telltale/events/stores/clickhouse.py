@@ -1,8 +1,10 @@
 """The ClickHouse event store.
 
-A ReplacingMergeTree keyed on (tenant, event_id); replays are collapsed at merge time and every read uses
-FINAL, so results are the same as PostgreSQL's. The version column keeps the first received copy, as
-PostgreSQL does.
+The tables and their migrations are in :mod:`telltale.events.stores.clickhouse_schema` (one node or a
+cluster). Writes drop the events whose id the tenant already has (one lookup in ``event_ids`` per tenant
+and batch), then record the new ids; reads use FINAL, confined to the partitions a query selects, so a copy
+that a crash between those two inserts let through is never counted twice. The version column keeps the
+first received copy, as PostgreSQL does.
 """
 
 from __future__ import annotations
@@ -13,33 +15,16 @@ from typing import Any
 
 from telltale.events.dsl import Compiled, Dialect
 from telltale.events.models import Event
+from telltale.events.stores import clickhouse_schema as schema
 from telltale.events.stores.base import QUERY_TIMEOUT_S, too_slow
 from telltale.platform.config import get_settings
 
 CH_TABLE = "events"
-CH_DDL = """
-CREATE TABLE IF NOT EXISTS {db}.events (
-    tenant_id      String,
-    event_id       String,
-    event_type     LowCardinality(String),
-    occurred_at    DateTime64(3, 'UTC'),
-    received_at    DateTime64(3, 'UTC'),
-    actor_type     LowCardinality(Nullable(String)),
-    actor_id       Nullable(String),
-    entity_type    LowCardinality(Nullable(String)),
-    entity_id      Nullable(String),
-    schema_version UInt32,
-    attributes     Map(String, String),
-    source         LowCardinality(String),
-    -- ReplacingMergeTree keeps the row with the highest version: the first one received wins.
-    version        UInt64 MATERIALIZED toUInt64(9999999999999) - toUInt64(toUnixTimestamp64Milli(received_at)),
-    INDEX idx_type event_type TYPE set(1000) GRANULARITY 4,
-    INDEX idx_time occurred_at TYPE minmax GRANULARITY 4
-) ENGINE = ReplacingMergeTree(version)
-ORDER BY (tenant_id, event_id)
-"""
 CH_COLUMNS = ["tenant_id", "event_id", "event_type", "occurred_at", "received_at", "actor_type", "actor_id",
               "entity_type", "entity_id", "schema_version", "attributes", "source"]
+# Duplicates of an event share its partition (same occurred_at), so FINAL need not merge across them.
+READ_SETTINGS = {"readonly": 2, "max_execution_time": QUERY_TIMEOUT_S,
+                 "do_not_merge_across_partitions_select_final": 1}
 
 _ch_client: Any = None
 _ch_ready: set[str] = set()
@@ -65,11 +50,15 @@ def clickhouse_client() -> Any:
                 send_receive_timeout=60, autogenerate_session_id=False,
             )
             if key not in _ch_ready:
-                client.command(f"CREATE DATABASE IF NOT EXISTS `{s.clickhouse_database}`")
-                client.command(CH_DDL.format(db=f"`{s.clickhouse_database}`"))
+                schema.apply(client, layout())
                 _ch_ready.add(key)
             _ch_client = (key, client)
         return _ch_client[1]
+
+
+def layout() -> schema.Layout:
+    s = get_settings()
+    return schema.Layout(s.clickhouse_database, s.clickhouse_cluster)
 
 
 def reset_clickhouse() -> None:
@@ -87,18 +76,38 @@ class ClickHouseEventStore:
         return f"{get_settings().clickhouse_database}.{CH_TABLE}"
 
     def write(self, events: list[Event]) -> int:
+        """Insert the events the tenant does not have yet; how many that was. The events go in before
+        their ids: a worker that dies between the two leaves events whose ids are unrecorded, and the
+        redelivered batch inserts them again with the same sorting key, which FINAL and the merges collapse."""
         if not events:
             return 0
         client = clickhouse_client()
-        rows = [[e.tenant_id, e.event_id, e.event_type, e.occurred_at, e.received_at, e.actor_type, e.actor_id,
-                 e.entity_type, e.entity_id, e.schema_version, e.attributes, e.source] for e in events]
-        client.insert(CH_TABLE, rows, column_names=CH_COLUMNS, database=get_settings().clickhouse_database)
-        return len(events)
+        database = get_settings().clickhouse_database
+        fresh: dict[tuple[str, str], Event] = {}
+        for tenant in dict.fromkeys(e.tenant_id for e in events):
+            ids = list(dict.fromkeys(e.event_id for e in events if e.tenant_id == tenant))
+            known = {r[0] for r in client.query(
+                f"SELECT event_id FROM `{database}`.event_ids WHERE tenant_id = {{t:String}}"
+                " AND event_id IN {ids:Array(String)}", parameters={"t": tenant, "ids": ids}).result_rows}
+            for e in events:
+                if e.tenant_id == tenant and e.event_id not in known:
+                    fresh.setdefault((tenant, e.event_id), e)  # within a batch too, the first copy wins
+        if not fresh:
+            return 0
+        new = list(fresh.values())
+        # On a cluster the inserts go through the Distributed tables: in the foreground, so that a batch
+        # acknowledged to the queue is on its shard, not in a node's local send queue.
+        settings = {"distributed_foreground_insert": 1} if get_settings().clickhouse_cluster else None
+        client.insert(CH_TABLE, [[e.tenant_id, e.event_id, e.event_type, e.occurred_at, e.received_at, e.actor_type,
+                                  e.actor_id, e.entity_type, e.entity_id, e.schema_version, e.attributes, e.source]
+                                 for e in new], column_names=CH_COLUMNS, database=database, settings=settings)
+        client.insert("event_ids", [[e.tenant_id, e.event_id, e.received_at] for e in new],
+                      column_names=["tenant_id", "event_id", "received_at"], database=database, settings=settings)
+        return len(new)
 
     def run(self, compiled: Compiled) -> list[tuple[Any, ...]]:
         try:
-            result = clickhouse_client().query(compiled.sql, parameters=compiled.params,
-                                               settings={"readonly": 2, "max_execution_time": QUERY_TIMEOUT_S})
+            result = clickhouse_client().query(compiled.sql, parameters=compiled.params, settings=READ_SETTINGS)
         except Exception as exc:
             if "TIMEOUT_EXCEEDED" in str(exc) or "Code: 159" in str(exc):
                 raise too_slow() from None
@@ -111,6 +120,6 @@ class ClickHouseEventStore:
             " WHERE tenant_id = {t:String} AND actor_id = {a:String} AND occurred_at >= {since:DateTime64(3, 'UTC')}"
             " ORDER BY occurred_at DESC, event_id LIMIT {lim:UInt32}",
             parameters={"t": tenant_id, "a": actor_id, "since": since.strftime("%Y-%m-%d %H:%M:%S.000"),
-                        "lim": limit},
+                        "lim": limit}, settings=READ_SETTINGS,
         )
         return [dict(zip(result.column_names, r, strict=True)) for r in result.result_rows]

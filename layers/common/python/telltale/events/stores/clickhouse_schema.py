@@ -1,0 +1,154 @@
+"""The ClickHouse event store's tables, as ordered, idempotent migrations, on one node or on a cluster.
+
+Single node (and ClickHouse Cloud): ``events`` and ``event_ids`` are ReplacingMergeTree tables.
+Cluster (``TELLTALE_CLICKHOUSE_CLUSTER=<name>``): every statement is ``ON CLUSTER``, the data lives in
+``events_local`` / ``event_ids_local`` (Replicated*MergeTree with the standard ``{shard}``/``{replica}``
+macros), and ``events`` / ``event_ids`` are Distributed tables sharded by ``cityHash64(tenant_id)``: all of
+a tenant's rows, and so every copy of one event, are on one shard, where FINAL and the id lookup see them.
+
+The event table is laid out for the queries the DSL makes (docs/events.md, "The ClickHouse table"):
+partitioned by month of ``occurred_at`` and ordered by ``(tenant_id, event_type, occurred_at, event_id)``,
+so one tenant's one event type over one month reads that range of that partition only. A replay of an
+event is dropped at insert by ``event_ids`` (ordered by ``(tenant_id, event_id)``: one primary-key lookup
+per batch); what a crash or a race lets through has the same sorting key as its first copy, so the
+ReplacingMergeTree collapses it, and reads use FINAL (confined to the partitions and key ranges a query
+selects) until it has.
+
+Migrations are recorded in ``schema_migrations``; each statement is safe to repeat (``IF NOT EXISTS``), so
+two cold starts applying them at once do no harm. A table made by an earlier release (ordered by
+``(tenant_id, event_id)``, unpartitioned) is renamed ``events_legacy`` and its rows copied into the new
+table once (the FINAL copy of each event); dropping ``events_legacy`` afterwards is the operator's call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+EVENT_COLUMNS = """
+    tenant_id      String,
+    event_id       String,
+    event_type     LowCardinality(String),
+    occurred_at    DateTime64(3, 'UTC'),
+    received_at    DateTime64(3, 'UTC'),
+    actor_type     LowCardinality(Nullable(String)),
+    actor_id       Nullable(String),
+    entity_type    LowCardinality(Nullable(String)),
+    entity_id      Nullable(String),
+    schema_version UInt32,
+    attributes     Map(String, String),
+    source         LowCardinality(String),
+    -- ReplacingMergeTree keeps the row with the highest version: the first one received wins.
+    version        UInt64 MATERIALIZED toUInt64(9999999999999) - toUInt64(toUnixTimestamp64Milli(received_at))"""
+COPY_COLUMNS = ("tenant_id, event_id, event_type, occurred_at, received_at, actor_type, actor_id, entity_type,"
+                " entity_id, schema_version, attributes, source")
+LEGACY_SORTING_KEY = "tenant_id, event_id"
+
+
+@dataclass(frozen=True)
+class Layout:
+    database: str
+    cluster: str = ""
+
+    @property
+    def on_cluster(self) -> str:
+        return f" ON CLUSTER `{self.cluster}`" if self.cluster else ""
+
+    def data_table(self, name: str) -> str:
+        """Where rows are stored: the table itself, or its shard-local table on a cluster."""
+        return f"{name}_local" if self.cluster else name
+
+    def engine(self, kind: str, table: str, *args: str, sharded: bool = True) -> str:
+        """``kind`` on one node; on a cluster its Replicated form, one replica set per shard (or, for a
+        table that is not sharded, one across the whole cluster)."""
+        if self.cluster:
+            path = f"'/clickhouse/tables/{{shard}}/{self.database}/{table}'" if sharded else \
+                f"'/clickhouse/tables/{self.database}/{table}'"
+            replica = "'{replica}'"
+            return f"Replicated{kind}({', '.join([path, replica, *args])})"
+        return f"{kind}({', '.join(args)})"
+
+    def q(self, table: str) -> str:
+        return f"`{self.database}`.`{table}`"
+
+
+def _sharded(layout: Layout, name: str, columns: str, engine: str, tail: str) -> list[str]:
+    """The table ``name`` (and on a cluster its Distributed front, sharded by tenant)."""
+    data = layout.data_table(name)
+    statements = [f"CREATE TABLE IF NOT EXISTS {layout.q(data)}{layout.on_cluster} ({columns}\n) ENGINE = {engine}"
+                  f"\n{tail}"]
+    if layout.cluster:
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {layout.q(name)}{layout.on_cluster} AS {layout.q(data)}"
+            f" ENGINE = Distributed(`{layout.cluster}`, `{layout.database}`, `{data}`, cityHash64(tenant_id))")
+    return statements
+
+
+def events_by_type_and_time(layout: Layout) -> list[str]:
+    columns = EVENT_COLUMNS + """,
+    INDEX idx_actor actor_id TYPE bloom_filter GRANULARITY 4"""
+    engine = layout.engine("ReplacingMergeTree", layout.data_table("events"), "version")
+    return _sharded(layout, "events", columns, engine,
+                    "PARTITION BY toYYYYMM(occurred_at)\nORDER BY (tenant_id, event_type, occurred_at, event_id)")
+
+
+def event_ids(layout: Layout) -> list[str]:
+    columns = """
+    tenant_id   String,
+    event_id    String,
+    received_at DateTime64(3, 'UTC')"""
+    engine = layout.engine("ReplacingMergeTree", layout.data_table("event_ids"))
+    return _sharded(layout, "event_ids", columns, engine, "ORDER BY (tenant_id, event_id)")
+
+
+MIGRATIONS = (
+    ("0001_events_by_type_and_time", events_by_type_and_time),
+    ("0002_event_ids", event_ids),
+)
+
+
+def bootstrap(layout: Layout) -> list[str]:
+    """The database and the migrations' own record."""
+    # Not sharded: every node reads the same record of what was applied.
+    engine = layout.engine("ReplacingMergeTree", "schema_migrations", sharded=False)
+    return [f"CREATE DATABASE IF NOT EXISTS `{layout.database}`{layout.on_cluster}",
+            f"CREATE TABLE IF NOT EXISTS {layout.q('schema_migrations')}{layout.on_cluster}"
+            f" (id String, applied_at DateTime DEFAULT now()) ENGINE = {engine} ORDER BY id"]
+
+
+def ddl(layout: Layout) -> list[str]:
+    """Every statement a fresh database gets, in order (what the golden tests read)."""
+    return bootstrap(layout) + [s for _, make in MIGRATIONS for s in make(layout)]
+
+
+def apply(client: Any, layout: Layout) -> list[str]:
+    """Bring the database up to date; the ids of the migrations this call applied."""
+    for statement in bootstrap(layout):
+        client.command(statement)
+    record = layout.q("schema_migrations")
+    done = {r[0] for r in client.query(f"SELECT id FROM {record}").result_rows}
+    applied = []
+    for migration_id, make in MIGRATIONS:
+        if migration_id in done:
+            continue
+        legacy = migration_id == "0001_events_by_type_and_time" and _legacy_events(client, layout)
+        if legacy:
+            client.command(f"RENAME TABLE {layout.q('events')} TO {layout.q('events_legacy')}{layout.on_cluster}")
+        for statement in make(layout):
+            client.command(statement)
+        if legacy:
+            client.command(f"INSERT INTO {layout.q('events')} ({COPY_COLUMNS})"
+                           f" SELECT {COPY_COLUMNS} FROM {layout.q('events_legacy')} FINAL")
+        if migration_id == "0002_event_ids":  # the ids of what is stored already (none on a fresh database)
+            client.command(f"INSERT INTO {layout.q('event_ids')} (tenant_id, event_id, received_at)"
+                           f" SELECT tenant_id, event_id, received_at FROM {layout.q('events')} FINAL")
+        client.command(f"INSERT INTO {record} (id) VALUES ('{migration_id}')")
+        applied.append(migration_id)
+    return applied
+
+
+def _legacy_events(client: Any, layout: Layout) -> bool:
+    """Whether ``events`` is an earlier release's table (ordered by tenant and id, unpartitioned)."""
+    rows = client.query("SELECT sorting_key FROM system.tables WHERE database = {d:String} AND name = 'events'",
+                        parameters={"d": layout.database}).result_rows
+    return bool(rows) and rows[0][0] == LEGACY_SORTING_KEY
