@@ -146,6 +146,28 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             started.stop()
 
 
+def cmd_events_move(args: argparse.Namespace) -> int:
+    """Deployed: run it where TELLTALE_DB_* and TELLTALE_CLICKHOUSE_* reach the stores (the migrate
+    function's environment); locally: against the running stack's databases."""
+    import os
+
+    data_dir = Path(args.data_dir).resolve()
+    started = None if os.environ.get("TELLTALE_DB_HOST") else _with_backends(data_dir)
+    try:
+        from telltale.events.move import move_tenant
+        from telltale.platform.errors import TelltaleError
+
+        try:
+            move_tenant(args.tenant, args.to, say=lambda line: print(line, flush=True))
+        except (TelltaleError, RuntimeError) as exc:
+            print(f"not moved: {getattr(exc, 'message', exc)}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        if started:
+            started.stop()
+
+
 def cmd_dlq(args: argparse.Namespace) -> int:
     from telltale_local.queue import LocalQueue, dlq_name
 
@@ -188,6 +210,13 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("migrate", help="apply the SQL migrations and seed the secret types")
     p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("events", help="operate the event stores")
+    events_sub = p.add_subparsers(dest="events_command", required=True)
+    m = events_sub.add_parser("move-tenant", help="copy a tenant's events to ClickHouse, verify, switch its reads")
+    m.add_argument("--tenant", required=True)
+    m.add_argument("--to", default="clickhouse", choices=["clickhouse"])
+    m.set_defaults(func=cmd_events_move)
 
     p = sub.add_parser("dlq", help="inspect or redrive a local dead-letter queue")
     p.add_argument("action", choices=["list", "redrive"])

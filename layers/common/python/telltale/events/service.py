@@ -8,7 +8,7 @@ from typing import Any
 
 from telltale.events import dsl
 from telltale.events.models import Event, from_message, message_body, validate_batch
-from telltale.events.stores import store_for
+from telltale.events.stores import placements, store_for, stores_to_write
 from telltale.platform.config import get_settings
 from telltale.platform.errors import ServiceUnavailable
 
@@ -37,7 +37,7 @@ def store_messages(bodies: list[tuple[str, str]]) -> tuple[list[str], list[str]]
     from telltale.platform.log import logger
 
     s = get_settings()
-    if s.event_store == "postgres" and not s.clickhouse_tenants.strip():
+    if s.event_store == "postgres" and not s.clickhouse_tenants.strip() and not placements():
         # Every tenant is on PostgreSQL: the fast path, the whole batch in one transaction.
         from telltale.events.stores.postgres import PostgresEventStore
 
@@ -65,7 +65,8 @@ def store_messages(bodies: list[tuple[str, str]]) -> tuple[list[str], list[str]]
     done: list[str] = []
     for tenant, items in by_tenant.items():
         try:
-            store_for(tenant).write([ev for _, ev in items])
+            for store in stores_to_write(tenant):
+                store.write([ev for _, ev in items])
             done.extend(mid for mid, _ in items)
         except Exception as exc:  # noqa: BLE001 - reported per message; the queue retries them
             logger.warning("event batch not stored; will be retried", extra={"tenant": tenant, "error": str(exc)[:300]})

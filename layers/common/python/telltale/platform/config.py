@@ -74,6 +74,9 @@ class Settings:
     # A cluster name (from the server's remote_servers): every DDL ON CLUSTER, Replicated tables behind
     # Distributed ones sharded by tenant (telltale.events.stores.clickhouse_schema). Empty: one node.
     clickhouse_cluster: str = ""
+    # How long a process trusts what it read of events.tenant_stores (a tenant moved to ClickHouse): a move
+    # waits this long between its steps, so that every process writes where the step says.
+    event_store_cache_s: float = 30.0
 
     # Where outbound connections (query sources, BI and warehouse connectors, monitors) may go beyond the
     # public internet: CIDR networks and host names, comma-separated (telltale.platform.netguard). Empty deployed:
@@ -129,7 +132,7 @@ _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 _MINIMUM: dict[str, int | float] = {
     "max_page_size": 1, "db_port": 1, "clickhouse_port": 1, "queries_max_rows": 1,
     "queries_statement_timeout_s": 1, "queries_max_bytes": 1, "internal_pool_size": 1,
-    "apianalytics_check_timeout_s": 0.5, "usage_sync_wait_s": 0,
+    "apianalytics_check_timeout_s": 0.5, "usage_sync_wait_s": 0, "event_store_cache_s": 0,
 }
 # An uptime check waits 0.5 s (monitors.MIN_CHECK_S) to 20 s: the bounds it was clamped to before it was a setting.
 _MAXIMUM: dict[str, int | float] = {"apianalytics_check_timeout_s": 20, "usage_sync_wait_s": 25}

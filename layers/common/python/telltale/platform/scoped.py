@@ -55,7 +55,7 @@ TENANT_TABLES: frozenset[tuple[str, str]] = frozenset({
     ("platform", "apps"), ("platform", "secrets"), ("platform", "saved_queries"), ("platform", "query_executions"),
     ("platform", "api_keys"), ("platform", "api_requests"), ("platform", "api_monitors"),
     ("platform", "api_monitor_results"),
-    ("events", "events"), ("events", "event_ids"), ("events", "active_users"),
+    ("events", "events"), ("events", "event_ids"), ("events", "active_users"), ("events", "tenant_stores"),
     ("usage", "connectors"), ("usage", "spaces"), ("usage", "products"), ("usage", "product_tables"),
     ("usage", "bi_queries"), ("usage", "sync_jobs"), ("usage", "product_usage_stats"),
 })

@@ -15,8 +15,8 @@ from typing import Any
 
 from telltale.events.dsl import Compiled, Dialect
 from telltale.events.models import Event
-from telltale.events.stores import clickhouse_schema as schema
 from telltale.events.stores.base import QUERY_TIMEOUT_S, too_slow
+from telltale.events.stores.clickhouse_schema import Layout, apply
 from telltale.platform.config import get_settings
 
 CH_TABLE = "events"
@@ -50,15 +50,15 @@ def clickhouse_client() -> Any:
                 send_receive_timeout=60, autogenerate_session_id=False,
             )
             if key not in _ch_ready:
-                schema.apply(client, layout())
+                apply(client, layout())
                 _ch_ready.add(key)
             _ch_client = (key, client)
         return _ch_client[1]
 
 
-def layout() -> schema.Layout:
+def layout() -> Layout:
     s = get_settings()
-    return schema.Layout(s.clickhouse_database, s.clickhouse_cluster)
+    return Layout(s.clickhouse_database, s.clickhouse_cluster)
 
 
 def reset_clickhouse() -> None:
