@@ -114,6 +114,7 @@ def document() -> dict[str, Any]:
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, Server
 
     from telltale.web.http import make_resolver
+    from telltale.web.replies import MAX_BODY_BYTES, MAX_BODY_DEPTH
 
     resolver = make_resolver()
     for router in _function_routers():
@@ -121,7 +122,10 @@ def document() -> dict[str, Any]:
     schema = resolver.get_openapi_schema(
         title="Telltale API",
         version="1.0.0",
-        description="Saved queries, events, SaaS metrics, usage analytics and API request analytics.",
+        description=("Saved queries, events, SaaS metrics, usage analytics and API request analytics.\n\n"
+                     f"Every request body is JSON in UTF-8, at most {MAX_BODY_BYTES:,} bytes (5 MiB), with arrays "
+                     f"and objects nested at most {MAX_BODY_DEPTH} levels deep; any other body is a 400 that "
+                     "says which bound it broke."),
         servers=[Server(url="/")],
         security_schemes={"bearer": HTTPBearer(bearerFormat="JWT"),
                           # The request-logging surface (spec 002) authenticates with an API key.
