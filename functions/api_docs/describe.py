@@ -145,8 +145,8 @@ def document() -> dict[str, Any]:
         description=("Saved queries, events, SaaS metrics, usage analytics and API request analytics.\n\n"
                      f"Every request body is JSON in UTF-8, at most {MAX_BODY_BYTES:,} bytes (5 MiB), with arrays "
                      f"and objects nested at most {MAX_BODY_DEPTH} levels deep, and no string in it holds the NUL "
-                     "character (\\u0000, which PostgreSQL cannot store); any other body is a 400 that says "
-                     "what it broke."),
+                     "character (\\u0000) or a lone UTF-16 surrogate, which no database can store; any other "
+                     "body is a 400 that says what it broke."),
         servers=[Server(url="/")],
         security_schemes={"bearer": HTTPBearer(bearerFormat="JWT"),
                           # The request-logging surface (spec 002) authenticates with an API key.

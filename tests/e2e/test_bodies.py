@@ -37,6 +37,43 @@ def test_a_nul_in_any_string_of_a_body_is_a_400_naming_the_field(api: Any, case:
     assert r.json()["errors"] == {field: ["must not contain the NUL character (\\u0000)"]}
 
 
+# Found by the schema fuzzing (test_schema_fuzz.py): a lone UTF-16 surrogate, which JSON can spell as an
+# unpaired \ud800-\udfff escape, is no Unicode; no UTF-8 text (PostgreSQL, the queue) can hold it.
+_LONE = '"a\\ud800b"'
+
+
+def _surrogate_cases() -> list[tuple[str, str, str, str]]:
+    cases = [
+        # A connector's config value: was a 500 (the database refused to encode it).
+        ("POST", "/connectors", '{"name": "n", "type": "superset", "config": {"base_url": "http://127.0.0.1:9", '
+                                '"x": @}, "credentials": {"username": "u", "password": "p"}}', "config.x"),
+        # An event's attribute: was a 202, then the event never stored (the worker's dead letters).
+        ("POST", "/api/analytics/events", '{"eventType": "a.b", "tenantId": "demo", "attributes": {"k": @}}',
+         "attributes.k"),
+        # A secret's value: was stored, a credential no driver could send.
+        ("POST", "/api/apps/shop/secrets/", '{"key": "k", "type_slug": "analytics-postgres", "value": {"host": "h", '
+                                            '"port": 5432, "database": "d", "username": "u", "password": @}}',
+         "value.password"),
+        ("POST", "/spaces", '{"slug": "s", "name": "n", @: 1}', "a\\ud800b"),
+    ]
+    return [(method, path, body.replace("@", _LONE), field) for method, path, body, field in cases]
+
+
+@pytest.mark.parametrize("case", range(len(_surrogate_cases())))
+def test_a_lone_surrogate_in_any_string_of_a_body_is_a_400_naming_the_field(api: Any, case: int) -> None:
+    method, path, body, field = _surrogate_cases()[case]
+    r = api.request(method, path, data=body.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"] == {field: ["must not contain a lone surrogate (\\ud800-\\udfff)"]}
+
+
+def test_a_surrogate_pair_is_one_character_and_stored(api: Any) -> None:
+    r = api.post("/spaces", data=('{"slug": "s-' + uuid.uuid4().hex[:10] + '", "name": "\\ud83d\\ude00"}').encode(),
+                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    assert r.json()["name"] == "\U0001f600"
+
+
 def test_an_escaped_backslash_before_u0000_is_no_nul(api: Any) -> None:
     # The text "\\u0000" (a backslash, then u0000) is an ordinary string: stored, not refused.
     r = api.post("/spaces", json={"slug": f"s-{uuid.uuid4().hex[:10]}", "name": "a\\u0000b"})

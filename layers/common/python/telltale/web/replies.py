@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -105,11 +106,18 @@ def parse_json_body(raw: str | bytes | None) -> Any:
     if body is _TOO_DEEP or _deeper_than(body, MAX_BODY_DEPTH, text):
         raise ValidationError(f"the body nests arrays and objects more than {MAX_BODY_DEPTH} levels deep, "
                               "the most a request may", errors={"body": [BODY_TOO_DEEP]})
-    if "\\u0000" in text:  # JSON can carry NUL only as this escape: most bodies skip the walk
-        where = _nul_path(body, "")
-        if where is not None:
-            raise ValidationError("the body holds a NUL character (\\u0000), which cannot be stored",
-                                  errors={where or "body": ["must not contain the NUL character (\\u0000)"]})
+    # JSON can carry NUL only as its \\u0000 escape, and a lone UTF-16 surrogate (not Unicode: no UTF-8 text,
+    # so no database or queue, can hold it) only as an unpaired \\ud800-\\udfff one: most bodies skip the walk.
+    if "\\u0000" in text or _SURROGATE_ESCAPE.search(text):
+        found = _unstorable_path(body, "")
+        if found is not None:
+            where, nul = found
+            if nul:
+                raise ValidationError("the body holds a NUL character (\\u0000), which cannot be stored",
+                                      errors={where or "body": ["must not contain the NUL character (\\u0000)"]})
+            raise ValidationError("the body holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape outside a pair), "
+                                  "which is not Unicode and cannot be stored",
+                                  errors={where or "body": ["must not contain a lone surrogate (\\ud800-\\udfff)"]})
     return body
 
 
@@ -144,22 +152,41 @@ def _deeper_than(body: Any, limit: int, text: str) -> bool:
     return True
 
 
-def _nul_path(value: Any, path: str) -> str | None:
-    """The dotted path (``config.name``, ``tables.2``) of the first string or key that holds a NUL."""
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _unstorable(text: str) -> bool | None:
+    """True for a NUL in ``text``, False for a lone surrogate, None when it can be stored."""
+    if "\x00" in text:
+        return True
+    if text.isascii():
+        return None
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return None
+
+
+def _unstorable_path(value: Any, path: str) -> tuple[str, bool] | None:
+    """The dotted path (``config.name``, ``tables.2``) of the first string or key that holds a NUL or a lone
+    surrogate, and whether it is a NUL. Recursive: the body is at most MAX_BODY_DEPTH deep by now."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        kind = _unstorable(value)
+        return None if kind is None else (path, kind)
     if isinstance(value, dict):
         for key, item in value.items():
-            name = str(key).replace("\x00", "\\u0000")
+            name = str(key).replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode()
             inner = f"{path}.{name}" if path else name
-            if "\x00" in str(key):
-                return inner
-            found = _nul_path(item, inner)
+            kind = _unstorable(str(key))
+            if kind is not None:
+                return inner, kind
+            found = _unstorable_path(item, inner)
             if found is not None:
                 return found
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            found = _nul_path(item, f"{path}.{i}" if path else str(i))
+            found = _unstorable_path(item, f"{path}.{i}" if path else str(i))
             if found is not None:
                 return found
     return None
