@@ -70,7 +70,7 @@ def _function_routers() -> list[Any]:
 
 def _complete(doc: dict[str, Any], routes: list[Any]) -> None:
     from telltale.web.http import BODY_SPEC
-    from telltale.web.openapi import REPLY_SPEC
+    from telltale.web.openapi import JSON_BODY_SPEC, QUERY_SPEC, REPLY_SPEC
 
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     # Powertools' 422 shapes (and its response-validation error, which refers to one), replaced below.
@@ -92,6 +92,26 @@ def _complete(doc: dict[str, Any], routes: list[Any]) -> None:
                 responses[str(status)] = responses.pop("200")
             for code, description in notable.items():  # another success (a 202) has no error body
                 responses[str(code)] = {"description": description, **(error if code >= 400 else {})}
+        query = getattr(route.func, QUERY_SPEC, None)
+        if query is not None:  # the query parameters a route reads by hand
+            parameters = operation.setdefault("parameters", [])
+            for name, given in query.items():
+                schema = {k: v for k, v in given.items() if k not in ("required", "description")}
+                parameter = {"name": name, "in": "query", "required": bool(given.get("required")), "schema": schema}
+                if "description" in given:
+                    parameter["description"] = given["description"]
+                parameters.append(parameter)
+        by_hand = getattr(route.func, JSON_BODY_SPEC, None)
+        if by_hand is not None:  # a body validated by hand, described by its JSON schema
+            name, definition, status = by_hand
+            schemas[name] = definition
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+            }
+            if status != 200 and "200" in responses:
+                responses[str(status)] = responses.pop("200")
+            responses.setdefault("400", {"description": "The body is invalid; `errors` names each field", **error})
         spec = getattr(route.func, BODY_SPEC, None)
         if spec is None:
             continue
@@ -114,6 +134,7 @@ def document() -> dict[str, Any]:
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, Server
 
     from telltale.web.http import make_resolver
+    from telltale.web.replies import MAX_BODY_BYTES, MAX_BODY_DEPTH
 
     resolver = make_resolver()
     for router in _function_routers():
@@ -121,7 +142,11 @@ def document() -> dict[str, Any]:
     schema = resolver.get_openapi_schema(
         title="Telltale API",
         version="1.0.0",
-        description="Saved queries, events, SaaS metrics, usage analytics and API request analytics.",
+        description=("Saved queries, events, SaaS metrics, usage analytics and API request analytics.\n\n"
+                     f"Every request body is JSON in UTF-8, at most {MAX_BODY_BYTES:,} bytes (5 MiB), with arrays "
+                     f"and objects nested at most {MAX_BODY_DEPTH} levels deep, and no string in it holds the NUL "
+                     "character (\\u0000) or a lone UTF-16 surrogate, which no database can store; any other "
+                     "body is a 400 that says what it broke."),
         servers=[Server(url="/")],
         security_schemes={"bearer": HTTPBearer(bearerFormat="JWT"),
                           # The request-logging surface (spec 002) authenticates with an API key.

@@ -9,9 +9,9 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from telltale.events import service
+from telltale.events import models, service
 from telltale.web.http import current_auth, json_body, lambda_handler, logger
-from telltale.web.openapi import documents_reply
+from telltale.web.openapi import documents_json_body, documents_reply
 
 router = APIGatewayHttpRouter()
 
@@ -19,6 +19,7 @@ router = APIGatewayHttpRouter()
 @router.post("/api/analytics/events", summary="Ingest one event or an array of events (202, async)",
              tags=["Analytics"])
 @documents_reply(202, errors={413: "more events than a batch may hold"})
+@documents_json_body("AnalyticsEvents", models.ingest_body_schema(), status=202)
 def ingest():
     auth = current_auth(router)
     body = json_body(router)

@@ -15,13 +15,20 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import ValidationError as PydanticValidationError
 
+from telltale.platform import dates
 from telltale.platform.errors import TelltaleError, ValidationError, pydantic_errors
 from telltale.saas import service
 from telltale.web.http import current_auth, json_body, json_response, logger, make_resolver, request_validation_errors
-from telltale.web.openapi import documents_body
+from telltale.web.openapi import documents_body, documents_query
 
 router = APIGatewayHttpRouter()
 BASE = "/api/analysis"
+
+# The query parameters each route reads, as the API description states them (service.py enforces them).
+DAY = {"type": "string", "pattern": service.DAY_PATTERN, "description": dates.DAY_FORM, "required": True}
+TENANT_IDS = {"type": "string", "description": "SaaS tenant UUIDs, comma-separated (at most 100)"}
+TIMESTAMP = {"type": "integer", "minimum": 0, "maximum": 7_258_118_400, "required": True,
+             "description": "a UNIX timestamp"}
 
 ERROR_TYPES = {400: "invalid_parameter", 401: "unauthorized", 403: "permission_denied", 404: "not_found",
                409: "conflict", 413: "payload_too_large", 422: "invalid_parameter", 503: "service_unavailable"}
@@ -59,6 +66,14 @@ def get_user_behavior(user_id: str):
 
 
 @router.get(f"{BASE}/active-users", summary="Daily or monthly active users", tags=["SaaS analysis"])
+@documents_query(type={"type": "string", "enum": ["daily", "monthly"], "required": True},
+                 date_from={"type": "string", "pattern": service.PERIOD_PATTERN, "required": True,
+                            "description": f"{dates.DAY_FORM} (daily) or {dates.MONTH_FORM} (monthly)"},
+                 date_to={"type": "string", "pattern": service.PERIOD_PATTERN,
+                          "description": f"as date_from, at most {service.MAX_DAYS} days or "
+                                         f"{service.MAX_MONTHS} months after it"},
+                 tenant_id={"type": "string", "format": "uuid"},
+                 env_id={"type": "integer", "minimum": 0, "maximum": 2**31 - 1, "description": "needs tenant_id"})
 def get_active_users():
     auth = current_auth(router)
     q = _q()
@@ -75,6 +90,8 @@ def put_active_users():
 
 
 @router.get(f"{BASE}/metrics", summary="Aggregated metrics by type and date range", tags=["SaaS analysis"])
+@documents_query(metrics_type={"type": "string", "enum": list(service.METRIC_EVENTS), "required": True},
+                 start_date=DAY, end_date=DAY, tenant_ids=TENANT_IDS)
 def get_metrics():
     auth = current_auth(router)
     q = _q()
@@ -84,6 +101,7 @@ def get_metrics():
 
 
 @router.get(f"{BASE}/page-statistics", summary="Page statistics for a period", tags=["SaaS analysis"])
+@documents_query(start_timestamp=TIMESTAMP, end_timestamp=TIMESTAMP)
 def get_page_statistics():
     auth = current_auth(router)
     q = _q()
@@ -92,6 +110,7 @@ def get_page_statistics():
 
 
 @router.get(f"{BASE}/userinfo-calls", summary="Aggregated userinfo API call counts", tags=["SaaS analysis"])
+@documents_query(start_date=DAY, end_date=DAY, tenant_ids=TENANT_IDS)
 def get_userinfo_calls():
     auth = current_auth(router)
     q = _q()

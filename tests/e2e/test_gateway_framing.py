@@ -88,7 +88,7 @@ def test_a_body_that_is_not_utf8_reaches_the_handler_and_is_a_400(local_stack: A
     assert headers["content-type"] == "application/json"
     answer = json.loads(reply)
     assert answer["code"] == "ValidationError"
-    assert "not valid JSON" in answer["message"]
+    assert "not UTF-8" in answer["message"]
 
 
 def test_a_chunked_body_is_read_whole(local_stack: Any, api: Any) -> None:

@@ -87,3 +87,44 @@ def test_json_of_database_types():
     out = json.loads(dumps({"t": dt.datetime(2024, 1, 15, 10, 30, tzinfo=dt.UTC), "d": dt.date(2024, 1, 2),
                             "n": decimal.Decimal("12.50"), "i": decimal.Decimal("3")}))
     assert out == {"t": "2024-01-15T10:30:00Z", "d": "2024-01-02", "n": 12.5, "i": 3}
+
+
+def _refusal(raw: str | bytes) -> dict[str, list[str]]:
+    from telltale.platform.errors import ValidationError
+    from telltale.web.replies import parse_json_body
+
+    try:
+        parse_json_body(raw)
+    except ValidationError as exc:
+        return exc.errors or {}
+    return {}
+
+
+def test_the_depth_bound_is_64_levels_counted_in_arrays_and_objects():
+    from telltale.web.replies import parse_json_body
+
+    assert parse_json_body("[" * 64 + "]" * 64) is not None
+    assert parse_json_body('{"a": ' * 63 + "[1]" + "}" * 63)["a"]["a"]
+    too_deep = {"body": ["must not nest arrays and objects more than 64 levels deep"]}
+    assert _refusal("[" * 65 + "]" * 65) == too_deep
+    assert _refusal('{"a": ' * 64 + "[]" + "}" * 64) == too_deep
+    # Past the interpreter's recursion limit, which json's own parser stops at, the same answer.
+    assert _refusal("[" * 100_000 + "]" * 100_000) == too_deep
+    # Brackets inside strings are text, not nesting; many shallow containers are no depth.
+    assert parse_json_body(json.dumps({"s": "[" * 1000, "many": [[1]] * 10_000}))["s"] == "[" * 1000
+
+
+def test_the_size_bound_is_5_mib_of_utf8():
+    from telltale.web.replies import MAX_BODY_BYTES, parse_json_body
+
+    fits = '"' + "x" * (MAX_BODY_BYTES - 2) + '"'
+    assert len(parse_json_body(fits)) == MAX_BODY_BYTES - 2
+    assert _refusal(fits + " ") == {"body": ["must be at most 5,242,880 bytes (5 MiB) of JSON"]}
+    # Counted in bytes, as sent: two-byte characters fill it at half the characters.
+    wide = '"' + "é" * (MAX_BODY_BYTES // 2) + '"'
+    assert _refusal(wide) == {"body": ["must be at most 5,242,880 bytes (5 MiB) of JSON"]}
+    assert _refusal(wide.encode()) == {"body": ["must be at most 5,242,880 bytes (5 MiB) of JSON"]}
+
+
+def test_a_body_that_is_not_utf8_is_named_so():
+    assert _refusal(b'{"name": "caf\xe9"}') == {"body": ["must be UTF-8 text"]}

@@ -26,10 +26,10 @@ METHOD_RE = re.compile(r"^[A-Z][A-Z-]{0,19}$")
 
 class RequestRecord(BaseModel):
     path: str = Field(min_length=1, max_length=2048)
-    method: str
+    method: str = Field(json_schema_extra={"pattern": METHOD_RE.pattern})
     status: int = Field(ge=100, le=599)
     response_time: int = Field(ge=0, le=86_400_000, description="milliseconds")
-    created_at: datetime
+    created_at: datetime = Field(description="within the past year (366 days) and at most a day ahead")
     hostname: str | None = Field(default=None, max_length=255)
     # The whole X-Forwarded-For list may come (the spec's mapper returns it); only its first entry is kept.
     ip_address: str | None = Field(default=None, max_length=4096)

@@ -34,10 +34,11 @@ def check_timeout() -> float:
 
 
 class MonitorCreate(BaseModel):
-    url: str = Field(max_length=2048)
-    method: str = "GET"
+    # The schema extras state, for the API description, what the validators below enforce.
+    url: str = Field(max_length=2048, json_schema_extra={"format": "uri", "pattern": "^https?://[^/?#]+"})
+    method: str = Field(default="GET", json_schema_extra={"enum": list(METHODS)})
     expected_status: int = Field(default=200, ge=100, le=599)
-    interval_minutes: int = 5
+    interval_minutes: int = Field(default=5, json_schema_extra={"enum": list(INTERVALS)})
 
     @field_validator("url")
     @classmethod

@@ -289,3 +289,36 @@ def storable(event: Event) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _event_schema() -> dict[str, Any]:
+    """The AnalyticsEvent as JSON Schema, from the rules validate_event enforces (for the API description)."""
+    def text(n: int) -> dict[str, Any]:
+        return {"type": "string", "maxLength": n}
+
+    return {
+        "title": "AnalyticsEvent",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["eventType", "tenantId"],
+        "properties": {
+            "eventId": {"type": "string", "format": "uuid", "description": "set by the API when absent"},
+            "eventType": {"type": "string", "pattern": EVENT_TYPE_RE.pattern},
+            "occurredAt": {"type": "string", "format": "date-time",
+                           "description": "ISO 8601 with a zone; the time of receipt when absent"},
+            "tenantId": {**text(MAX_ID_LEN), "minLength": 1, "description": "the token's tenant"},
+            "actorType": {"type": "string", "enum": list(ACTOR_TYPES)},
+            "actorId": text(MAX_ID_LEN), "entityType": text(64), "entityId": text(MAX_ID_LEN),
+            "schemaVersion": {"type": "integer", "minimum": 1, "maximum": 10_000},
+            "attributes": {"type": "object", "maxProperties": MAX_ATTRIBUTES,
+                           "propertyNames": {"pattern": ATTRIBUTE_KEY_RE.pattern},
+                           "additionalProperties": text(MAX_VALUE_LEN)},
+        },
+    }
+
+
+def ingest_body_schema() -> dict[str, Any]:
+    """The body of POST /api/analytics/events: one event, or an array of 1 to MAX_BATCH of them."""
+    event = _event_schema()
+    return {"title": "AnalyticsEvents", "oneOf": [event, {"type": "array", "items": event, "minItems": 1,
+                                                          "maxItems": MAX_BATCH}]}

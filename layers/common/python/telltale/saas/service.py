@@ -22,6 +22,9 @@ USERINFO_CALL = "userinfo.called"
 USER_BEHAVIOR = "user.behavior"
 MAX_DAYS = 366
 MAX_MONTHS = 120
+# A day (YYYY-MM-DD) or a month (YYYY-MM) in the years the platform's dates take (telltale.platform.dates).
+DAY_PATTERN = r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$"
+PERIOD_PATTERN = r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])(-(0[1-9]|1[0-9]|2[0-8]))?$"
 
 
 def _uuid(value: str, name: str) -> str:
@@ -45,7 +48,7 @@ class BehaviorHistory(BaseModel):
 class UserBehavior(BaseModel):
     model_config = ConfigDict(extra="forbid")
     timestamp: int = Field(ge=0, le=7_258_118_400)
-    user_id: str = Field(max_length=64)
+    user_id: str = Field(max_length=64, json_schema_extra={"format": "uuid"})
     histories: list[BehaviorHistory] = Field(max_length=1000)
 
     @field_validator("user_id")
@@ -57,8 +60,10 @@ class UserBehavior(BaseModel):
 class ActiveUsersUpsert(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["daily", "monthly"]
-    date: str
-    tenant_id: str = Field(max_length=64)
+    # Stated for the API description; upsert_active_users checks it, with its own message.
+    date: str = Field(json_schema_extra={"pattern": PERIOD_PATTERN},
+                      description=f"{dates.DAY_FORM} (daily) or {dates.MONTH_FORM} (monthly)")
+    tenant_id: str = Field(max_length=64, json_schema_extra={"format": "uuid"})
     env_id: int = Field(ge=0, le=2**31 - 1)
     active_users: int = Field(ge=0, le=2**31 - 1)
 

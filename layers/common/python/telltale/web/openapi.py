@@ -48,6 +48,34 @@ def documents_reply(status: int = 200, *, errors: dict[int, str] | None = None) 
     return mark
 
 
+QUERY_SPEC = "__telltale_query__"
+JSON_BODY_SPEC = "__telltale_json_body__"
+
+
+def documents_query(**parameters: dict[str, Any]) -> Callable[[RouteFn], RouteFn]:
+    """Record, for ``functions/api_docs``, the query parameters a route reads by hand, each as a JSON schema
+    (``type=DAY | {"required": True}``): what the route accepts and refuses, stated so that a client (or a
+    fuzzer) can send what reaches the logic. A schema's ``required`` and ``description`` keys are the
+    parameter's own."""
+
+    def mark(func: RouteFn) -> RouteFn:
+        setattr(func, QUERY_SPEC, dict(parameters))
+        return func
+
+    return mark
+
+
+def documents_json_body(name: str, schema: dict[str, Any], *, status: int = 200) -> Callable[[RouteFn], RouteFn]:
+    """Record, for ``functions/api_docs``, the body of a route that validates it by hand (no pydantic model:
+    the event ingestion), as the JSON schema ``name``, and the status of a success."""
+
+    def mark(func: RouteFn) -> RouteFn:
+        setattr(func, JSON_BODY_SPEC, (name, schema, status))
+        return func
+
+    return mark
+
+
 def takes_body(app: HasEvent, model: type[BaseModel], *, status: int = 200,
                optional: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give the route its JSON body, parsed as ``model``, in the ``body`` argument.

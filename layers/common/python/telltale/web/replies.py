@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -67,43 +68,125 @@ def log_error(exc: TelltaleError) -> None:
         logger.info("request rejected", extra={"code": exc.code, "status": exc.status_code})
 
 
+# The bounds of every JSON request body (the API description's info says them too; describe.py). 5 MiB keeps
+# an event with its headers under Lambda's 6 MB synchronous payload, and holds a full ingest batch of
+# ordinary events (telltale.events.models.MAX_BATCH); no request model nests past a handful of levels, and
+# 64 keeps every walk of a body (ours, pydantic's, json.dumps when a value is stored) far from Python's
+# recursion limit, which a body nested ~1,000 deep used to reach (a 500, or a 400, by the stack's depth).
+MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_BODY_DEPTH = 64
+BODY_TOO_LARGE = f"must be at most {MAX_BODY_BYTES:,} bytes (5 MiB) of JSON"
+BODY_TOO_DEEP = f"must not nest arrays and objects more than {MAX_BODY_DEPTH} levels deep"
+
+
 def parse_json_body(raw: str | bytes | None) -> Any:
-    """The request body as JSON; None when there is none; a 400 that says why when it is not JSON, or when
-    a string in it holds the NUL character (PostgreSQL's text and jsonb cannot store it: every route
-    would otherwise answer 500 when it writes the value)."""
-    if raw in (None, "", b""):
+    """The request body as JSON; None when there is none; a 400 that says why when it is not JSON, not
+    UTF-8, larger than :data:`MAX_BODY_BYTES`, nested deeper than :data:`MAX_BODY_DEPTH`, or when a string
+    in it holds the NUL character (PostgreSQL's text and jsonb cannot store it: every route would
+    otherwise answer 500 when it writes the value)."""
+    if not raw:
         return None
+    if _utf8_size(raw) > MAX_BODY_BYTES:
+        raise ValidationError(f"the body is larger than {MAX_BODY_BYTES:,} bytes (5 MiB), the most a request may send",
+                              errors={"body": [BODY_TOO_LARGE]})
+    if isinstance(raw, str):
+        text = raw
+    else:
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError as exc:
+            raise ValidationError(f"the body is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}): "
+                                  "send JSON encoded as UTF-8", errors={"body": ["must be UTF-8 text"]}) from None
     try:
-        text = raw if isinstance(raw, str) else raw.decode()
         body = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:
         raise ValidationError(f"the body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise ValidationError("the body is nested too deeply to read as JSON") from None
-    if "\\u0000" in text:  # JSON can carry NUL only as this escape: most bodies skip the walk
-        where = _nul_path(body, "")
-        if where is not None:
-            raise ValidationError("the body holds a NUL character (\\u0000), which cannot be stored",
-                                  errors={where or "body": ["must not contain the NUL character (\\u0000)"]})
+    except RecursionError:  # json's C parser stops at the interpreter's recursion limit, ~1,000 levels
+        body = _TOO_DEEP
+    if body is _TOO_DEEP or _deeper_than(body, MAX_BODY_DEPTH, text):
+        raise ValidationError(f"the body nests arrays and objects more than {MAX_BODY_DEPTH} levels deep, "
+                              "the most a request may", errors={"body": [BODY_TOO_DEEP]})
+    # JSON can carry NUL only as its \\u0000 escape, and a lone UTF-16 surrogate (not Unicode: no UTF-8 text,
+    # so no database or queue, can hold it) only as an unpaired \\ud800-\\udfff one: most bodies skip the walk.
+    if "\\u0000" in text or _SURROGATE_ESCAPE.search(text):
+        found = _unstorable_path(body, "")
+        if found is not None:
+            where, nul = found
+            if nul:
+                raise ValidationError("the body holds a NUL character (\\u0000), which cannot be stored",
+                                      errors={where or "body": ["must not contain the NUL character (\\u0000)"]})
+            raise ValidationError("the body holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape outside a pair), "
+                                  "which is not Unicode and cannot be stored",
+                                  errors={where or "body": ["must not contain a lone surrogate (\\ud800-\\udfff)"]})
     return body
 
 
-def _nul_path(value: Any, path: str) -> str | None:
-    """The dotted path (``config.name``, ``tables.2``) of the first string or key that holds a NUL."""
+_TOO_DEEP = object()
+
+
+def _utf8_size(raw: str | bytes) -> int:
+    """The body's size in UTF-8 bytes, without encoding a text that is surely small enough (<= 4 bytes a
+    character) or surely too large (>= 1 byte a character)."""
+    if isinstance(raw, bytes) or len(raw) > MAX_BODY_BYTES or 4 * len(raw) <= MAX_BODY_BYTES:
+        return len(raw)
+    return len(raw.encode("utf-8", "surrogatepass"))
+
+
+def _deeper_than(body: Any, limit: int, text: str) -> bool:
+    """Whether the parsed ``body`` nests arrays and objects more than ``limit`` levels, walked one level at
+    a time (no recursion). A text with no more than ``limit`` brackets cannot be that deep: most bodies
+    skip the walk. Measured against the alternative, a scan of the text's brackets outside strings before
+    json.loads: benchmarks/web_json_bounds.py."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    level = [body]
+    for _ in range(limit):
+        inner: list[Any] = []
+        for value in level:
+            for item in value.values() if type(value) is dict else value if type(value) is list else ():
+                if type(item) is dict or type(item) is list:
+                    inner.append(item)
+        if not inner:
+            return False
+        level = inner
+    return True
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _unstorable(text: str) -> bool | None:
+    """True for a NUL in ``text``, False for a lone surrogate, None when it can be stored."""
+    if "\x00" in text:
+        return True
+    if text.isascii():
+        return None
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return None
+
+
+def _unstorable_path(value: Any, path: str) -> tuple[str, bool] | None:
+    """The dotted path (``config.name``, ``tables.2``) of the first string or key that holds a NUL or a lone
+    surrogate, and whether it is a NUL. Recursive: the body is at most MAX_BODY_DEPTH deep by now."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        kind = _unstorable(value)
+        return None if kind is None else (path, kind)
     if isinstance(value, dict):
         for key, item in value.items():
-            name = str(key).replace("\x00", "\\u0000")
+            name = str(key).replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode()
             inner = f"{path}.{name}" if path else name
-            if "\x00" in str(key):
-                return inner
-            found = _nul_path(item, inner)
+            kind = _unstorable(str(key))
+            if kind is not None:
+                return inner, kind
+            found = _unstorable_path(item, inner)
             if found is not None:
                 return found
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            found = _nul_path(item, f"{path}.{i}" if path else str(i))
+            found = _unstorable_path(item, f"{path}.{i}" if path else str(i))
             if found is not None:
                 return found
     return None
