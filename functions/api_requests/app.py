@@ -9,9 +9,9 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from telltale.apianalytics import ingest, keys, query
-from telltale.platform.errors import ValidationError
-from telltale.web.http import JSON, current_auth, dumps, json_body, lambda_handler, logger, success
+from telltale.apianalytics import ingest, keys, peer, query
+from telltale.platform.errors import TelltaleError, ValidationError
+from telltale.web.http import JSON, current_auth, dumps, json_body, json_response, lambda_handler, logger, success
 from telltale.web.openapi import documents_body, takes_body
 
 router = APIGatewayHttpRouter()
@@ -56,6 +56,27 @@ def ingest_requests():
     batch = ingest.parse_batch(json_body(router))
     stored = ingest.store(key, batch)
     return success({"stored": stored}, message="Requests logged", status=201)
+
+
+@router.post("/api/log-request", security=API_KEY_AUTH,
+             summary="Ingest a batch from an api-analytics client (the peer's protocol: api_key in the body)",
+             tags=["API analytics"])
+@documents_body(peer.PeerPayload, status=201)
+def log_request():
+    # The peer's clients read nothing but the status, yet its replies are {status, message}: so are these.
+    headers = router.current_event.headers
+    try:
+        batch = peer.read(peer.body_of(router.current_event.raw_event), headers)
+        key = keys.authenticate({keys.HEADER: batch.api_key})
+        if not batch.records:
+            raise peer.nothing_stored(batch)
+        stored = peer.store(key, batch)
+    except TelltaleError as exc:
+        return json_response(exc.status_code, peer.reply(exc.status_code, exc.message, errors=exc.errors))
+    if batch.n_skipped:
+        logger.info("api-analytics batch: rows skipped", extra={"tenant": key.tenant_id, "key_id": key.id,
+                                                                 "stored": stored, "skipped": batch.n_skipped})
+    return json_response(201, peer.success_reply(batch, stored))
 
 
 @router.get("/api/data", security=API_KEY_AUTH,
