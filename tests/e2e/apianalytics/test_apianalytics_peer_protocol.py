@@ -171,3 +171,34 @@ def test_twenty_thousand_requests_with_a_few_bad_rows_store_every_good_row(api, 
     assert got.status_code == 200
     paths = {x["path"] for x in got.json()}
     assert paths == {f"/r{i}" for i in range(n) if i not in bad_at}
+
+
+def test_the_data_api_takes_the_peer_servers_parameters_too(api, key):
+    """ip and userID (the peer server's spellings of ipAddress and user_id) and compact=true (its column
+    names first, then one array a row), beside spec 002's own."""
+    r = log(api, body_for(key, [row(path="/a", ip_address="8.8.8.8", user_id="u-1"),
+                                row(path="/b", ip_address="81.2.69.142", user_id="u-2"),
+                                row(path="/c", ip_address="8.8.8.8", user_id="u-2")]))
+    assert r.status_code == 201, r.text
+    assert [x["path"] for x in key.data(ip="8.8.8.8")] == [x["path"] for x in key.data(ipAddress="8.8.8.8")]
+    assert sorted(x["path"] for x in key.data(ip="8.8.8.8")) == ["/a", "/c"]
+    assert sorted(x["path"] for x in key.data(userID="u-2")) == ["/b", "/c"]
+    assert [x["path"] for x in key.data(userID="u-2", ip="8.8.8.8")] == ["/c"]
+    assert len(key.data(ip="8.8.8.8", ipAddress="8.8.8.8")) == 2  # the same value twice is one filter
+
+    compact = key.get("/api/data", params={"compact": "true", "userID": "u-2"})
+    assert compact.status_code == 200, compact.text
+    header, *rows = compact.json()
+    assert header == ["created_at", "hostname", "ip_address", "path", "method", "status", "response_time", "browser",
+                      "os", "location", "user_id", "framework"]
+    plain = key.data(userID="u-2")
+    assert rows == [[x[c] for c in header] for x in plain] and len(rows) == 2
+    assert key.get("/api/data", params={"compact": "false"}).json() == key.data()
+
+    bad = key.get("/api/data", params={"ip": "8.8.8.8", "ipAddress": "1.1.1.1", "userID": "a", "user_id": "b",
+                                       "compact": "yes"})
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"ip", "userID", "compact"}
+    assert key.get("/api/data", params={"ip": "not-an-ip"}).status_code == 400
+    stats = key.get("/api/stats", params={"userID": "u-2"})
+    assert stats.status_code == 200 and stats.json()["data"]["totals"]["requests"] == 2
+    assert key.get("/api/stats", params={"compact": "true"}).status_code == 400  # /api/data only

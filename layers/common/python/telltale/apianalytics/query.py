@@ -1,5 +1,6 @@
 """The data API's filters (spec 002: page, date, dateFrom, dateTo, hostname, ipAddress, status, location,
-user_id), the raw rows, deletion, and the dashboard's aggregates, all scoped to one key of one tenant."""
+user_id; and the peer server's spellings ip and userID, and its compact=true), the raw rows, deletion,
+and the dashboard's aggregates, all scoped to one key of one tenant."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ from telltale.platform.errors import NotAcceptable, ValidationError
 PAGE_SIZE = 50_000
 # The filters the spec lists, and so the only query parameters /api/data and /api/stats accept: a
 # misspelt one (statuss=200) silently ignored would return unfiltered data as if it were filtered.
-FILTER_PARAMS = ("page", "date", "dateFrom", "dateTo", "hostname", "ipAddress", "status", "location", "user_id")
+# The peer's own server (tom-draper/api-analytics) spells two of them differently: both spellings work.
+ALIASES = {"ip": "ipAddress", "userID": "user_id"}
+FILTER_PARAMS = ("page", "date", "dateFrom", "dateTo", "hostname", "ipAddress", "status", "location", "user_id",
+                 *ALIASES)
+# /api/data only: compact=true answers as the peer's server does, column names first, then one array a row.
+DATA_PARAMS = (*FILTER_PARAMS, "compact")
 # 50,000 rows a page: a billion rows is far beyond any key's data, and the offset stays a bigint.
 MAX_PAGE = 20_000
 COLUMNS = ("created_at", "hostname", "ip_address", "path", "method", "status", "response_time", "browser", "os",
@@ -34,6 +40,7 @@ class Filters:
     status: int | None = None
     location: str | None = None
     user_id: str | None = None
+    compact: bool = False
     errors: dict[str, list[str]] = field(default_factory=dict)
 
     def where(self, key: ApiKey) -> tuple[str, dict[str, Any]]:
@@ -79,12 +86,21 @@ def whole_number(raw: str, lo: int, hi: int) -> int:
     return int(raw)
 
 
-def parse_filters(q: dict[str, str] | None) -> Filters:
+def parse_filters(q: dict[str, str] | None, accepted: tuple[str, ...] = FILTER_PARAMS) -> Filters:
     """Filters from the query string; every bad value is reported under its own parameter name."""
-    q = q or {}
+    q = dict(q or {})
     f = Filters()
     errors = f.errors
-    errors.update(unknown_params(q, FILTER_PARAMS))
+    errors.update(unknown_params(q, accepted))
+    for alias, name in ALIASES.items():
+        if q.get(alias) not in (None, ""):
+            if q.get(name) not in (None, "", q[alias]):
+                errors[alias] = [f"is the same filter as {name}: give one of them"]
+            q[name] = q[alias]
+    if "compact" in q and "compact" in accepted:
+        if q["compact"] not in ("true", "false", ""):
+            errors["compact"] = ["must be true or false"]
+        f.compact = q["compact"] == "true"
     if q.get("page") not in (None, ""):
         try:
             f.page = whole_number(q["page"], 1, MAX_PAGE)
@@ -126,6 +142,11 @@ def require_valid(f: Filters) -> Filters:
         names = ", ".join(sorted(f.errors))
         raise ValidationError(f"invalid query parameters: {names}", errors=f.errors)
     return f
+
+
+def compact_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """The peer server's compact form: the column names, then each row's values in that order."""
+    return [list(COLUMNS), *([r[c] for c in COLUMNS] for r in rows)]
 
 
 def fetch_page(key: ApiKey, f: Filters, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
