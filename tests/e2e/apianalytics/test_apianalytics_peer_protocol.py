@@ -202,3 +202,35 @@ def test_the_data_api_takes_the_peer_servers_parameters_too(api, key):
     stats = key.get("/api/stats", params={"userID": "u-2"})
     assert stats.status_code == 200 and stats.json()["data"]["totals"]["requests"] == 2
     assert key.get("/api/stats", params={"compact": "true"}).status_code == 400  # /api/data only
+
+
+def test_stats_carry_what_the_peers_dashboard_draws(api, key):
+    """Activity by day of week and hour, the response-time distribution, device types and API versions."""
+    monday_10 = datetime.now(UTC).replace(hour=10, minute=5, second=0, microsecond=0)
+    monday_10 -= timedelta(days=monday_10.weekday() + 7)  # last week's Monday, 10:05 UTC
+    iphone = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+              "Version/17.1 Mobile/15E148 Safari/604.1")
+    r = log(api, body_for(key, [
+        row(path="/v1/items", response_time=20, created_at=monday_10.isoformat()),
+        row(path="/v1/items/3", response_time=120, created_at=monday_10.isoformat(), user_agent=iphone),
+        row(path="/v2/orders", response_time=3000, created_at=(monday_10 + timedelta(days=2, hours=5)).isoformat()),
+        row(path="/health", response_time=60, created_at=(monday_10 + timedelta(days=2, hours=5)).isoformat(),
+            user_agent=None),
+    ]))
+    assert r.status_code == 201, r.text
+    s = key.get("/api/stats")
+    assert s.status_code == 200, s.text
+    data = s.json()["data"]
+    assert data["activity"] == [{"weekday": 1, "hour": 10, "requests": 2}, {"weekday": 3, "hour": 15, "requests": 2}]
+    assert [b["requests"] for b in data["response_times"]] == [1, 1, 1, 0, 0, 0, 1]
+    assert (data["response_times"][0]["from_ms"], data["response_times"][-1]["to_ms"]) == (0, None)
+    assert {d["name"]: d["requests"] for d in data["devices"]} == {"desktop": 2, "mobile": 1, "unknown": 1}
+    assert data["versions"] == [{"name": "v1", "requests": 2}, {"name": "v2", "requests": 1}]
+    # One endpoint (the dashboard's drill-down): path and method narrow both /api/data and /api/stats.
+    assert [x["path"] for x in key.data(path="/v1/items", method="get")] == ["/v1/items"]
+    assert key.get("/api/stats", params={"path": "/v1/items/3"}).json()["data"]["totals"]["requests"] == 1
+    assert key.data(path="/v1/items", method="POST") == []
+    bad = key.get("/api/data", params={"method": "not a method"})
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"method"}
+    filtered = key.get("/api/stats", params={"status": "200", "user_id": "nobody"}).json()["data"]
+    assert (filtered["activity"], filtered["devices"], filtered["versions"]) == ([], [], [])

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from telltale.apianalytics import enrich
+from telltale.apianalytics.ingest import METHOD_RE
 from telltale.apianalytics.keys import ApiKey
 from telltale.platform import dates, db, scoped
 from telltale.platform.errors import NotAcceptable, ValidationError
@@ -19,8 +20,9 @@ PAGE_SIZE = 50_000
 # misspelt one (statuss=200) silently ignored would return unfiltered data as if it were filtered.
 # The peer's own server (tom-draper/api-analytics) spells two of them differently: both spellings work.
 ALIASES = {"ip": "ipAddress", "userID": "user_id"}
+# path and method narrow to one endpoint (the dashboard's drill-down); the spec's filters are the rest.
 FILTER_PARAMS = ("page", "date", "dateFrom", "dateTo", "hostname", "ipAddress", "status", "location", "user_id",
-                 *ALIASES)
+                 "path", "method", *ALIASES)
 # /api/data only: compact=true answers as the peer's server does, column names first, then one array a row.
 DATA_PARAMS = (*FILTER_PARAMS, "compact")
 # 50,000 rows a page: a billion rows is far beyond any key's data, and the offset stays a bigint.
@@ -40,6 +42,8 @@ class Filters:
     status: int | None = None
     location: str | None = None
     user_id: str | None = None
+    path: str | None = None
+    method: str | None = None
     compact: bool = False
     errors: dict[str, list[str]] = field(default_factory=dict)
 
@@ -55,7 +59,8 @@ class Filters:
             parts.append("created_at < :t1")
             params["t1"] = datetime.combine(self.date_to + timedelta(days=1), time(), UTC)
         for name, value in (("hostname", self.hostname), ("ip_address", self.ip_address),
-                            ("status", self.status), ("location", self.location), ("user_id", self.user_id)):
+                            ("status", self.status), ("location", self.location), ("user_id", self.user_id),
+                            ("path", self.path), ("method", self.method)):
             if value is not None:
                 parts.append(f"{name} = :{name}")
                 params[name] = value
@@ -134,6 +139,12 @@ def parse_filters(q: dict[str, str] | None, accepted: tuple[str, ...] = FILTER_P
             errors["location"] = ["must be a two-letter country code, e.g. GB"]
     if q.get("user_id"):
         f.user_id = q["user_id"]
+    if q.get("path"):
+        f.path = q["path"]
+    if q.get("method"):
+        f.method = q["method"].strip().upper()
+        if not METHOD_RE.match(f.method):
+            errors["method"] = ["must be an HTTP method such as GET or POST"]
     return f
 
 
@@ -246,4 +257,39 @@ def stats(key: ApiKey, f: Filters) -> dict[str, Any]:
         "os": _group(scope, where, params, "os"),
         "users": _group(scope, where, params, "coalesce(user_id, ip_address)"),
         "hostnames": hostnames,
+        **activity_stats(scope, where, params),
+    }
+
+
+# Response-time buckets (ms) of the distribution: [lower, upper) each, the last open-ended.
+RESPONSE_BUCKETS = (0, 50, 100, 250, 500, 1000, 2500)
+# Device types from the parsed OS (the user agent itself is not stored).
+_DEVICE = ("CASE WHEN os IN ('iOS', 'Android', 'iPadOS', 'Windows Phone', 'BlackBerry OS') THEN 'mobile'"
+           " WHEN os IN ('Windows', 'Mac OS X', 'Linux', 'Ubuntu', 'Chrome OS', 'Fedora', 'FreeBSD', 'macOS')"
+           " THEN 'desktop' WHEN browser IS NULL AND os IS NULL THEN 'unknown' ELSE 'other' END")
+
+
+def activity_stats(scope: scoped.Scope, where: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What the peer's dashboard draws beyond the totals: requests by day of week (ISO, 1 = Monday) and
+    hour of day (UTC), the response-time distribution, device types and API versions (a ``/v1/`` path
+    prefix), each over the filtered rows."""
+    activity = scope.query(
+        "SELECT CAST(extract(isodow FROM created_at AT TIME ZONE 'UTC') AS integer) AS weekday,"
+        " CAST(extract(hour FROM created_at AT TIME ZONE 'UTC') AS integer) AS hour, count(*) AS requests"
+        f" FROM platform.api_requests WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2", **params,
+    )
+    edges = ", ".join(str(e) for e in RESPONSE_BUCKETS[1:])
+    buckets = scope.query(
+        f"SELECT width_bucket(response_time, ARRAY[{edges}]) AS bucket, count(*) AS requests"
+        f" FROM platform.api_requests WHERE {where} GROUP BY 1 ORDER BY 1", **params,
+    )
+    counts = {int(b["bucket"]): int(b["requests"]) for b in buckets}
+    distribution = [{"from_ms": lo, "to_ms": RESPONSE_BUCKETS[i + 1] if i + 1 < len(RESPONSE_BUCKETS) else None,
+                     "requests": counts.get(i, 0)} for i, lo in enumerate(RESPONSE_BUCKETS)]
+    return {
+        "activity": activity,
+        "response_times": distribution,
+        "devices": _group(scope, where, params, _DEVICE),
+        "versions": _group(scope, f"{where} AND path ~ '^/v[0-9]+(/|$)'", params,
+                           "substring(path FROM '^/(v[0-9]+)(/|$)')"),
     }
