@@ -13,6 +13,7 @@ from telltale.apianalytics import ingest, keys, peer, query
 from telltale.platform.errors import TelltaleError, ValidationError
 from telltale.web.http import JSON, current_auth, dumps, json_body, json_response, lambda_handler, logger, success
 from telltale.web.openapi import documents_body, takes_body
+from telltale.web.replies import log_error
 
 router = APIGatewayHttpRouter()
 # These routes authenticate with an API key, not the JWT (the OpenAPI description says so).
@@ -72,6 +73,7 @@ def log_request():
             raise peer.nothing_stored(batch)
         stored = peer.store(key, batch)
     except TelltaleError as exc:
+        log_error(exc)  # as the resolver logs the errors it answers
         return json_response(exc.status_code, peer.reply(exc.status_code, exc.message, errors=exc.errors))
     if batch.n_skipped:
         logger.info("api-analytics batch: rows skipped", extra={"tenant": key.tenant_id, "key_id": key.id,
