@@ -6,13 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAM_VENV := .venv-sam
 
-.PHONY: dev test lint typecheck validate package openapi unit integration e2e bench clean system-deps install
+.PHONY: peer-clients dev test lint typecheck validate package openapi unit integration e2e bench clean system-deps install
 
-$(STAMP): requirements/dev.txt layers/common/requirements.txt pyproject.toml clients/pyproject.toml
+$(STAMP): requirements/dev.txt requirements/peer-tornado.txt layers/common/requirements.txt pyproject.toml clients/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements/dev.txt
 	$(BIN)/pip install -q -e . -e clients/
+	$(BIN)/pip install -q --upgrade --no-deps --target $(VENV)/peer/tornado-analytics -r requirements/peer-tornado.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -50,7 +51,15 @@ openapi: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
-test: $(STAMP) system-deps lint typecheck validate package
+# The api-analytics Node client and Express, for the compatibility tests (npm; the tests skip without it).
+PEER_APPS := tests/e2e/apianalytics/peer_apps
+$(PEER_APPS)/node_modules/.package-lock.json: $(PEER_APPS)/package.json $(PEER_APPS)/package-lock.json
+	if command -v npm >/dev/null; then cd $(PEER_APPS) && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm is missing: the Express api-analytics compatibility test will be skipped" >&2; fi
+
+peer-clients: $(PEER_APPS)/node_modules/.package-lock.json
+
+test: $(STAMP) system-deps peer-clients lint typecheck validate package
 	rm -rf build/pytest && $(BIN)/pytest -q -p no:cacheprovider --basetemp=build/pytest
 
 bench: $(STAMP)

@@ -5,6 +5,7 @@ set -euo pipefail
 PACKAGES=(
   "mariadbd:mariadb-server"
   "chromium:chromium"
+  "npm:npm"
 )
 missing=()
 for entry in "${PACKAGES[@]}"; do

@@ -8,14 +8,18 @@ import "./style.css";
 const $ = (id) => document.getElementById(id);
 const KEY_STORE = "telltale.apiKey";
 const charts = {};
-const state = { stats: null, uptime: null };
+const state = { stats: null, uptime: null, endpoint: null, explorer: { header: [], rows: [], view: 0, page: 1 } };
+// The raw-request explorer shows this many rows at a time, of the data API's 50,000-row pages.
+const VIEW_ROWS = 50;
+const DATA_PAGE = 50000;
+const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 window.telltaleDashboard = { charts, state };
 
 function apiKey() {
   return $("api-key").value.trim();
 }
 
-async function api(path, params, method = "GET", payload = undefined) {
+async function api(path, params, method = "GET", payload = undefined, whole = false) {
   const url = new URL(path, window.location.origin);
   for (const [k, v] of Object.entries(params || {})) if (v) url.searchParams.set(k, v);
   const headers = { "X-AUTH-TOKEN": apiKey() };
@@ -31,11 +35,16 @@ async function api(path, params, method = "GET", payload = undefined) {
     const fields = body.errors ? " (" + Object.keys(body.errors).join(", ") + ")" : "";
     throw new Error((body.message || `HTTP ${r.status}`) + fields);
   }
-  return body.data;
+  return whole ? body : body.data;
 }
 
 function filters() {
-  return { dateFrom: $("date-from").value, dateTo: $("date-to").value, hostname: $("hostname").value };
+  const f = { dateFrom: $("date-from").value, dateTo: $("date-to").value, hostname: $("hostname").value };
+  if (state.endpoint) {
+    f.method = state.endpoint.method;
+    f.path = state.endpoint.path;
+  }
+  return f;
 }
 
 function fmtInt(n) {
@@ -159,6 +168,11 @@ function renderStats(s) {
     [xs, pts.map((p) => Number(p.avg_response_time)), pts.map((p) => Number(p.p95))],
   );
   barList("endpoints", s.endpoints, (r) => `${r.method} ${r.path}`);
+  makeEndpointsClickable(s.endpoints);
+  renderActivity(s.activity);
+  barList("response-times", s.response_times.filter((b) => Number(b.requests) > 0), bucketLabel);
+  barList("devices", s.devices, (r) => r.name);
+  barList("versions", s.versions, (r) => r.name);
   barList("status-codes", s.status_codes, (r) => String(r.status));
   barList("locations", s.locations, (r) => r.name || "Unknown");
   barList("browsers", s.browsers, (r) => r.name || "Unknown");
@@ -169,6 +183,156 @@ function renderStats(s) {
   select.replaceChildren(new Option("All hostnames", ""));
   for (const h of s.hostnames) select.append(new Option(h, h));
   select.value = s.hostnames.includes(current) ? current : "";
+}
+
+// The chosen range, always visible: the dates asked for, or (none chosen) the span the data covers.
+function renderRange(s, f) {
+  const day = (iso) => (iso ? String(iso).slice(0, 10) : "");
+  let text;
+  if (f.dateFrom || f.dateTo) {
+    text = `Showing ${f.dateFrom || "the first request"} to ${f.dateTo || "today"} (UTC)`;
+  } else if (s.first) {
+    text = `Showing all time: ${day(s.first)} to ${day(s.last)} (UTC)`;
+  } else {
+    text = "Showing all time";
+  }
+  if (f.hostname) text += ` on ${f.hostname}`;
+  setText("range", text);
+  $("range").dataset.from = f.dateFrom || day(s.first);
+  $("range").dataset.to = f.dateTo || day(s.last);
+  $("drill").hidden = !state.endpoint;
+  if (state.endpoint) setText("drill-name", `${state.endpoint.method} ${state.endpoint.path}`);
+  $("empty-hint").hidden = Number(s.totals.requests) > 0;
+}
+
+// Click an endpoint: everything on the page is filtered to it (click again, or "Show all", to undo).
+function makeEndpointsClickable(rows) {
+  const items = $("endpoints").querySelectorAll(".bar-row");
+  items.forEach((el, i) => {
+    const r = rows[i];
+    // The label becomes a button (focusable, Enter and Space work); the whole row takes the click.
+    const old = el.querySelector(".bar-label");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "bar-label drill-link";
+    button.textContent = old.textContent;
+    button.title = `Show only ${old.textContent}`;
+    old.replaceWith(button);
+    el.addEventListener("click", () => {
+      const same = state.endpoint && state.endpoint.method === r.method && state.endpoint.path === r.path;
+      state.endpoint = same ? null : { method: r.method, path: r.path };
+      load();
+    });
+  });
+}
+
+function renderActivity(cells) {
+  const table = $("activity");
+  table.replaceChildren();
+  const counts = new Map(cells.map((c) => [`${c.weekday}-${c.hour}`, Number(c.requests)]));
+  const max = Math.max(1, ...counts.values());
+  const head = document.createElement("tr");
+  head.append(document.createElement("th"));
+  for (let h = 0; h < 24; h++) {
+    const th = document.createElement("th");
+    th.textContent = h % 3 === 0 ? String(h) : "";
+    head.append(th);
+  }
+  table.append(head);
+  WEEKDAYS.forEach((name, i) => {
+    const tr = document.createElement("tr");
+    const th = document.createElement("th");
+    th.textContent = name;
+    tr.append(th);
+    for (let h = 0; h < 24; h++) {
+      const n = counts.get(`${i + 1}-${h}`) || 0;
+      const td = document.createElement("td");
+      td.dataset.weekday = String(i + 1);
+      td.dataset.hour = String(h);
+      td.dataset.count = String(n);
+      td.title = `${name} ${String(h).padStart(2, "0")}:00: ${fmtInt(n)} requests`;
+      if (n) td.style.background = `rgba(37, 99, 235, ${0.15 + (0.85 * n) / max})`;
+      tr.append(td);
+    }
+    table.append(tr);
+  });
+  table.dataset.total = String(cells.reduce((a, c) => a + Number(c.requests), 0));
+}
+
+function bucketLabel(b) {
+  return b.to_ms === null ? `${fmtInt(b.from_ms)} ms and over` : `${fmtInt(b.from_ms)}-${fmtInt(b.to_ms)} ms`;
+}
+
+// The raw requests: the data API's page (compact form) of what the page's filters and the explorer's
+// own select, shown VIEW_ROWS at a time; past the end of a full page, the next one is fetched.
+async function loadExplorer(page = 1) {
+  const f = filters();
+  const params = { ...f, compact: "true", page: String(page), status: $("x-status").value,
+    location: $("x-location").value.trim().toUpperCase(), user_id: $("x-user").value.trim() };
+  const [header, ...rows] = await api("/api/data", params, "GET", undefined, true);
+  const x = state.explorer;
+  x.header = header;
+  x.rows = rows;
+  x.page = page;
+  x.view = 0;
+  renderExplorer();
+}
+
+function renderExplorer() {
+  const x = state.explorer;
+  const col = Object.fromEntries(x.header.map((name, i) => [name, i]));
+  const body = $("requests-table");
+  body.replaceChildren();
+  const shown = x.rows.slice(x.view * VIEW_ROWS, (x.view + 1) * VIEW_ROWS);
+  for (const r of shown) {
+    const tr = document.createElement("tr");
+    const cells = [String(r[col.created_at]).replace("T", " ").slice(0, 19), r[col.method], r[col.path],
+      String(r[col.status]), fmtMs(r[col.response_time]), r[col.hostname], r[col.ip_address], r[col.location],
+      r[col.user_id], r[col.browser], r[col.os]];
+    for (const c of cells) {
+      const td = document.createElement("td");
+      td.textContent = c === null || c === undefined ? "–" : String(c);
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  $("requests-empty").hidden = x.rows.length > 0;
+  const first = (x.page - 1) * DATA_PAGE + x.view * VIEW_ROWS;
+  const more = x.rows.length === DATA_PAGE;
+  setText("page-info", x.rows.length
+    ? `Rows ${fmtInt(first + 1)}-${fmtInt(first + shown.length)} of ${fmtInt((x.page - 1) * DATA_PAGE + x.rows.length)}${more ? "+" : ""}`
+    : "");
+  $("page-info").dataset.view = String(x.view + 1);
+  $("prev-page").disabled = x.view === 0 && x.page === 1;
+  $("next-page").disabled = (x.view + 1) * VIEW_ROWS >= x.rows.length && !more;
+}
+
+function pageBy(step) {
+  const x = state.explorer;
+  const views = Math.ceil(x.rows.length / VIEW_ROWS);
+  if (step > 0 && x.view + 1 >= views) {
+    run(() => loadExplorer(x.page + 1));
+  } else if (step < 0 && x.view === 0 && x.page > 1) {
+    run(async () => {
+      await loadExplorer(x.page - 1);
+      x.view = Math.max(0, Math.ceil(x.rows.length / VIEW_ROWS) - 1);
+      renderExplorer();
+    });
+  } else {
+    x.view = Math.max(0, x.view + step);
+    renderExplorer();
+  }
+}
+
+async function run(task) {
+  $("error").hidden = true;
+  document.body.dataset.state = "loading";
+  try {
+    await task();
+    document.body.dataset.state = "loaded";
+  } catch (e) {
+    showError(e);
+  }
 }
 
 function renderUptime(monitors) {
@@ -239,7 +403,9 @@ async function load(event) {
     state.uptime = uptime;
     $("results").hidden = false;
     renderStats(stats);
+    renderRange(stats, f);
     renderUptime(uptime);
+    await loadExplorer(1);
     document.body.dataset.state = "loaded";
   } catch (e) {
     err.textContent = e.message;
@@ -294,6 +460,16 @@ window.addEventListener("DOMContentLoaded", () => {
   $("monitor-form").addEventListener("submit", addMonitor);
   $("delete-data").addEventListener("click", deleteAll);
   $("hostname").addEventListener("change", () => load());
+  $("drill-clear").addEventListener("click", () => {
+    state.endpoint = null;
+    load();
+  });
+  $("explorer-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    run(() => loadExplorer(1));
+  });
+  $("prev-page").addEventListener("click", () => pageBy(-1));
+  $("next-page").addEventListener("click", () => pageBy(1));
   const saved = sessionStorage.getItem(KEY_STORE);
   if (saved) {
     $("api-key").value = saved;

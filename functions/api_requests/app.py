@@ -9,10 +9,11 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from telltale.apianalytics import ingest, keys, query
-from telltale.platform.errors import ValidationError
-from telltale.web.http import JSON, current_auth, dumps, json_body, lambda_handler, logger, success
+from telltale.apianalytics import ingest, keys, peer, query
+from telltale.platform.errors import TelltaleError, ValidationError
+from telltale.web.http import JSON, current_auth, dumps, json_body, json_response, lambda_handler, logger, success
 from telltale.web.openapi import documents_body, takes_body
+from telltale.web.replies import log_error
 
 router = APIGatewayHttpRouter()
 # These routes authenticate with an API key, not the JWT (the OpenAPI description says so).
@@ -58,12 +59,35 @@ def ingest_requests():
     return success({"stored": stored}, message="Requests logged", status=201)
 
 
+@router.post("/api/log-request", security=API_KEY_AUTH,
+             summary="Ingest a batch from an api-analytics client (the peer's protocol: api_key in the body)",
+             tags=["API analytics"])
+@documents_body(peer.PeerPayload, status=201)
+def log_request():
+    # The peer's clients read nothing but the status, yet its replies are {status, message}: so are these.
+    headers = router.current_event.headers
+    try:
+        batch = peer.read(peer.body_of(router.current_event.raw_event), headers)
+        key = keys.authenticate({keys.HEADER: batch.api_key})
+        if not batch.records:
+            raise peer.nothing_stored(batch)
+        stored = peer.store(key, batch)
+    except TelltaleError as exc:
+        log_error(exc)  # as the resolver logs the errors it answers
+        return json_response(exc.status_code, peer.reply(exc.status_code, exc.message, errors=exc.errors))
+    if batch.n_skipped:
+        logger.info("api-analytics batch: rows skipped", extra={"tenant": key.tenant_id, "key_id": key.id,
+                                                                 "stored": stored, "skipped": batch.n_skipped})
+    return json_response(201, peer.success_reply(batch, stored))
+
+
 @router.get("/api/data", security=API_KEY_AUTH,
              summary="Logged requests, filtered, 50,000 per page (X-AUTH-TOKEN)", tags=["API analytics"])
 def get_data():
     key = _key()
-    f = query.require_valid(query.parse_filters(router.current_event.query_string_parameters))
-    body = dumps(query.fetch_page(key, f))
+    f = query.require_valid(query.parse_filters(router.current_event.query_string_parameters, query.DATA_PARAMS))
+    rows = query.fetch_page(key, f)
+    body = dumps(query.compact_rows(rows) if f.compact else rows)
     query.require_deliverable(len(body), (router.current_event.headers or {}).get("accept-encoding"))
     return Response(status_code=200, content_type=JSON, body=body, compress=True,
                     headers={"X-Page": str(f.page), "X-Page-Size": str(query.PAGE_SIZE)})

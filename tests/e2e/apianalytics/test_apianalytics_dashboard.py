@@ -155,3 +155,140 @@ def test_dashboard_renders_ingested_numbers_and_filters_change_them(api, key, br
     # Expected failures above (the refused monitor's 400) are the page reporting the API, not a bug.
     assert [e for e in errors if "400" not in e] == []
     page.close()
+
+
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+          "Version/17.1 Mobile/15E148 Safari/604.1")
+
+
+def _bars(page: Any, panel: str) -> dict[str, str]:
+    rows = page.locator(f"#{panel} .bar-row")
+    names = rows.evaluate_all("rs => rs.map(r => r.dataset.name)")
+    counts = rows.evaluate_all("rs => rs.map(r => r.dataset.count)")
+    return dict(zip(names, counts, strict=True))
+
+
+def _png(path: Path) -> tuple[int, int]:
+    """A screenshot's width and height, read from its PNG header (so a blank or missing file fails)."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", path
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def test_dashboard_parity_panels_drill_down_explorer_and_hints(api, key, new_key, browser):
+    """What the peer's dashboard shows, from data an api-analytics client sent to /api/log-request."""
+    from playwright.sync_api import expect
+
+    t10 = (datetime.now(UTC) - timedelta(days=1)).replace(hour=10, minute=5, second=0, microsecond=0)
+    t15 = t10.replace(hour=15)
+    reqs = []
+    for _ in range(60):
+        reqs.append({"path": "/v1/items", "method": "GET", "status": 200, "response_time": 20,
+                     "hostname": "api.example", "ip_address": "81.2.69.142", "user_agent": UA, "user_id": "alice",
+                     "created_at": t10.isoformat()})
+    for _ in range(40):
+        reqs.append({"path": "/v2/orders", "method": "POST", "status": 201, "response_time": 300,
+                     "hostname": "api.example", "ip_address": "81.2.69.142", "user_agent": IPHONE, "user_id": "bob",
+                     "created_at": t15.isoformat()})
+    for i in range(20):
+        reqs.append({"path": "/health", "method": "GET", "status": 503 if i < 5 else 200, "response_time": 3000,
+                     "hostname": "api.example", "ip_address": "8.8.8.8", "user_agent": None, "user_id": None,
+                     "created_at": t15.isoformat()})
+    r = api.post("/api/log-request", tenant=None, json={"api_key": key.key, "framework": "FastAPI",
+                                                        "privacy_level": 0, "requests": reqs})
+    assert r.status_code == 201 and r.json()["stored"] == 120, r.text
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    assert page.goto(api.url + "/dashboard").status == 200
+    page.wait_for_selector("body[data-state='ready']")
+    # The empty page says how to get a key.
+    assert page.locator("#key-hint").is_visible() and "POST /api/keys" in page.text_content("#key-hint")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "apianalytics-dashboard-empty.png"))
+
+    page.fill("#api-key", key.key)
+    page.click("#load")
+    page.wait_for_selector("body[data-state='loaded']")
+    assert not page.locator("#key-hint").is_visible() and not page.locator("#empty-hint").is_visible()
+    day = t10.date().isoformat()
+    assert page.text_content("#range") == f"Showing all time: {day} to {day} (UTC)"
+    assert page.text_content("#stat-requests") == "120"
+    # Activity: ISO weekday and UTC hour of each request.
+    wd = t10.isoweekday()
+    cell = page.locator(f"#activity td[data-weekday='{wd}'][data-hour='10']")
+    assert cell.get_attribute("data-count") == "60"
+    assert page.locator(f"#activity td[data-weekday='{wd}'][data-hour='15']").get_attribute("data-count") == "60"
+    assert page.get_attribute("#activity", "data-total") == "120"
+    assert page.locator("#activity td").count() == 7 * 24
+    assert _bars(page, "response-times") == {"0-50 ms": "60", "250-500 ms": "40", "2,500 ms and over": "20"}
+    assert _bars(page, "devices") == {"desktop": "60", "mobile": "40", "unknown": "20"}
+    assert _bars(page, "versions") == {"v1": "60", "v2": "40"}
+    assert _bars(page, "users") == {"alice": "60", "bob": "40", "8.8.8.8": "20"}
+
+    # The raw-request explorer: 50 rows a view, paged.
+    assert page.locator("#requests-table tr").count() == 50
+    assert page.text_content("#page-info") == "Rows 1-50 of 120"
+    assert page.is_disabled("#prev-page")
+    first = page.locator("#requests-table tr").first.locator("td").all_text_contents()
+    assert first[1:5] == ["GET", "/v1/items", "200", "20 ms"] and first[5:9] == ["api.example", "81.2.69.142", "GB",
+                                                                                "alice"]
+    page.click("#next-page")
+    expect(page.locator("#page-info")).to_have_text("Rows 51-100 of 120")
+    page.click("#next-page")
+    expect(page.locator("#page-info")).to_have_text("Rows 101-120 of 120")
+    assert page.locator("#requests-table tr").count() == 20 and page.is_disabled("#next-page")
+    page.click("#prev-page")
+    expect(page.locator("#page-info")).to_have_text("Rows 51-100 of 120")
+    page.fill("#x-status", "503")
+    page.click("#x-apply")
+    expect(page.locator("#page-info")).to_have_text("Rows 1-5 of 5")
+    assert set(page.locator("#requests-table tr td:nth-child(3)").all_text_contents()) == {"/health"}
+    page.fill("#x-status", "")
+    page.click("#x-apply")
+    expect(page.locator("#page-info")).to_have_text("Rows 1-50 of 120")
+    page.screenshot(path=str(ARTIFACTS / "apianalytics-dashboard-parity.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "apianalytics-dashboard-parity-top.png"))  # docs/images/ holds a copy
+    for panel in ("activity", "response-times", "devices", "versions", "users", "requests-table"):
+        shot = ARTIFACTS / f"apianalytics-panel-{panel}.png"
+        page.locator(f"#{panel}").screenshot(path=str(shot))
+        w, h = _png(shot)
+        assert w > 50 and h > 10, (panel, w, h)
+
+    # Endpoint drill-down: a click filters everything to it; "Show all endpoints" undoes it.
+    page.locator("#endpoints .bar-row[data-name='POST /v2/orders']").click()
+    expect(page.locator("#stat-requests")).to_have_text("40")
+    page.wait_for_selector("body[data-state='loaded']")
+    assert page.text_content("#drill-name") == "POST /v2/orders" and page.locator("#drill").is_visible()
+    assert _bars(page, "devices") == {"mobile": "40"} and _bars(page, "versions") == {"v2": "40"}
+    assert page.text_content("#page-info") == "Rows 1-40 of 40"
+    assert page.get_attribute("#activity", "data-total") == "40"
+    page.screenshot(path=str(ARTIFACTS / "apianalytics-dashboard-drilldown.png"), full_page=True)
+    page.click("#drill-clear")
+    expect(page.locator("#stat-requests")).to_have_text("120")
+    page.wait_for_selector("body[data-state='loaded']")
+    assert not page.locator("#drill").is_visible()
+
+    # A chosen date range is shown as chosen.
+    page.fill("#date-from", day)
+    page.fill("#date-to", day)
+    page.click("#load")
+    expect(page.locator("#range")).to_have_text(f"Showing {day} to {day} (UTC)")
+    page.wait_for_selector("body[data-state='loaded']")
+    assert page.text_content("#stat-requests") == "120"
+
+    # A key with nothing logged: the empty hint says what to check.
+    empty = new_key(name="empty")
+    page.fill("#date-from", "")
+    page.fill("#date-to", "")
+    page.fill("#api-key", empty.key)
+    page.click("#load")
+    expect(page.locator("#stat-requests")).to_have_text("0")
+    page.wait_for_selector("body[data-state='loaded']")  # the explorer loads after the stats
+    assert page.locator("#empty-hint").is_visible() and "server URL" in page.text_content("#empty-hint")
+    assert page.locator("#requests-empty").is_visible()
+    assert _png(ARTIFACTS / "apianalytics-dashboard-parity.png")[1] > 1000
+    assert errors == []
+    page.close()

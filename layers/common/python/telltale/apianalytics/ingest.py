@@ -78,15 +78,19 @@ class RequestBatch(BaseModel):
 def rows_for(batch: RequestBatch) -> list[dict[str, Any]]:
     """The rows to store, with the privacy level applied (the server enforces it too, whatever the
     client did: level 1 stores no IP, level 2 neither uses nor stores it)."""
+    return rows_of(batch.requests, batch.privacy_level, batch.framework)
+
+
+def rows_of(records: list[RequestRecord], privacy_level: int, framework: str) -> list[dict[str, Any]]:
     out = []
-    for r in batch.requests:
-        ip = r.ip_address if batch.privacy_level < 2 else None
+    for r in records:
+        ip = r.ip_address if privacy_level < 2 else None
         location = enrich.country(ip) if ip else None
         browser, os_name = enrich.browser_and_os(r.user_agent)
         out.append({
             "created_at": r.created_at.isoformat(),
             "hostname": r.hostname,
-            "ip_address": ip if batch.privacy_level == 0 else None,
+            "ip_address": ip if privacy_level == 0 else None,
             "path": r.path,
             "method": r.method,
             "status": r.status,
@@ -95,27 +99,39 @@ def rows_for(batch: RequestBatch) -> list[dict[str, Any]]:
             "os": os_name,
             "location": location,
             "user_id": r.user_id,
-            "framework": batch.framework or None,
+            "framework": framework or None,
         })
     return out
 
 
+# One parameter, one statement: jsonb_to_recordset turns a whole chunk into rows server-side.
+_INSERT = (
+    "INSERT INTO platform.api_requests (api_key_id, created_at, hostname, ip_address, path,"
+    " method, status, response_time, browser, os, location, user_id, framework)"
+    " SELECT CAST(:k AS uuid), r.created_at, r.hostname, r.ip_address, r.path, r.method, r.status,"
+    " r.response_time, r.browser, r.os, r.location, r.user_id, r.framework"
+    " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(created_at timestamptz, hostname text,"
+    " ip_address text, path text, method text, status smallint, response_time integer,"
+    " browser text, os text, location text, user_id text, framework text)"
+)
+
+
 def store(key: ApiKey, batch: RequestBatch) -> int:
-    if not batch.requests:
+    return store_records(key, batch.requests, batch.privacy_level, batch.framework)
+
+
+def store_records(key: ApiKey, records: list[RequestRecord], privacy_level: int, framework: str,
+                  chunk: int = MAX_BATCH) -> int:
+    """Store ``records``, ``chunk`` at a time (one statement each, so no statement's parameter grows with
+    the batch), all in one transaction: a batch is stored whole or, on a database error, not at all."""
+    if not records:
         return 0
-    rows = rows_for(batch)
-    # One parameter, one statement: jsonb_to_recordset turns the whole batch into rows server-side.
-    scoped.tenant(key.tenant_id).query(
-        "INSERT INTO platform.api_requests (api_key_id, created_at, hostname, ip_address, path,"
-        " method, status, response_time, browser, os, location, user_id, framework)"
-        " SELECT CAST(:k AS uuid), r.created_at, r.hostname, r.ip_address, r.path, r.method, r.status,"
-        " r.response_time, r.browser, r.os, r.location, r.user_id, r.framework"
-        " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(created_at timestamptz, hostname text,"
-        " ip_address text, path text, method text, status smallint, response_time integer,"
-        " browser text, os text, location text, user_id text, framework text)",
-        k=key.id, rows=db.jsonb(rows),
-    )
-    return len(rows)
+    scope = scoped.tenant(key.tenant_id)
+    with db.transaction() as tx:
+        for start in range(0, len(records), chunk):
+            rows = rows_of(records[start:start + chunk], privacy_level, framework)
+            scope.run(tx, _INSERT, k=key.id, rows=db.jsonb(rows))
+    return len(records)
 
 
 def _rows_to_requests(body: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The data API's filters (spec 002: page, date, dateFrom, dateTo, hostname, ipAddress, status, location,
-user_id), the raw rows, deletion, and the dashboard's aggregates, all scoped to one key of one tenant."""
+user_id; and the peer server's spellings ip and userID, and its compact=true), the raw rows, deletion,
+and the dashboard's aggregates, all scoped to one key of one tenant."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from telltale.apianalytics import enrich
+from telltale.apianalytics.ingest import METHOD_RE
 from telltale.apianalytics.keys import ApiKey
 from telltale.platform import dates, db, scoped
 from telltale.platform.errors import NotAcceptable, ValidationError
@@ -16,7 +18,13 @@ from telltale.platform.errors import NotAcceptable, ValidationError
 PAGE_SIZE = 50_000
 # The filters the spec lists, and so the only query parameters /api/data and /api/stats accept: a
 # misspelt one (statuss=200) silently ignored would return unfiltered data as if it were filtered.
-FILTER_PARAMS = ("page", "date", "dateFrom", "dateTo", "hostname", "ipAddress", "status", "location", "user_id")
+# The peer's own server (tom-draper/api-analytics) spells two of them differently: both spellings work.
+ALIASES = {"ip": "ipAddress", "userID": "user_id"}
+# path and method narrow to one endpoint (the dashboard's drill-down); the spec's filters are the rest.
+FILTER_PARAMS = ("page", "date", "dateFrom", "dateTo", "hostname", "ipAddress", "status", "location", "user_id",
+                 "path", "method", *ALIASES)
+# /api/data only: compact=true answers as the peer's server does, column names first, then one array a row.
+DATA_PARAMS = (*FILTER_PARAMS, "compact")
 # 50,000 rows a page: a billion rows is far beyond any key's data, and the offset stays a bigint.
 MAX_PAGE = 20_000
 COLUMNS = ("created_at", "hostname", "ip_address", "path", "method", "status", "response_time", "browser", "os",
@@ -34,6 +42,9 @@ class Filters:
     status: int | None = None
     location: str | None = None
     user_id: str | None = None
+    path: str | None = None
+    method: str | None = None
+    compact: bool = False
     errors: dict[str, list[str]] = field(default_factory=dict)
 
     def where(self, key: ApiKey) -> tuple[str, dict[str, Any]]:
@@ -48,7 +59,8 @@ class Filters:
             parts.append("created_at < :t1")
             params["t1"] = datetime.combine(self.date_to + timedelta(days=1), time(), UTC)
         for name, value in (("hostname", self.hostname), ("ip_address", self.ip_address),
-                            ("status", self.status), ("location", self.location), ("user_id", self.user_id)):
+                            ("status", self.status), ("location", self.location), ("user_id", self.user_id),
+                            ("path", self.path), ("method", self.method)):
             if value is not None:
                 parts.append(f"{name} = :{name}")
                 params[name] = value
@@ -79,12 +91,21 @@ def whole_number(raw: str, lo: int, hi: int) -> int:
     return int(raw)
 
 
-def parse_filters(q: dict[str, str] | None) -> Filters:
+def parse_filters(q: dict[str, str] | None, accepted: tuple[str, ...] = FILTER_PARAMS) -> Filters:
     """Filters from the query string; every bad value is reported under its own parameter name."""
-    q = q or {}
+    q = dict(q or {})
     f = Filters()
     errors = f.errors
-    errors.update(unknown_params(q, FILTER_PARAMS))
+    errors.update(unknown_params(q, accepted))
+    for alias, name in ALIASES.items():
+        if q.get(alias) not in (None, ""):
+            if q.get(name) not in (None, "", q[alias]):
+                errors[alias] = [f"is the same filter as {name}: give one of them"]
+            q[name] = q[alias]
+    if "compact" in q and "compact" in accepted:
+        if q["compact"] not in ("true", "false", ""):
+            errors["compact"] = ["must be true or false"]
+        f.compact = q["compact"] == "true"
     if q.get("page") not in (None, ""):
         try:
             f.page = whole_number(q["page"], 1, MAX_PAGE)
@@ -118,6 +139,12 @@ def parse_filters(q: dict[str, str] | None) -> Filters:
             errors["location"] = ["must be a two-letter country code, e.g. GB"]
     if q.get("user_id"):
         f.user_id = q["user_id"]
+    if q.get("path"):
+        f.path = q["path"]
+    if q.get("method"):
+        f.method = q["method"].strip().upper()
+        if not METHOD_RE.match(f.method):
+            errors["method"] = ["must be an HTTP method such as GET or POST"]
     return f
 
 
@@ -126,6 +153,11 @@ def require_valid(f: Filters) -> Filters:
         names = ", ".join(sorted(f.errors))
         raise ValidationError(f"invalid query parameters: {names}", errors=f.errors)
     return f
+
+
+def compact_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """The peer server's compact form: the column names, then each row's values in that order."""
+    return [list(COLUMNS), *([r[c] for c in COLUMNS] for r in rows)]
 
 
 def fetch_page(key: ApiKey, f: Filters, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
@@ -225,4 +257,39 @@ def stats(key: ApiKey, f: Filters) -> dict[str, Any]:
         "os": _group(scope, where, params, "os"),
         "users": _group(scope, where, params, "coalesce(user_id, ip_address)"),
         "hostnames": hostnames,
+        **activity_stats(scope, where, params),
+    }
+
+
+# Response-time buckets (ms) of the distribution: [lower, upper) each, the last open-ended.
+RESPONSE_BUCKETS = (0, 50, 100, 250, 500, 1000, 2500)
+# Device types from the parsed OS (the user agent itself is not stored).
+_DEVICE = ("CASE WHEN os IN ('iOS', 'Android', 'iPadOS', 'Windows Phone', 'BlackBerry OS') THEN 'mobile'"
+           " WHEN os IN ('Windows', 'Mac OS X', 'Linux', 'Ubuntu', 'Chrome OS', 'Fedora', 'FreeBSD', 'macOS')"
+           " THEN 'desktop' WHEN browser IS NULL AND os IS NULL THEN 'unknown' ELSE 'other' END")
+
+
+def activity_stats(scope: scoped.Scope, where: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What the peer's dashboard draws beyond the totals: requests by day of week (ISO, 1 = Monday) and
+    hour of day (UTC), the response-time distribution, device types and API versions (a ``/v1/`` path
+    prefix), each over the filtered rows."""
+    activity = scope.query(
+        "SELECT CAST(extract(isodow FROM created_at AT TIME ZONE 'UTC') AS integer) AS weekday,"
+        " CAST(extract(hour FROM created_at AT TIME ZONE 'UTC') AS integer) AS hour, count(*) AS requests"
+        f" FROM platform.api_requests WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2", **params,
+    )
+    edges = ", ".join(str(e) for e in RESPONSE_BUCKETS[1:])
+    buckets = scope.query(
+        f"SELECT width_bucket(response_time, ARRAY[{edges}]) AS bucket, count(*) AS requests"
+        f" FROM platform.api_requests WHERE {where} GROUP BY 1 ORDER BY 1", **params,
+    )
+    counts = {int(b["bucket"]): int(b["requests"]) for b in buckets}
+    distribution = [{"from_ms": lo, "to_ms": RESPONSE_BUCKETS[i + 1] if i + 1 < len(RESPONSE_BUCKETS) else None,
+                     "requests": counts.get(i, 0)} for i, lo in enumerate(RESPONSE_BUCKETS)]
+    return {
+        "activity": activity,
+        "response_times": distribution,
+        "devices": _group(scope, where, params, _DEVICE),
+        "versions": _group(scope, f"{where} AND path ~ '^/v[0-9]+(/|$)'", params,
+                           "substring(path FROM '^/(v[0-9]+)(/|$)')"),
     }
