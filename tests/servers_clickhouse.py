@@ -36,7 +36,8 @@ What the HTTP adapter supports (what clickhouse-connect sends, plus curl-style u
   (streamed into the engine); request bodies compressed with lz4/gzip/deflate/zstd (``Content-Encoding``);
   ``GET /ping`` -> ``Ok.``.
 - ``database``, ``default_format`` (else TabSeparated), ``query_id``, ``param_<name>`` (server-side
-  query parameters), every other parameter as a setting for that request only (``SET`` then restored);
+  query parameters, in the URL or, as clickhouse-connect sends them past 4 KB, as multipart form fields),
+  every other parameter as a setting for that request only (``SET`` then restored);
   ``readonly=1|2`` rejects anything but SELECT/WITH/SHOW/DESCRIBE/EXISTS/EXPLAIN with code 164 (READONLY),
   like a real read-only profile.
 - Basic auth, ``X-ClickHouse-User``/``X-ClickHouse-Key`` headers or ``user``/``password`` parameters,
@@ -340,6 +341,12 @@ def make_handler(engine: Engine, user: str, password: str) -> type[BaseHTTPReque
                     raise ClickHouseError(516, f"Code: 516. DB::Exception: {u}: Authentication failed: password is "
                                                "incorrect, or there is no user with such name. (AUTHENTICATION_FAILED)")
                 body = _decompress(body, self.headers.get("Content-Encoding", ""))
+                content_type = self.headers.get("Content-Type", "")
+                if content_type.startswith("multipart/form-data"):
+                    # What clickhouse-connect sends when query parameters pass 4 KB of URL (and what
+                    # ClickHouse reads): the query and param_<name> fields as form data.
+                    params.update(_form_fields(body, content_type))
+                    body = b""
                 sql = params.get("query", "")
                 data: bytes | None = None
                 if sql and body:
@@ -466,6 +473,20 @@ try:
             stop()
 except ImportError:  # the standalone server does not need pytest
     pass
+
+
+def _form_fields(body: bytes, content_type: str) -> dict[str, str]:
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if name:
+            payload = part.get_payload(decode=True) or b""
+            fields[str(name)] = payload.decode()
+    return fields
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -67,8 +67,9 @@ def log_request():
     # The peer's clients read nothing but the status, yet its replies are {status, message}: so are these.
     headers = router.current_event.headers
     try:
-        batch = peer.read(peer.body_of(router.current_event.raw_event), headers)
-        key = keys.authenticate({keys.HEADER: batch.api_key})
+        body = peer.body_of(router.current_event.raw_event)
+        key = keys.authenticate({keys.HEADER: peer.api_key_of(body, headers)})  # before judging the rest
+        batch = peer.read(body, headers)
         if not batch.records:
             raise peer.nothing_stored(batch)
         stored = peer.store(key, batch)

@@ -71,20 +71,24 @@ def test_the_key_may_come_in_x_auth_token_and_the_body_key_wins(api, key, new_ke
 
 def test_what_the_peer_refuses_whole_is_a_400_in_its_shape(api, key):
     cases = [
-        ({"framework": "Flask", "requests": [row()]}, 400, "API key required"),
-        ({"api_key": "", "framework": "Flask", "requests": [row()]}, 400, "API key required"),
+        ({"framework": "Flask", "requests": [row()]}, 401, "API key required"),
+        ({"api_key": "", "framework": "Flask", "requests": [row()]}, 401, "API key required"),
         (body_for(key, []), 400, "Payload contains no logged requests."),
         ({"api_key": key.key, "framework": "Flask"}, 400, "Payload contains no logged requests."),
         ({"api_key": key.key, "requests": [row()]}, 400, "Unsupported API framework"),
         ({**body_for(key, [row()]), "privacy_level": "high"}, 400, "privacy_level"),
         ({**body_for(key, [row()]), "requests": "all"}, 400, "requests must be an array"),
-        ([row()], 400, "must be a JSON object"),
+        ([row()], 401, "API key required"),  # the key is judged first: nothing else is told without it
         (body_for(key, [row(status="ok"), "x"]), 400, "None of the 2 logged requests could be stored"),
     ]
     for body, status, message in cases:
         r = log(api, body)
         assert r.status_code == status, (body, r.text)
         assert r.json()["status"] == status and message in r.json()["message"], (body, r.text)
+    r = log(api, [row()], headers={"X-AUTH-TOKEN": key.key})
+    assert r.status_code == 400 and "must be a JSON object" in r.json()["message"], r.text
+    r = log(api, {"api_key": "tt_no-such-key", "framework": "Nope", "requests": "all"})
+    assert r.status_code == 401, r.text  # a wrong key is not told what else is wrong
     r = api.post("/api/log-request", tenant=None, data="{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["status"] == 400
     unknown = log(api, {"api_key": "tt_no-such-key", "framework": "Flask", "requests": [row()]})

@@ -146,3 +146,25 @@ def test_migrations_apply_once_and_move_an_earlier_table(clickhouse_server: Any,
         monkeypatch.undo()
         config.reset_settings()
         store.reset_clickhouse()
+
+
+def test_a_large_batch_is_looked_up_and_stored_once(clickhouse_server: Any, monkeypatch: Any) -> None:
+    """A batch as the queue delivers it: the id lookup's parameters pass 4 KB, which clickhouse-connect
+    sends as form data; every event stored once, and the same batch again stores nothing."""
+    from telltale.events.models import Event
+    from telltale.events.stores import clickhouse as store
+    from telltale.platform import config
+
+    _settings(monkeypatch, clickhouse_server)
+    try:
+        ch = store.ClickHouseEventStore()
+        now = datetime(2026, 4, 22, 10, 30, tzinfo=UTC)
+        batch = [Event(event_id=str(uuid.uuid4()), event_type="ch.test", occurred_at=now + timedelta(minutes=i),
+                       tenant_id="t1", received_at=now, attributes={"plan": "p"}) for i in range(1000)]
+        assert ch.write(batch) == 1000
+        assert ch.write(batch) == 0
+        assert _count(ch, "t1") == [("p", 1000)]
+    finally:
+        monkeypatch.undo()
+        config.reset_settings()
+        store.reset_clickhouse()

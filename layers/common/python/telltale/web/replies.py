@@ -79,16 +79,22 @@ BODY_TOO_LARGE = f"must be at most {MAX_BODY_BYTES:,} bytes (5 MiB) of JSON"
 BODY_TOO_DEEP = f"must not nest arrays and objects more than {MAX_BODY_DEPTH} levels deep"
 
 
-def parse_json_body(raw: str | bytes | None) -> Any:
+def parse_json_body(raw: str | bytes | None, *, refuse_unstorable: bool = True,
+                    max_bytes: int = MAX_BODY_BYTES) -> Any:
     """The request body as JSON; None when there is none; a 400 that says why when it is not JSON, not
     UTF-8, larger than :data:`MAX_BODY_BYTES`, nested deeper than :data:`MAX_BODY_DEPTH`, or when a string
     in it holds the NUL character (PostgreSQL's text and jsonb cannot store it: every route would
-    otherwise answer 500 when it writes the value)."""
+    otherwise answer 500 when it writes the value; ``refuse_unstorable=False`` for a reader that drops such
+    a value itself). ``max_bytes``: a route that takes more than the others (the api-analytics clients'
+    minute of requests)."""
     if not raw:
         return None
-    if _utf8_size(raw) > MAX_BODY_BYTES:
-        raise ValidationError(f"the body is larger than {MAX_BODY_BYTES:,} bytes (5 MiB), the most a request may send",
-                              errors={"body": [BODY_TOO_LARGE]})
+    if _utf8_size(raw, max_bytes) > max_bytes:
+        if max_bytes == MAX_BODY_BYTES:
+            raise ValidationError(f"the body is larger than {MAX_BODY_BYTES:,} bytes (5 MiB), the most a request may"
+                                  " send", errors={"body": [BODY_TOO_LARGE]})
+        raise ValidationError(f"the body is larger than {max_bytes:,} bytes, the most this route takes",
+                              errors={"body": [f"must be at most {max_bytes:,} bytes of JSON"]})
     if isinstance(raw, str):
         text = raw
     else:
@@ -108,7 +114,7 @@ def parse_json_body(raw: str | bytes | None) -> Any:
                               "the most a request may", errors={"body": [BODY_TOO_DEEP]})
     # JSON can carry NUL only as its \\u0000 escape, and a lone UTF-16 surrogate (not Unicode: no UTF-8 text,
     # so no database or queue, can hold it) only as an unpaired \\ud800-\\udfff one: most bodies skip the walk.
-    if "\\u0000" in text or _SURROGATE_ESCAPE.search(text):
+    if refuse_unstorable and ("\\u0000" in text or _SURROGATE_ESCAPE.search(text)):
         found = _unstorable_path(body, "")
         if found is not None:
             where, nul = found
@@ -124,10 +130,10 @@ def parse_json_body(raw: str | bytes | None) -> Any:
 _TOO_DEEP = object()
 
 
-def _utf8_size(raw: str | bytes) -> int:
+def _utf8_size(raw: str | bytes, limit: int = MAX_BODY_BYTES) -> int:
     """The body's size in UTF-8 bytes, without encoding a text that is surely small enough (<= 4 bytes a
     character) or surely too large (>= 1 byte a character)."""
-    if isinstance(raw, bytes) or len(raw) > MAX_BODY_BYTES or 4 * len(raw) <= MAX_BODY_BYTES:
+    if isinstance(raw, bytes) or len(raw) > limit or 4 * len(raw) <= limit:
         return len(raw)
     return len(raw.encode("utf-8", "surrogatepass"))
 
