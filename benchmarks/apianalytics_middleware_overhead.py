@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "clients"))
@@ -148,23 +149,13 @@ if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
     PIN_APP, PIN_LOAD = ["taskset", "-c", "1"], ["taskset", "-c", "0"]
 
 
-def cost_breakdown(sink: str, n: int = 20_000) -> tuple[float, float]:
-    """(request-path us, sender us) per request, timed in this process with the real code: building the
-    handler and recording on finish (against the plain handler's construction), and turning records into
-    a JSON batch posted to the sink. Immune to other load on the machine, unlike throughput."""
+def _fake_request() -> tuple[Any, Any]:
+    """A Tornado application and a GET request to it, without a server: what a handler is built from when
+    the middleware's per-request cost is timed in-process."""
     import warnings
 
     from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
-    from tornado.web import Application, RequestHandler
-
-    from telltale_client import core
-    from telltale_client.tornado import Analytics, Config
-
-    config = Config(server_url=sink, batch_size=10**9, flush_interval=3600, max_buffer=10**9)
-
-    class WithAnalytics(Analytics):
-        def __init__(self, app, res):  # type: ignore[no-untyped-def]
-            super().__init__(app, res, "tt_breakdown", config)
+    from tornado.web import Application
 
     class Conn:
         def set_close_callback(self, cb: object) -> None:
@@ -176,6 +167,26 @@ def cost_breakdown(sink: str, n: int = 20_000) -> tuple[float, float]:
         req = HTTPServerRequest(start_line=RequestStartLine("GET", "/", "HTTP/1.1"), connection=Conn(),  # type: ignore[arg-type]
                                 headers=HTTPHeaders({"Host": "127.0.0.1", "User-Agent": "wrk/4.1"}))
     req.remote_ip = "127.0.0.1"
+    return app, req
+
+
+def cost_breakdown(sink: str, n: int = 20_000) -> tuple[float, float]:
+    """(request-path us, sender us) per request, timed in this process with the real code: building the
+    handler and recording on finish (against the plain handler's construction), and turning records into
+    a JSON batch posted to the sink. Immune to other load on the machine, unlike throughput."""
+
+    from tornado.web import RequestHandler
+
+    from telltale_client import core
+    from telltale_client.tornado import Analytics, Config
+
+    config = Config(server_url=sink, batch_size=10**9, flush_interval=3600, max_buffer=10**9)
+
+    class WithAnalytics(Analytics):
+        def __init__(self, app, res):  # type: ignore[no-untyped-def]
+            super().__init__(app, res, "tt_breakdown", config)
+
+    app, req = _fake_request()
 
     def per_call(fn: object) -> float:
         # CPU time of this thread, so other processes on the machine do not count.
@@ -213,10 +224,8 @@ def peer_cost_breakdown(sink: str, n: int = 20_000) -> tuple[float, float] | Non
     except ImportError:
         return None
     import logging
-    import warnings
 
-    from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
-    from tornado.web import Application, RequestHandler
+    from tornado.web import RequestHandler
 
     logging.getLogger("api_analytics").propagate = False  # it logs every request at DEBUG; no output here
     config = PeerConfig()
@@ -226,16 +235,7 @@ def peer_cost_breakdown(sink: str, n: int = 20_000) -> tuple[float, float] | Non
         def __init__(self, app, res):  # type: ignore[no-untyped-def]
             super().__init__(app, res, "peer_breakdown", config)
 
-    class Conn:
-        def set_close_callback(self, cb: object) -> None:
-            pass
-
-    app = Application([])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        req = HTTPServerRequest(start_line=RequestStartLine("GET", "/", "HTTP/1.1"), connection=Conn(),  # type: ignore[arg-type]
-                                headers=HTTPHeaders({"Host": "127.0.0.1", "User-Agent": "wrk/4.1"}))
-    req.remote_ip = "127.0.0.1"
+    app, req = _fake_request()
 
     def finished() -> None:
         h = WithPeer(app, req)

@@ -51,17 +51,18 @@ def move_tenant(tenant_id: str, to: str = "clickhouse", *, say: Callable[[str], 
     if state is None or state["state"] == "moving":
         _place(tenant_id, "moving")
         _wait_for_every_process(say, "every process writes to both stores")
-        copied = _copy_unequal_days(tenant_id, say)
+        copied = _copy_short_days(tenant_id, say)
         _place(tenant_id, "clickhouse")
         _wait_for_every_process(say, "every process reads ClickHouse")
     else:
         copied = 0
-    copied += _copy_unequal_days(tenant_id, say)
-    left = _unequal_days(tenant_id)
+    copied += _copy_short_days(tenant_id, say)
+    pg, ch = _pg_days(tenant_id), _ch_days(tenant_id)
+    left = _short_days(pg, ch)
     if left:
         raise RuntimeError(f"{tenant_id}: ClickHouse still lacks events of {len(left)} day(s)"
                            f" ({', '.join(map(str, left[:5]))}); run the move again")
-    totals = _totals(tenant_id)
+    totals = {"postgres": sum(pg.values()), "clickhouse": sum(ch.values())}
     say(f"{tenant_id}: moved; {totals['postgres']:,} events in PostgreSQL, {totals['clickhouse']:,} in ClickHouse,"
         " every day's PostgreSQL events in ClickHouse; reads now go to ClickHouse")
     return {"tenant": tenant_id, "copied": copied, **totals}
@@ -100,22 +101,17 @@ def _ch_days(tenant_id: str) -> dict[date, int]:
     return {r[0]: int(r[1]) for r in result.result_rows}
 
 
-def _unequal_days(tenant_id: str) -> list[date]:
+def _short_days(pg: dict[date, int], ch: dict[date, int]) -> list[date]:
     """The days on which ClickHouse counts fewer of the tenant's events than PostgreSQL."""
-    pg, ch = _pg_days(tenant_id), _ch_days(tenant_id)
     return sorted(d for d, n in pg.items() if ch.get(d, 0) < n)
 
 
-def _totals(tenant_id: str) -> dict[str, int]:
-    return {"postgres": sum(_pg_days(tenant_id).values()), "clickhouse": sum(_ch_days(tenant_id).values())}
-
-
-def _copy_unequal_days(tenant_id: str, say: Callable[[str], None]) -> int:
+def _copy_short_days(tenant_id: str, say: Callable[[str], None]) -> int:
     from telltale.events.stores.clickhouse import ClickHouseEventStore
 
     target = ClickHouseEventStore()
     copied = 0
-    days = _unequal_days(tenant_id)
+    days = _short_days(_pg_days(tenant_id), _ch_days(tenant_id))
     for n, day in enumerate(days, 1):
         stored = sum(target.write(batch) for batch in _events_of(tenant_id, day))
         copied += stored
