@@ -67,8 +67,14 @@ def log_request():
     # The peer's clients read nothing but the status, yet its replies are {status, message}: so are these.
     headers = router.current_event.headers
     try:
-        body = peer.body_of(router.current_event.raw_event)
-        key = keys.authenticate({keys.HEADER: peer.api_key_of(body, headers)})  # before judging the rest
+        body, unreadable = None, None
+        try:
+            body = peer.body_of(router.current_event.raw_event)
+        except ValidationError as exc:  # told only to a caller with a key
+            unreadable = exc
+        key = keys.authenticate({keys.HEADER: peer.api_key_of(body, headers, unreadable)})  # before the rest
+        if unreadable is not None:
+            raise unreadable
         batch = peer.read(body, headers)
         if not batch.records:
             raise peer.nothing_stored(batch)

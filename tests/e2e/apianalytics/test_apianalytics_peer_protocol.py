@@ -89,8 +89,15 @@ def test_what_the_peer_refuses_whole_is_a_400_in_its_shape(api, key):
     assert r.status_code == 400 and "must be a JSON object" in r.json()["message"], r.text
     r = log(api, {"api_key": "tt_no-such-key", "framework": "Nope", "requests": "all"})
     assert r.status_code == 401, r.text  # a wrong key is not told what else is wrong
-    r = api.post("/api/log-request", tenant=None, data="{not json", headers={"Content-Type": "application/json"})
-    assert r.status_code == 400 and r.json()["status"] == 400
+    # A body that cannot be read carries no key: a 401 without one, the 400 only for a caller with a key.
+    for unreadable in ("{not json", b"\xa9\xfd\x64"):
+        r = api.post("/api/log-request", tenant=None, data=unreadable, headers={"Content-Type": "application/json"})
+        assert r.status_code == 401 and "X-AUTH-TOKEN" in r.json()["message"], r.text
+        r = api.post("/api/log-request", tenant=None, data=unreadable,
+                     headers={"Content-Type": "application/json", "X-AUTH-TOKEN": key.key})
+        assert r.status_code == 400 and r.json()["status"] == 400, r.text
+    r = api.post("/api/log-request", tenant=None, data=b"\xa9", headers={"X-AUTH-TOKEN": "tt_no-such-key"})
+    assert r.status_code == 401, r.text  # a wrong key in the header is judged before the body
     unknown = log(api, {"api_key": "tt_no-such-key", "framework": "Flask", "requests": [row()]})
     assert unknown.status_code == 401 and unknown.json()["status"] == 401
     assert key.data() == []

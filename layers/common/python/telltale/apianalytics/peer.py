@@ -128,14 +128,18 @@ def body_of(event: dict[str, Any]) -> Any:
         raise _invalid(exc.message[:1].upper() + exc.message[1:]) from None
 
 
-def api_key_of(body: Any, headers: dict[str, str] | None) -> str:
+def api_key_of(body: Any, headers: dict[str, str] | None, unreadable: ValidationError | None = None) -> str:
     """The key a batch is sent with: checked first, so that nothing else of a body is judged (or told)
-    without it. A 401 when there is none."""
+    without it. A 401 when there is none, even when the body could not be read (``unreadable``): a
+    caller without a key learns nothing about what the route accepts."""
     api_key = body.get("api_key") if isinstance(body, dict) else None
     if api_key is not None and not isinstance(api_key, str):
         raise Unauthorized("API key required: api_key must be a string")
     # The peer strips quotes from the key (a key pasted with its quotes still works).
     api_key = (api_key or "").replace('"', "").strip() or _header_key(headers)
+    if not api_key and unreadable is not None:
+        raise Unauthorized("API key required: the body is not readable JSON, so send the key in the "
+                           "X-AUTH-TOKEN header (or as api_key in a JSON body)")
     if not api_key:
         raise Unauthorized("API key required: send it as api_key in the body (or in the X-AUTH-TOKEN header)")
     return api_key
