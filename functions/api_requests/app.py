@@ -89,15 +89,18 @@ def log_request():
 
 
 @router.get("/api/data", security=API_KEY_AUTH,
-             summary="Logged requests, filtered, 50,000 per page (X-AUTH-TOKEN)", tags=["API analytics"])
+             summary="Logged requests, filtered, 50,000 per page; X-Next-Cursor gives the next (X-AUTH-TOKEN)",
+             tags=["API analytics"])
 def get_data():
     key = _key()
     f = query.require_valid(query.parse_filters(router.current_event.query_string_parameters, query.DATA_PARAMS))
-    rows = query.fetch_page(key, f)
+    rows, after = query.fetch_page(key, f)
     body = dumps(query.compact_rows(rows) if f.compact else rows)
     query.require_deliverable(len(body), (router.current_event.headers or {}).get("accept-encoding"))
-    return Response(status_code=200, content_type=JSON, body=body, compress=True,
-                    headers={"X-Page": str(f.page), "X-Page-Size": str(query.PAGE_SIZE)})
+    headers = {"X-Page": str(f.page), "X-Page-Size": str(query.PAGE_SIZE)}
+    if after is not None:  # the next page, at the cost of the first: ?cursor=<this>
+        headers["X-Next-Cursor"] = after.encode()
+    return Response(status_code=200, content_type=JSON, body=body, compress=True, headers=headers)
 
 
 @router.delete("/api/data", security=API_KEY_AUTH,

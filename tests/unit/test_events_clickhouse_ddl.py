@@ -48,7 +48,8 @@ def test_a_cluster_replicates_every_table_and_shards_by_tenant():
     for e, args in data:  # the standard macros: a replica set per shard (the migrations record: per cluster)
         assert "'{replica}'" in args and ("{shard}" in args or "schema_migrations" in args), (e, args)
     fronts = [a for e, a in engines if e == "Distributed"]
-    assert sorted(a.split(", ")[2] for a in fronts) == ["`event_ids_local`", "`events_local`"]
+    assert sorted(a.split(", ")[2] for a in fronts) == ["`api_request_rollups_local`", "`api_requests_local`",
+                                                       "`event_ids_local`", "`events_local`"]
     # A tenant's rows on one shard (the regex above stops before the hash's closing parenthesis).
     assert all(a.endswith("cityHash64(tenant_id") for a in fronts)
 

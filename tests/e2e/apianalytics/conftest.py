@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from servers_clickhouse import clickhouse_server, routed_to_clickhouse  # noqa: F401 - registers the fixture
 
 
 class KeyClient:
@@ -48,6 +50,23 @@ def new_key(api: Any) -> Callable[..., KeyClient]:
 @pytest.fixture
 def key(new_key: Callable[..., KeyClient]) -> KeyClient:
     return new_key()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_request_tenant(clickhouse_server: Any, local_stack: Any) -> Iterator[str]:  # noqa: F811
+    """A tenant whose request log lives in ClickHouse (TELLTALE_CLICKHOUSE_REQUEST_TENANTS), on the test
+    ClickHouse server; everyone else's stays in PostgreSQL."""
+    tenant = "chreq" + uuid.uuid4().hex[:8]
+    with routed_to_clickhouse(clickhouse_server, TELLTALE_CLICKHOUSE_REQUEST_TENANTS=tenant):
+        yield tenant
+
+
+@pytest.fixture(params=["postgres", "clickhouse"])
+def store_key(request: Any, new_key: Callable[..., KeyClient]) -> KeyClient:
+    """A key of a tenant on each request-log store in turn (the same tests, both stores)."""
+    if request.param == "postgres":
+        return new_key()
+    return new_key(tenant=request.getfixturevalue("clickhouse_request_tenant"))
 
 
 @pytest.fixture

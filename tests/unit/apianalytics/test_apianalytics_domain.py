@@ -9,6 +9,9 @@ import pytest
 
 from telltale.apianalytics import enrich, ingest, pinger, query
 from telltale.apianalytics.keys import ApiKey
+from telltale.apianalytics.stores.base import Queries
+from telltale.apianalytics.stores.clickhouse import ClickHouseDialect
+from telltale.apianalytics.stores.postgres import PostgresDialect
 from telltale.platform import scoped
 
 
@@ -28,11 +31,37 @@ def test_filters_parse_and_name_every_bad_parameter():
 def test_date_narrows_a_range():
     f = query.parse_filters({"date": "2026-03-05", "dateFrom": "2026-03-01"})
     assert f.date_from == f.date_to == dt.date(2026, 3, 5)
-    where, params = f.where(ApiKey(id="k", tenant_id="t"))
+    pg = PostgresDialect()
+    where, params = Queries(pg, lambda sql, p: []).where(ApiKey(id="k", tenant_id="t"), f, pg.raw())
     # The key first, always; the tenant comes first of all, from the scope every read of the table goes through.
     assert where.startswith("api_key_id = CAST(:key AS uuid) AND ") and params["key"] == "k"
+    assert params["t1"] - params["t0"] == dt.timedelta(days=1)  # the whole day, half-open
     sent = scoped.rewrite(f"SELECT * FROM platform.api_requests WHERE {where}")
     assert sent.startswith("SELECT * FROM (SELECT * FROM platform.api_requests WHERE tenant_id = :tenant_id)")
+    # ClickHouse has no scope rewriter: its statements name the tenant themselves.
+    ch = ClickHouseDialect()
+    where, params = Queries(ch, lambda sql, p: []).where(ApiKey(id="k", tenant_id="t"), f, ch.rollup())
+    assert where.startswith("tenant_id = {tenant:String} AND api_key_id = {key:String} AND hour >= ")
+    assert (params["tenant"], params["key"]) == ("t", "k")
+
+
+def test_the_rollups_buckets_are_the_dashboards():
+    from telltale.apianalytics.stores.base import RESPONSE_BUCKETS, ROLLUP_DIMENSIONS
+    from telltale.events.stores import clickhouse_schema
+
+    assert clickhouse_schema.ROLLUP_BUCKETS == RESPONSE_BUCKETS
+    assert clickhouse_schema.ROLLUP_DIMENSIONS.split(", ")[3:] == list(ROLLUP_DIMENSIONS)
+
+
+def test_a_cursor_survives_its_round_trip_and_a_forged_one_is_a_400():
+    from telltale.apianalytics.stores.base import Cursor
+    from telltale.platform.errors import ValidationError
+
+    c = Cursor(dt.datetime(2026, 3, 5, 1, 2, 3, 456789, tzinfo=dt.UTC), 2**100 + 7)
+    assert Cursor.decode(c.encode()) == c
+    for forged in ("", "x", "bm90IGpzb24", c.encode()[:-2] + "!!", "WyIyMDI2LTAzLTA1IiwiLTEiXQ"):
+        with pytest.raises(ValidationError, match="cursor"):
+            Cursor.decode(forged)
 
 
 def test_enrichment_offline():

@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field, field_validator
 
 from telltale.apianalytics import enrich
 from telltale.apianalytics.keys import ApiKey
-from telltale.platform import db, scoped
 from telltale.platform.errors import ValidationError
 
 MAX_BATCH = 5000
@@ -88,8 +87,9 @@ def rows_of(records: list[RequestRecord], privacy_level: int, framework: str) ->
         location = enrich.country(ip) if ip else None
         browser, os_name = enrich.browser_and_os(r.user_agent)
         out.append({
-            "created_at": r.created_at.isoformat(),
-            "hostname": r.hostname,
+            "created_at": r.created_at.astimezone(UTC),
+            # An empty hostname is no hostname: the rollups key by it, and keep one spelling of "none".
+            "hostname": r.hostname or None,
             "ip_address": ip if privacy_level == 0 else None,
             "path": r.path,
             "method": r.method,
@@ -104,34 +104,17 @@ def rows_of(records: list[RequestRecord], privacy_level: int, framework: str) ->
     return out
 
 
-# One parameter, one statement: jsonb_to_recordset turns a whole chunk into rows server-side.
-_INSERT = (
-    "INSERT INTO platform.api_requests (api_key_id, created_at, hostname, ip_address, path,"
-    " method, status, response_time, browser, os, location, user_id, framework)"
-    " SELECT CAST(:k AS uuid), r.created_at, r.hostname, r.ip_address, r.path, r.method, r.status,"
-    " r.response_time, r.browser, r.os, r.location, r.user_id, r.framework"
-    " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(created_at timestamptz, hostname text,"
-    " ip_address text, path text, method text, status smallint, response_time integer,"
-    " browser text, os text, location text, user_id text, framework text)"
-)
-
-
 def store(key: ApiKey, batch: RequestBatch) -> int:
     return store_records(key, batch.requests, batch.privacy_level, batch.framework)
 
 
-def store_records(key: ApiKey, records: list[RequestRecord], privacy_level: int, framework: str,
-                  chunk: int = MAX_BATCH) -> int:
-    """Store ``records``, ``chunk`` at a time (one statement each, so no statement's parameter grows with
-    the batch), all in one transaction: a batch is stored whole or, on a database error, not at all."""
+def store_records(key: ApiKey, records: list[RequestRecord], privacy_level: int, framework: str) -> int:
+    """Store ``records`` in the tenant's request-log store, whole or (on a database error) not at all."""
     if not records:
         return 0
-    scope = scoped.tenant(key.tenant_id)
-    with db.transaction() as tx:
-        for start in range(0, len(records), chunk):
-            rows = rows_of(records[start:start + chunk], privacy_level, framework)
-            scope.run(tx, _INSERT, k=key.id, rows=db.jsonb(rows))
-    return len(records)
+    from telltale.apianalytics import stores
+
+    return stores.store_for(key.tenant_id).insert(key, rows_of(records, privacy_level, framework))
 
 
 def _rows_to_requests(body: dict[str, Any]) -> dict[str, Any]:

@@ -74,6 +74,10 @@ class Settings:
     # A cluster name (from the server's remote_servers): every DDL ON CLUSTER, Replicated tables behind
     # Distributed ones sharded by tenant (telltale.events.stores.clickhouse_schema). Empty: one node.
     clickhouse_cluster: str = ""
+    # Where API request logs live (telltale.apianalytics.stores): PostgreSQL, or the ClickHouse above, for
+    # everyone or for the tenants listed.
+    request_store: EventStore = "postgres"
+    clickhouse_request_tenants: str = ""
     # How long a process trusts what it read of events.tenant_stores (a tenant moved to ClickHouse): a move
     # waits this long between its steps, so that every process writes where the step says.
     event_store_cache_s: float = 30.0
@@ -147,7 +151,7 @@ def _convert(name: str, raw: str, default: Any) -> Any:
         if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
             raise ValueError(f"must be host:port, not {raw!r}")
         return host.strip("[]"), int(port)
-    if name == "event_store":
+    if name in ("event_store", "request_store"):
         if raw not in get_args(EventStore):
             raise ValueError(f"must be one of {', '.join(get_args(EventStore))}, not {raw!r}")
         return raw

@@ -53,8 +53,8 @@ if TYPE_CHECKING:
 # compares this with the migrated database, so a new table cannot be forgotten.
 TENANT_TABLES: frozenset[tuple[str, str]] = frozenset({
     ("platform", "apps"), ("platform", "secrets"), ("platform", "saved_queries"), ("platform", "query_executions"),
-    ("platform", "api_keys"), ("platform", "api_requests"), ("platform", "api_monitors"),
-    ("platform", "api_monitor_results"),
+    ("platform", "api_keys"), ("platform", "api_requests"), ("platform", "api_request_rollups"),
+    ("platform", "api_monitors"), ("platform", "api_monitor_results"),
     ("events", "events"), ("events", "event_ids"), ("events", "active_users"), ("events", "tenant_stores"),
     ("usage", "connectors"), ("usage", "spaces"), ("usage", "products"), ("usage", "product_tables"),
     ("usage", "bi_queries"), ("usage", "sync_jobs"), ("usage", "product_usage_stats"),

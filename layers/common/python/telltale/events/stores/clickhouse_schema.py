@@ -1,4 +1,5 @@
-"""The ClickHouse event store's tables, as ordered, idempotent migrations, on one node or on a cluster.
+"""The ClickHouse store's tables (events, and the API request log with its rollups), as ordered, idempotent
+migrations, on one node or on a cluster.
 
 Single node (and ClickHouse Cloud): ``events`` and ``event_ids`` are ReplacingMergeTree tables.
 Cluster (``TELLTALE_CLICKHOUSE_CLUSTER=<name>``): every statement is ``ON CLUSTER``, the data lives in
@@ -101,9 +102,86 @@ def event_ids(layout: Layout) -> list[str]:
     return _sharded(layout, "event_ids", columns, engine, "ORDER BY (tenant_id, event_id)")
 
 
+REQUEST_COLUMNS = """
+    tenant_id     String,
+    api_key_id    String,
+    -- Unique, and in insertion order within a millisecond: (created_at, id) is the data API's keyset.
+    id            UInt128,
+    created_at    DateTime64(6, 'UTC'),
+    hostname      Nullable(String),
+    ip_address    Nullable(String),
+    path          String,
+    method        LowCardinality(String),
+    status        UInt16,
+    response_time UInt32,
+    browser       LowCardinality(Nullable(String)),
+    os            LowCardinality(Nullable(String)),
+    location      LowCardinality(Nullable(String)),
+    user_id       Nullable(String),
+    framework     LowCardinality(Nullable(String))"""
+
+
+def api_requests(layout: Layout) -> list[str]:
+    """The API request log (spec 002), ordered for one key's rows in time (the data API's pages, the
+    dashboard's ranges), partitioned by month."""
+    engine = layout.engine("MergeTree", layout.data_table("api_requests"))
+    return _sharded(layout, "api_requests", REQUEST_COLUMNS, engine,
+                    "PARTITION BY toYYYYMM(created_at)\nORDER BY (tenant_id, api_key_id, created_at, id)")
+
+
+# The response-time buckets of the rollups, in ms (telltale.apianalytics.stores.base.RESPONSE_BUCKETS, which
+# a test holds equal): [0, 50), [50, 100), ... [2500, ...).
+ROLLUP_BUCKETS = (0, 50, 100, 250, 500, 1000, 2500)
+ROLLUP_DIMENSIONS = "tenant_id, api_key_id, hour, hostname, method, path, status, location, browser, os"
+
+
+def _bucket_counts() -> str:
+    out = []
+    for i, lo in enumerate(ROLLUP_BUCKETS):
+        hi = f" AND response_time < {ROLLUP_BUCKETS[i + 1]}" if i + 1 < len(ROLLUP_BUCKETS) else ""
+        out.append(f"countIf(response_time >= {lo}{hi}) AS rt_b{i}")
+    return ", ".join(out)
+
+
+def api_request_rollups(layout: Layout) -> list[str]:
+    """Hourly rollups of the request log, kept by a materialized view on every insert (on a cluster, on each
+    shard's local table: a tenant's rows and rollups share the shard). SummingMergeTree adds up rows of
+    the same dimensions as it merges; reads sum() them anyway, so an unmerged part is never miscounted.
+    NULLs are '' here (a sorting key has no Nullable columns); reads turn them back."""
+    buckets = ",\n".join(f"    rt_b{i} UInt64" for i in range(len(ROLLUP_BUCKETS)))
+    columns = f"""
+    tenant_id         String,
+    api_key_id        String,
+    hour              DateTime('UTC'),
+    hostname          String,
+    method            LowCardinality(String),
+    path              String,
+    status            UInt16,
+    location          LowCardinality(String),
+    browser           LowCardinality(String),
+    os                LowCardinality(String),
+    requests          UInt64,
+    errors            UInt64,
+    response_time_sum UInt64,
+{buckets}"""
+    engine = layout.engine("SummingMergeTree", layout.data_table("api_request_rollups"))
+    tables = _sharded(layout, "api_request_rollups", columns, engine,
+                      f"PARTITION BY toYYYYMM(hour)\nORDER BY ({ROLLUP_DIMENSIONS})")
+    view = (f"CREATE MATERIALIZED VIEW IF NOT EXISTS {layout.q(layout.data_table('api_request_rollups') + '_mv')}"
+            f"{layout.on_cluster} TO {layout.q(layout.data_table('api_request_rollups'))} AS"
+            " SELECT tenant_id, api_key_id, toStartOfHour(created_at) AS hour, ifNull(hostname, '') AS hostname,"
+            " method, path, status, ifNull(location, '') AS location, ifNull(browser, '') AS browser,"
+            " ifNull(os, '') AS os, count() AS requests, countIf(status >= 400) AS errors,"
+            f" sum(response_time) AS response_time_sum, {_bucket_counts()}"
+            f" FROM {layout.q(layout.data_table('api_requests'))} GROUP BY {ROLLUP_DIMENSIONS}")
+    return [*tables, view]
+
+
 MIGRATIONS = (
     ("0001_events_by_type_and_time", events_by_type_and_time),
     ("0002_event_ids", event_ids),
+    ("0003_api_requests", api_requests),
+    ("0004_api_request_rollups", api_request_rollups),
 )
 
 
