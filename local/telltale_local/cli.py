@@ -154,11 +154,12 @@ def cmd_events_move(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
     started = None if os.environ.get("TELLTALE_DB_HOST") else _with_backends(data_dir)
     try:
+        from telltale.apianalytics.move import RequestLogCopy
         from telltale.events.move import move_tenant
         from telltale.platform.errors import TelltaleError
 
         try:
-            move_tenant(args.tenant, args.to, say=lambda line: print(line, flush=True))
+            move_tenant(args.tenant, args.to, say=lambda line: print(line, flush=True), also=[RequestLogCopy()])
         except (TelltaleError, RuntimeError) as exc:
             print(f"not moved: {getattr(exc, 'message', exc)}", file=sys.stderr)
             return 1
@@ -213,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("events", help="operate the event stores")
     events_sub = p.add_subparsers(dest="events_command", required=True)
-    m = events_sub.add_parser("move-tenant", help="copy a tenant's events to ClickHouse, verify, switch its reads")
+    m = events_sub.add_parser("move-tenant",
+                              help="copy a tenant's events and API request log to ClickHouse, verify, switch reads")
     m.add_argument("--tenant", required=True)
     m.add_argument("--to", default="clickhouse", choices=["clickhouse"])
     m.set_defaults(func=cmd_events_move)

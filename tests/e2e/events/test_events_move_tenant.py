@@ -41,6 +41,28 @@ def _move(tenant: str) -> subprocess.CompletedProcess[str]:
                           cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=300)
 
 
+def _request_logger(api: Any, api_key: str) -> Any:
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(days=6)
+
+    def log(start: int, n: int) -> None:
+        rows = [{"path": f"/v1/p{i % 4}", "method": "GET", "status": [200, 404, 500][i % 3], "response_time": 7 * i,
+                 "hostname": "api.example.com", "ip_address": "81.2.69.142", "user_id": f"u{i % 5}",
+                 "created_at": (base + timedelta(hours=3 * i)).isoformat()} for i in range(start, start + n)]
+        r = api.post("/api/log-request", tenant=None,
+                     json={"api_key": api_key, "framework": "Flask", "privacy_level": 0, "requests": rows})
+        assert r.status_code == 201 and r.json()["stored"] == n, r.text
+    return log
+
+
+def _request_views(api: Any, api_key: str) -> tuple[Any, Any]:
+    views = []
+    for route in ("/api/data", "/api/stats"):
+        r = api.get(route, tenant=None, headers={"X-AUTH-TOKEN": api_key})
+        assert r.status_code == 200, r.text
+        views.append(r.json())
+    return views[0], views[1]
+
+
 def test_a_tenant_moves_to_clickhouse_online(api: Any, clickhouse_tenant: str, setting: Any, event_type: str) -> None:
     from telltale.events import move, stores
 
@@ -52,8 +74,17 @@ def test_a_tenant_moves_to_clickhouse_online(api: Any, clickhouse_tenant: str, s
     before = _by_day(api, tenant, event_type)
     assert not stores.uses_clickhouse(tenant)
 
+    # The tenant's API request log moves with its events: a key, and requests over a few days.
+    made = api.post("/api/keys", tenant=tenant, json={"name": "move"})
+    assert made.status_code == 201, made.text
+    api_key = made.json()["data"]["api_key"]
+    log = _request_logger(api, api_key)
+    log(0, 30)
+
     # While a move is on, a new event is written to both stores, PostgreSQL still the one read.
     move._place(tenant, "moving")
+    log(30, 5)  # and new requests too (PostgreSQL first, then ClickHouse with PostgreSQL's ids)
+    requests_before = _request_views(api, api_key)
     during = _events(tenant, event_type, 41)[40:]
     assert api.post("/api/analytics/events", json=during, tenant=tenant).status_code == 202
     assert wait_for_count(api, event_type, 41, tenant=tenant, time_range=(RANGE["from"], RANGE["to"])) == 41
@@ -69,6 +100,15 @@ def test_a_tenant_moves_to_clickhouse_online(api: Any, clickhouse_tenant: str, s
     assert stores.uses_clickhouse(tenant)
     assert move._pg_days(tenant) == move._ch_days(tenant) and sum(move._ch_days(tenant).values()) == 41
     assert _by_day(api, tenant, event_type) == before  # the same answers, now from ClickHouse
+    from telltale.apianalytics import move as requests_move
+    from telltale.apianalytics import stores as request_stores
+
+    assert request_stores.uses_clickhouse(tenant) and "request log: 35 rows in PostgreSQL, 35 in" in out.stdout
+    copy = requests_move.RequestLogCopy()
+    assert copy.pg_days(tenant) == copy.ch_days(tenant)  # the dual-written five counted once
+    assert _request_views(api, api_key) == requests_before  # /api/data and /api/stats, now from ClickHouse
+    log(35, 2)  # after the move, ClickHouse alone
+    assert sum(copy.ch_days(tenant).values()) == 37 and sum(copy.pg_days(tenant).values()) == 35
 
     # After the move: a replay of a moved event counts once, a new event counts.
     fresh = _events(tenant, event_type, 1)[0]
@@ -81,6 +121,10 @@ def test_a_tenant_moves_to_clickhouse_online(api: Any, clickhouse_tenant: str, s
 
     again = _move(tenant)  # running it again only verifies
     assert again.returncode == 0 and "moved already" in again.stdout, again.stderr + again.stdout
+    # Deleting a moved tenant's data clears PostgreSQL's copy too: undoing the move brings nothing back.
+    deleted = api.delete("/api/data", tenant=None, headers={"X-AUTH-TOKEN": api_key})
+    assert deleted.status_code == 200 and deleted.json()["data"]["deleted"]["requests"] == 37, deleted.text
+    assert copy.pg_days(tenant) == {} and copy.ch_days(tenant) == {}
 
     refused = _move(clickhouse_tenant)  # a tenant the settings put on ClickHouse has nothing to move
     assert refused.returncode == 1 and "nothing in PostgreSQL to move" in refused.stderr

@@ -114,7 +114,27 @@ def store_records(key: ApiKey, records: list[RequestRecord], privacy_level: int,
         return 0
     from telltale.apianalytics import stores
 
-    return stores.store_for(key.tenant_id).insert(key, rows_of(records, privacy_level, framework))
+    rows = rows_of(records, privacy_level, framework)
+    if stores.moving(key.tenant_id):
+        return _store_while_moving(key, rows)
+    return stores.store_for(key.tenant_id).insert(key, rows)
+
+
+def _store_while_moving(key: ApiKey, rows: list[dict[str, Any]]) -> int:
+    """During a move: PostgreSQL (still the one read) first, then ClickHouse with PostgreSQL's ids, so the
+    move's copy knows these rows are there. A ClickHouse failure here costs nothing: the copy brings what
+    ClickHouse lacks, by id."""
+    from telltale.apianalytics.stores.clickhouse import ClickHouseRequestStore
+    from telltale.apianalytics.stores.postgres import PostgresRequestStore
+    from telltale.platform.log import logger
+
+    ids = PostgresRequestStore().insert_returning_ids(key, rows)
+    try:
+        ClickHouseRequestStore().insert(key, rows, ids=ids)
+    except Exception as exc:  # noqa: BLE001 - see above
+        logger.warning("request log: the move's second write failed; the copy will bring the rows",
+                       extra={"tenant": key.tenant_id, "error": str(exc)[:300]})
+    return len(rows)
 
 
 def _rows_to_requests(body: dict[str, Any]) -> dict[str, Any]:

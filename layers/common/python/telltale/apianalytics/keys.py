@@ -67,8 +67,9 @@ def revoke(tenant_id: str, key_id: str) -> None:
     scope = scoped.tenant(tenant_id)
     if scope.query_one("SELECT id FROM platform.api_keys WHERE id = CAST(:id AS uuid)", id=key_uuid) is None:
         raise NotFound(missing)
-    if stores.uses_clickhouse(tenant_id):  # its rows there first: a failure leaves the key, to revoke again
-        stores.store_for(tenant_id).delete([key_id], tenant_id)
+    if stores.uses_clickhouse(tenant_id) or stores.moving(tenant_id):
+        # ClickHouse's rows first, so a failure leaves the key to revoke again; PostgreSQL's cascade.
+        stores.clickhouse_store().delete([key_id], tenant_id)
     rows = scope.query("DELETE FROM platform.api_keys WHERE id = CAST(:id AS uuid) RETURNING id", id=key_uuid)
     if not rows:
         raise NotFound(missing)

@@ -27,9 +27,9 @@ def purge_inactive() -> list[dict[str, Any]]:
     for row in purged:
         by_tenant.setdefault(row["tenant_id"], []).append(row["id"])
     for tenant_id, key_ids in by_tenant.items():
-        if stores.uses_clickhouse(tenant_id):
+        if stores.uses_clickhouse(tenant_id) or stores.moving(tenant_id):  # PostgreSQL's rows cascaded
             try:
-                stores.store_for(tenant_id).delete(key_ids, tenant_id)
+                stores.clickhouse_store().delete(key_ids, tenant_id)
             except Exception:  # noqa: BLE001 - the keys are gone, nothing reads these rows: name them for a hand delete
                 logger.exception("retention: could not delete the ClickHouse request log of purged keys",
                                  extra={"tenant": tenant_id, "key_ids": key_ids})

@@ -20,9 +20,9 @@ PostgreSQL keeps the tenant's events (nothing is deleted): a move is undone by d
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from telltale.events.models import Event
 from telltale.platform import db, scoped
@@ -33,8 +33,22 @@ BATCH = 5000
 STORES = ("clickhouse",)
 
 
-def move_tenant(tenant_id: str, to: str = "clickhouse", *, say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Move ``tenant_id``'s events to ``to``; what it did: days copied and events per store."""
+class Copy(Protocol):
+    """Another of the tenant's data that moves with its events, at the same steps (the API request log:
+    telltale.apianalytics.move): copied while the tenant is ``moving``, again after the switch, verified."""
+
+    what: str
+
+    def copy_short_days(self, tenant_id: str, say: Callable[[str], None]) -> int: ...
+
+    def short_days(self, tenant_id: str) -> list[date]: ...
+
+    def totals(self, tenant_id: str) -> dict[str, int]: ...
+
+
+def move_tenant(tenant_id: str, to: str = "clickhouse", *, say: Callable[[str], None] = print,
+                also: Sequence[Copy] = ()) -> dict[str, Any]:
+    """Move ``tenant_id``'s events (and ``also``) to ``to``; what it did: days copied and rows per store."""
     from telltale.events import stores
 
     if to not in STORES:
@@ -51,21 +65,31 @@ def move_tenant(tenant_id: str, to: str = "clickhouse", *, say: Callable[[str], 
     if state is None or state["state"] == "moving":
         _place(tenant_id, "moving")
         _wait_for_every_process(say, "every process writes to both stores")
-        copied = _copy_short_days(tenant_id, say)
+        copied = _copy_short_days(tenant_id, say) + sum(c.copy_short_days(tenant_id, say) for c in also)
         _place(tenant_id, "clickhouse")
         _wait_for_every_process(say, "every process reads ClickHouse")
     else:
         copied = 0
-    copied += _copy_short_days(tenant_id, say)
+    copied += _copy_short_days(tenant_id, say) + sum(c.copy_short_days(tenant_id, say) for c in also)
     pg, ch = _pg_days(tenant_id), _ch_days(tenant_id)
     left = _short_days(pg, ch)
     if left:
         raise RuntimeError(f"{tenant_id}: ClickHouse still lacks events of {len(left)} day(s)"
                            f" ({', '.join(map(str, left[:5]))}); run the move again")
+    for c in also:
+        if left := c.short_days(tenant_id):
+            raise RuntimeError(f"{tenant_id}: ClickHouse still lacks {c.what} of {len(left)} day(s)"
+                               f" ({', '.join(map(str, left[:5]))}); run the move again")
     totals = {"postgres": sum(pg.values()), "clickhouse": sum(ch.values())}
     say(f"{tenant_id}: moved; {totals['postgres']:,} events in PostgreSQL, {totals['clickhouse']:,} in ClickHouse,"
         " every day's PostgreSQL events in ClickHouse; reads now go to ClickHouse")
-    return {"tenant": tenant_id, "copied": copied, **totals}
+    result: dict[str, Any] = {"tenant": tenant_id, "copied": copied, **totals}
+    for c in also:
+        counts = c.totals(tenant_id)
+        say(f"{tenant_id}: {c.what}: {counts['postgres']:,} rows in PostgreSQL, {counts['clickhouse']:,} in"
+            " ClickHouse, every day's in ClickHouse")
+        result[c.what] = counts
+    return result
 
 
 def _place(tenant_id: str, state: str) -> None:

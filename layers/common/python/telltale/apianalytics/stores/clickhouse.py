@@ -103,13 +103,14 @@ class ClickHouseRequestStore:
             raise
         return [{k: _utc(v) for k, v in zip(result.column_names, r, strict=True)} for r in result.result_rows]
 
-    def insert(self, key: ApiKey, rows: list[dict[str, Any]]) -> int:
+    def insert(self, key: ApiKey, rows: list[dict[str, Any]], ids: list[int] | None = None) -> int:
         """One insert (one part, and the rollups of the same block); on a cluster in the foreground, so that
-        what the reply counts is on its shard."""
+        what the reply counts is on its shard. ``ids``: PostgreSQL's, for rows a tenant move copies (they
+        are below 2^64, the ids made here above it, so the two never meet)."""
         if not rows:
             return 0
         names = ["tenant_id", "api_key_id", "id", *COLUMNS]
-        ids = new_ids(len(rows))
+        ids = ids or new_ids(len(rows))
         data = [[key.tenant_id, key.id, i, *(r[c] for c in COLUMNS)] for i, r in zip(ids, rows, strict=True)]
         settings = {"distributed_foreground_insert": 1} if get_settings().clickhouse_cluster else None
         clickhouse_client().insert("api_requests", data, column_names=names,

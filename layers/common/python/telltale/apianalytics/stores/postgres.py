@@ -24,7 +24,7 @@ _INSERT = (
     " r.response_time, r.browser, r.os, r.location, r.user_id, r.framework"
     " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(created_at timestamptz, hostname text,"
     " ip_address text, path text, method text, status smallint, response_time integer,"
-    " browser text, os text, location text, user_id text, framework text)"
+    " browser text, os text, location text, user_id text, framework text) RETURNING id"
 )
 _BUCKET_COLUMNS = [f"rt_b{i}" for i in range(len(RESPONSE_BUCKETS))]
 _DIMS = "platform.api_request_dims(x.hostname, x.method, x.path, x.status, x.location, x.browser, x.os)"
@@ -117,14 +117,20 @@ class PostgresRequestStore:
 
     def insert(self, key: ApiKey, rows: list[dict[str, Any]]) -> int:
         """All in one transaction, rows and rollups: a batch is stored whole or, on an error, not at all."""
+        return len(self.insert_returning_ids(key, rows))
+
+    def insert_returning_ids(self, key: ApiKey, rows: list[dict[str, Any]]) -> list[int]:
+        """As :meth:`insert`; the ids the rows were given, in order (what a tenant move copies by)."""
+        ids: list[int] = []
         if not rows:
-            return 0
+            return ids
         scope = scoped.tenant(key.tenant_id)
         with db.transaction() as tx:
             for start in range(0, len(rows), CHUNK):
-                scope.run(tx, _INSERT, k=key.id, rows=db.jsonb(rows[start:start + CHUNK]))
+                out = scope.run(tx, _INSERT, k=key.id, rows=db.jsonb(rows[start:start + CHUNK]))
+                ids.extend(sorted(int(r["id"]) for r in out))  # a bigserial: in the order of the rows
             scope.run(tx, _UPSERT_ROLLUPS, k=key.id, rollups=db.jsonb(rollups_of(rows)))
-        return len(rows)
+        return ids
 
     def page(self, key: ApiKey, f: Filters, cursor: Cursor | None, size: int) -> Page:
         return self._queries(key.tenant_id).page(key, f, cursor, size)
