@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from telltale.apianalytics.stores.base import COLUMNS, Cursor, Dialect, Page, Queries
 from telltale.events.stores.base import QUERY_TIMEOUT_S, too_slow
 from telltale.events.stores.clickhouse import clickhouse_client, layout
+from telltale.events.stores.clickhouse_schema import REQUEST_COLUMNS, column_types
 from telltale.platform.config import get_settings
 
 if TYPE_CHECKING:
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from telltale.apianalytics.query import Filters
 
 READ_SETTINGS = {"readonly": 2, "max_execution_time": QUERY_TIMEOUT_S}
+_COLUMNS = ["tenant_id", "api_key_id", "id", *COLUMNS]
+# Given with each insert, so that clickhouse-connect need not ask the server for them first.
+_TYPES = [column_types(REQUEST_COLUMNS)[c] for c in _COLUMNS]
 _NULLABLE_IN_ROLLUPS = ("hostname", "location", "browser", "os")
 
 
@@ -109,11 +113,10 @@ class ClickHouseRequestStore:
         are below 2^64, the ids made here above it, so the two never meet)."""
         if not rows:
             return 0
-        names = ["tenant_id", "api_key_id", "id", *COLUMNS]
         ids = ids or new_ids(len(rows))
         data = [[key.tenant_id, key.id, i, *(r[c] for c in COLUMNS)] for i, r in zip(ids, rows, strict=True)]
         settings = {"distributed_foreground_insert": 1} if get_settings().clickhouse_cluster else None
-        clickhouse_client().insert("api_requests", data, column_names=names,
+        clickhouse_client().insert("api_requests", data, column_names=_COLUMNS, column_type_names=_TYPES,
                                    database=get_settings().clickhouse_database, settings=settings)
         return len(rows)
 

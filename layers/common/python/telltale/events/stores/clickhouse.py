@@ -16,12 +16,16 @@ from typing import Any
 from telltale.events.dsl import Compiled, Dialect
 from telltale.events.models import Event
 from telltale.events.stores.base import QUERY_TIMEOUT_S, too_slow
-from telltale.events.stores.clickhouse_schema import Layout, apply
+from telltale.events.stores.clickhouse_schema import EVENT_COLUMNS, EVENT_ID_COLUMNS, Layout, apply, column_types
 from telltale.platform.config import get_settings
 
 CH_TABLE = "events"
 CH_COLUMNS = ["tenant_id", "event_id", "event_type", "occurred_at", "received_at", "actor_type", "actor_id",
               "entity_type", "entity_id", "schema_version", "attributes", "source"]
+# The types, given with each insert (else clickhouse-connect asks the server for them first, every time).
+_EVENT_TYPES = [column_types(EVENT_COLUMNS)[c] for c in CH_COLUMNS]
+_ID_COLUMNS = list(column_types(EVENT_ID_COLUMNS))
+_ID_TYPES = list(column_types(EVENT_ID_COLUMNS).values())
 # Duplicates of an event share its partition (same occurred_at), so FINAL need not merge across them.
 READ_SETTINGS = {"readonly": 2, "max_execution_time": QUERY_TIMEOUT_S,
                  "do_not_merge_across_partitions_select_final": 1}
@@ -100,9 +104,10 @@ class ClickHouseEventStore:
         settings = {"distributed_foreground_insert": 1} if get_settings().clickhouse_cluster else None
         client.insert(CH_TABLE, [[e.tenant_id, e.event_id, e.event_type, e.occurred_at, e.received_at, e.actor_type,
                                   e.actor_id, e.entity_type, e.entity_id, e.schema_version, e.attributes, e.source]
-                                 for e in new], column_names=CH_COLUMNS, database=database, settings=settings)
+                                 for e in new], column_names=CH_COLUMNS, column_type_names=_EVENT_TYPES,
+                      database=database, settings=settings)
         client.insert("event_ids", [[e.tenant_id, e.event_id, e.received_at] for e in new],
-                      column_names=["tenant_id", "event_id", "received_at"], database=database, settings=settings)
+                      column_names=_ID_COLUMNS, column_type_names=_ID_TYPES, database=database, settings=settings)
         return len(new)
 
     def run(self, compiled: Compiled) -> list[tuple[Any, ...]]:

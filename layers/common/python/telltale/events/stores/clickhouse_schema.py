@@ -73,6 +73,20 @@ class Layout:
         return f"`{self.database}`.`{table}`"
 
 
+def column_types(columns: str) -> dict[str, str]:
+    """Each stored column's type, from a table's column text (materialized columns left out): what an
+    insert names, so that clickhouse-connect need not ask the server for the table's types (one round
+    trip per insert, as long as the insert itself on a small batch)."""
+    out = {}
+    for line in columns.strip().splitlines():
+        line = line.split("--", 1)[0].strip().rstrip(",")
+        if not line or " MATERIALIZED " in line or line.startswith("INDEX "):
+            continue
+        name, kind = line.split(None, 1)
+        out[name] = kind.strip()
+    return out
+
+
 def _sharded(layout: Layout, name: str, columns: str, engine: str, tail: str) -> list[str]:
     """The table ``name`` (and on a cluster its Distributed front, sharded by tenant)."""
     data = layout.data_table(name)
@@ -93,11 +107,14 @@ def events_by_type_and_time(layout: Layout) -> list[str]:
                     "PARTITION BY toYYYYMM(occurred_at)\nORDER BY (tenant_id, event_type, occurred_at, event_id)")
 
 
-def event_ids(layout: Layout) -> list[str]:
-    columns = """
+EVENT_ID_COLUMNS = """
     tenant_id   String,
     event_id    String,
     received_at DateTime64(3, 'UTC')"""
+
+
+def event_ids(layout: Layout) -> list[str]:
+    columns = EVENT_ID_COLUMNS
     engine = layout.engine("ReplacingMergeTree", layout.data_table("event_ids"))
     return _sharded(layout, "event_ids", columns, engine, "ORDER BY (tenant_id, event_id)")
 
