@@ -14,6 +14,7 @@ from telltale.events.models import (
     Event,
     canonical_rows,
     canonical_values,
+    events_of_canonical,
     from_message,
     iso_ms,
     message_body,
@@ -170,3 +171,17 @@ def test_a_batch_is_read_fast_only_when_every_body_is() -> None:
     # A body holding two bodies on two lines, next to a body that is not read fast: never mistaken for two.
     assert canonical_rows([good[0] + "\n" + good[1], "{not json"]) is None
     assert canonical_rows([]) == []
+
+
+def test_the_fast_events_are_from_messages_events() -> None:
+    # The ClickHouse worker's reading (events_of_canonical over canonical_rows) gives the Events from_message
+    # gives, defaults and nulls included; an impossible date sends the batch to from_message instead.
+    events = validate_batch([dict(EVENT), {"eventType": "page.viewed", "tenantId": "t1"},
+                             dict(EVENT, attributes={}, actorType=None, actorId=None, entityType=None, entityId=None,
+                                  schemaVersion=None)], token_tenant="t1", now=NOW)
+    bodies = [message_body(e) for e in events]
+    rows = canonical_rows(bodies)
+    assert rows is not None
+    assert events_of_canonical(rows) == [from_message(b) for b in bodies] == events
+    impossible = canonical_rows([*bodies, _compact(_message(occurredAt="2026-02-30T00:00:00.000Z"))])
+    assert impossible is not None and events_of_canonical(impossible) is None

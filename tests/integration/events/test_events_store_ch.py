@@ -67,9 +67,9 @@ def _count(ch: Any, tenant: str, event_type: str = "ch.test") -> list[tuple[Any,
 
 
 def test_a_copy_a_crash_let_through_counts_once_before_any_merge(clickhouse_server: Any, monkeypatch: Any) -> None:
-    """The worker inserts events, then their ids; dying between the two, the redelivered batch finds no ids
-    and inserts the events again. The copy has the first one's sorting key: FINAL reads it once, the first
-    received wins, and a replay that changed its type or time is refused at insert by the id lookup."""
+    """Two workers racing on one event both find no id and both insert it (what the ids table cannot stop).
+    The copy has the first one's sorting key: FINAL reads it once, the first received wins, and a replay
+    that changed its type or time is refused at insert by the id lookup."""
     from telltale.events.models import Event
     from telltale.events.stores import clickhouse as store
     from telltale.platform import config
@@ -83,7 +83,7 @@ def test_a_copy_a_crash_let_through_counts_once_before_any_merge(clickhouse_serv
                       attributes={"plan": "first"})
         assert ch.write([first]) == 1
         client = store.clickhouse_client()
-        # The crash: the same event once more in the table, its id not recorded again (the second insert).
+        # The race: the same event once more in the table, inserted by a worker that looked before the first.
         late = Event(event_id=eid, event_type="ch.test", occurred_at=now, tenant_id="t1",
                      received_at=now + timedelta(seconds=30), attributes={"plan": "second"})
         client.insert("events", [[late.tenant_id, late.event_id, late.event_type, late.occurred_at, late.received_at,

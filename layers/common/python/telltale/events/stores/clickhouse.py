@@ -2,9 +2,9 @@
 
 The tables and their migrations are in :mod:`telltale.events.stores.clickhouse_schema` (one node or a
 cluster). Writes drop the events whose id the tenant already has (one lookup in ``event_ids`` per tenant
-and batch), then record the new ids; reads use FINAL, confined to the partitions a query selects, so a copy
-that a crash between those two inserts let through is never counted twice. The version column keeps the
-first received copy, as PostgreSQL does.
+and batch) and insert the rest, whose ids a materialized view records in the same INSERT; reads use FINAL,
+confined to the partitions a query selects, so a copy that two racing workers let through is never counted
+twice. The version column keeps the first received copy, as PostgreSQL does.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from telltale.events.dsl import Compiled, Dialect
 from telltale.events.models import Event
 from telltale.events.stores.base import QUERY_TIMEOUT_S, too_slow
-from telltale.events.stores.clickhouse_schema import EVENT_COLUMNS, EVENT_ID_COLUMNS, Layout, apply, column_types
+from telltale.events.stores.clickhouse_schema import EVENT_COLUMNS, Layout, apply, column_types
 from telltale.platform.config import get_settings
 
 CH_TABLE = "events"
@@ -24,8 +24,6 @@ CH_COLUMNS = ["tenant_id", "event_id", "event_type", "occurred_at", "received_at
               "entity_type", "entity_id", "schema_version", "attributes", "source"]
 # The types, given with each insert (else clickhouse-connect asks the server for them first, every time).
 _EVENT_TYPES = [column_types(EVENT_COLUMNS)[c] for c in CH_COLUMNS]
-_ID_COLUMNS = list(column_types(EVENT_ID_COLUMNS))
-_ID_TYPES = list(column_types(EVENT_ID_COLUMNS).values())
 # Duplicates of an event share its partition (same occurred_at), so FINAL need not merge across them.
 READ_SETTINGS = {"readonly": 2, "max_execution_time": QUERY_TIMEOUT_S,
                  "do_not_merge_across_partitions_select_final": 1}
@@ -80,9 +78,10 @@ class ClickHouseEventStore:
         return f"{get_settings().clickhouse_database}.{CH_TABLE}"
 
     def write(self, events: list[Event]) -> int:
-        """Insert the events the tenant does not have yet; how many that was. The events go in before
-        their ids: a worker that dies between the two leaves events whose ids are unrecorded, and the
-        redelivered batch inserts them again with the same sorting key, which FINAL and the merges collapse."""
+        """Insert the events the tenant does not have yet; how many that was. One INSERT: the server records
+        the ids with the events (migration 0005), so a worker killed after it leaves nothing for its
+        redelivery to insert; two workers racing on one id insert it twice, with the same sorting key,
+        which FINAL and the merges collapse."""
         if not events:
             return 0
         client = clickhouse_client()
@@ -106,8 +105,6 @@ class ClickHouseEventStore:
                                   e.actor_id, e.entity_type, e.entity_id, e.schema_version, e.attributes, e.source]
                                  for e in new], column_names=CH_COLUMNS, column_type_names=_EVENT_TYPES,
                       database=database, settings=settings)
-        client.insert("event_ids", [[e.tenant_id, e.event_id, e.received_at] for e in new],
-                      column_names=_ID_COLUMNS, column_type_names=_ID_TYPES, database=database, settings=settings)
         return len(new)
 
     def run(self, compiled: Compiled) -> list[tuple[Any, ...]]:

@@ -11,9 +11,9 @@ The event table is laid out for the queries the DSL makes (docs/events.md, "The 
 partitioned by month of ``occurred_at`` and ordered by ``(tenant_id, event_type, occurred_at, event_id)``,
 so one tenant's one event type over one month reads that range of that partition only. A replay of an
 event is dropped at insert by ``event_ids`` (ordered by ``(tenant_id, event_id)``: one primary-key lookup
-per batch); what a crash or a race lets through has the same sorting key as its first copy, so the
-ReplacingMergeTree collapses it, and reads use FINAL (confined to the partitions and key ranges a query
-selects) until it has.
+per batch; filled by a materialized view on every insert into ``events``); what a race of two workers lets
+through has the same sorting key as its first copy, so the ReplacingMergeTree collapses it, and reads use
+FINAL (confined to the partitions and key ranges a query selects) until it has.
 
 Migrations are recorded in ``schema_migrations``; each statement is safe to repeat (``IF NOT EXISTS``), so
 two cold starts applying them at once do no harm. A table made by an earlier release (ordered by
@@ -119,6 +119,16 @@ def event_ids(layout: Layout) -> list[str]:
     return _sharded(layout, "event_ids", columns, engine, "ORDER BY (tenant_id, event_id)")
 
 
+def event_ids_from_inserts(layout: Layout) -> list[str]:
+    """Every insert into the events records its ids: a materialized view from ``events`` into ``event_ids``
+    (on a cluster, between each shard's local tables, where a tenant's rows are). The server runs it as part
+    of the same INSERT, so no worker can die between storing an event and recording its id, and the
+    worker's write is one insert, not two."""
+    return [f"CREATE MATERIALIZED VIEW IF NOT EXISTS {layout.q(layout.data_table('event_ids') + '_mv')}"
+            f"{layout.on_cluster} TO {layout.q(layout.data_table('event_ids'))} AS"
+            f" SELECT tenant_id, event_id, received_at FROM {layout.q(layout.data_table('events'))}"]
+
+
 REQUEST_COLUMNS = """
     tenant_id     String,
     api_key_id    String,
@@ -199,6 +209,7 @@ MIGRATIONS = (
     ("0002_event_ids", event_ids),
     ("0003_api_requests", api_requests),
     ("0004_api_request_rollups", api_request_rollups),
+    ("0005_event_ids_from_inserts", event_ids_from_inserts),
 )
 
 
