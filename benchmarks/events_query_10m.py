@@ -28,7 +28,7 @@ INSERT INTO events.events (tenant_id, event_id, event_type, occurred_at, receive
 SELECT 'bench', md5(g::text),
        (ARRAY['contact.created','contact.updated','login.success','export.completed'])[1 + g % 4],
        ts, ts, CASE WHEN g % 5 = 0 THEN 'SYSTEM' ELSE 'TENANT_STAFF' END, 'TS' || lpad(((g / 4) % 20)::text, 4, '0'),
-       'CONTACT', 'C' || (g % 100000), 1, jsonb_build_object('source', 'API'), 'api'
+       'CONTACT', 'C' || (g % 100000), 1, jsonb_build_object('source', (ARRAY['API', 'CRM', 'UI'])[1 + g % 3]), 'api'
 FROM (SELECT g, timestamptz '2026-04-01' + ((g * 7919) % 5270400) * interval '1 second' AS ts
       FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) g) s
 """
@@ -40,7 +40,7 @@ SELECT 'benchch', hex(MD5(toString(number))),
        toDateTime64('2026-04-01 00:00:00', 3, 'UTC') + toIntervalSecond((number * 7919) % 5270400),
        toDateTime64('2026-04-01 00:00:00', 3, 'UTC') + toIntervalSecond((number * 7919) % 5270400),
        if(number % 5 = 0, 'SYSTEM', 'TENANT_STAFF'), concat('TS', leftPad(toString(intDiv(number, 4) % 20), 4, '0')),
-       'CONTACT', concat('C', toString(number % 100000)), 1, map('source', 'API'), 'api'
+       'CONTACT', concat('C', toString(number % 100000)), 1, map('source', ['API', 'CRM', 'UI'][1 + number % 3]), 'api'
 FROM numbers({offset}, {n})
 """
 QUERY = {
@@ -55,6 +55,41 @@ FROM events.events
 WHERE tenant_id = 'bench' AND event_type = 'contact.created'
   AND occurred_at >= '2026-04-01T00:00:00Z' AND occurred_at <= '2026-04-30T23:59:59Z'
 GROUP BY 1, 2 ORDER BY 3 DESC, 1, actor_id COLLATE "C" LIMIT 50
+"""
+# Two more shapes (issue 13): one day by the hour, and a month grouped by an attribute.
+DAY_QUERY = {
+    "eventType": "contact.created", "timeRange": {"from": "2026-04-15T00:00:00Z", "to": "2026-04-15T23:59:59Z"},
+    "granularity": "HOUR", "aggregations": [{"function": "COUNT", "alias": "n"}],
+}
+DAY_PG = """
+SELECT date_trunc('hour', occurred_at AT TIME ZONE 'UTC') AS time_bucket, count(*) AS n FROM events.events
+WHERE tenant_id = 'bench' AND event_type = 'contact.created'
+  AND occurred_at >= '2026-04-15T00:00:00Z' AND occurred_at <= '2026-04-15T23:59:59Z'
+GROUP BY 1 ORDER BY 1
+"""
+DAY_CH = """
+SELECT toStartOfHour(occurred_at) AS time_bucket, toInt64(count()) AS n FROM {db}.events FINAL
+WHERE tenant_id = 'benchch' AND event_type = 'contact.created'
+  AND occurred_at >= toDateTime64('2026-04-15 00:00:00', 3, 'UTC')
+  AND occurred_at <= toDateTime64('2026-04-15 23:59:59', 3, 'UTC')
+GROUP BY time_bucket ORDER BY time_bucket
+"""
+ATTRIBUTE_QUERY = {
+    "eventType": "contact.created", "timeRange": {"from": "2026-04-01T00:00:00Z", "to": "2026-04-30T23:59:59Z"},
+    "groupBy": [{"field": "attributes.source"}], "aggregations": [{"function": "COUNT", "alias": "n"}],
+}
+ATTRIBUTE_PG = """
+SELECT attributes ->> 'source' AS source, count(*) AS n FROM events.events
+WHERE tenant_id = 'bench' AND event_type = 'contact.created'
+  AND occurred_at >= '2026-04-01T00:00:00Z' AND occurred_at <= '2026-04-30T23:59:59Z'
+GROUP BY 1
+"""
+ATTRIBUTE_CH = """
+SELECT attributes['source'] AS source, toInt64(count()) AS n FROM {db}.events FINAL
+WHERE tenant_id = 'benchch' AND event_type = 'contact.created'
+  AND occurred_at >= toDateTime64('2026-04-01 00:00:00', 3, 'UTC')
+  AND occurred_at <= toDateTime64('2026-04-30 23:59:59', 3, 'UTC')
+GROUP BY source
 """
 CH_SQL = """
 SELECT toDateTime(toStartOfDay(occurred_at), 'UTC') AS time_bucket, actor_id, toInt64(count()) AS contacts_created
@@ -121,11 +156,11 @@ def main() -> None:
 
         session = requests.Session()
 
-        def api(tenant: str) -> Callable[[], None]:
+        def api(tenant: str, query: dict[str, object] = QUERY) -> Callable[[], None]:
             token = tokens.mint(stack.data_dir, tenant=tenant, user="bench")
 
             def call() -> None:
-                r = session.post(stack.url + "/api/analytics/query", json=QUERY,
+                r = session.post(stack.url + "/api/analytics/query", json=query,
                                  headers={"Authorization": f"Bearer {token}"}, timeout=600)
                 assert r.status_code == 200, r.text
                 assert r.json()["stats"]["rowCount"] > 0
@@ -149,7 +184,17 @@ def main() -> None:
             print("  plan(dsl):", r[0])
         for r in conn.run("EXPLAIN (ANALYZE, COSTS OFF) " + PG_SQL)[:12]:
             print("  plan(sql):", r[0])
+        shapes = []
+        for name, query, pg_text, ch_text in (("one day by hour", DAY_QUERY, DAY_PG, DAY_CH),
+                                              ("a month by attribute", ATTRIBUTE_QUERY, ATTRIBUTE_PG, ATTRIBUTE_CH)):
+            shapes.append((name, timed(api("bench", query), args.runs), timed(lambda t=pg_text: conn.run(t), args.runs),
+                           timed(api("benchch", query), args.runs),
+                           timed(lambda t=ch_text: ch.query(t.format(db=db)).result_rows, args.runs)))
         conn.close()
+        for name, pa, ps, ca, cs in shapes:
+            print(f"{name:22} PostgreSQL API {pa * 1000:6.0f} ms / SQL {ps * 1000:6.0f} ms = {pa / ps:.2f}x;"
+                  f" ClickHouse API {ca * 1000:6.0f} ms / SQL {cs * 1000:6.0f} ms = {ca / cs:.2f}x;"
+                  f" ClickHouse/PostgreSQL (API) {ca / pa:.2f}x")
         print(f"events: {args.events:,}; median of {args.runs} runs")
         print(f"PostgreSQL  DSL SQL run directly {pg_dsl * 1000:8.0f} ms; ClickHouse {ch_dsl * 1000:8.0f} ms")
         print(f"PostgreSQL  API {pg_api * 1000:8.0f} ms  SQL {pg_sql * 1000:8.0f} ms  ratio {pg_api / pg_sql:.2f}x"
