@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import ValidationError as PydanticValidationError
 
+from telltale.events import product
 from telltale.platform import dates
 from telltale.platform.errors import TelltaleError, ValidationError, pydantic_errors
 from telltale.saas import service
@@ -80,6 +81,19 @@ def get_active_users():
     return json_response(200, service.active_users(
         auth.tenant_id, type_=q.get("type"), date_from=q.get("date_from"), date_to=q.get("date_to"),
         tenant_id=q.get("tenant_id"), env_id=q.get("env_id")))
+
+
+@router.get(f"{BASE}/active-users/rolling", summary="Rolling active users per day: DAU, WAU, MAU28, MAU30, DAU/MAU",
+            tags=["SaaS analysis"])
+@documents_query(date_from=DAY, date_to={**DAY, "description": f"{dates.DAY_FORM}, at most "
+                                          f"{product.MAX_DAYS - 1} days after date_from"},
+                 tenant_id={"type": "string", "format": "uuid",
+                            "description": "one tenant of your SaaS (attributes.tenant_id)"})
+def get_rolling_active_users():
+    auth = current_auth(router)
+    q = _q()
+    return json_response(200, service.rolling_active_users(
+        auth.tenant_id, date_from=q.get("date_from"), date_to=q.get("date_to"), tenant_id=q.get("tenant_id")))
 
 
 @router.put(f"{BASE}/active-users", summary="Update or insert active users data", tags=["SaaS analysis"])

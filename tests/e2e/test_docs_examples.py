@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ["README.md", "docs/queries.md", "docs/usage-analytics.md", "docs/events.md", "docs/saas-metrics.md",
-        "docs/api-analytics.md"]
+        "docs/api-analytics.md", "docs/product-analytics.md"]
 BLOCK = re.compile(r"^```(?:sh|bash)\n(.*?)^```", re.S | re.M)
 # Documented, not run: the optional real Superset install (minutes, hundreds of MB).
 NOT_RUN = ("superset-venv",)

@@ -47,8 +47,9 @@ DYNAMIC_SQL: dict[tuple[str, str], str] = {
     ("telltale.connectors.postgres", "PostgresConnector.session"):
         "the session preamble (SET statements) on an external PostgreSQL a tenant's secret names, never the"
         " platform database (netguard refuses it)",
-    ("telltale.events.service", "execute"): "EventStore.run of a compiled DSL query, not SQL text (the PostgreSQL"
-                                            " store's run is listed above)",
+    ("telltale.events.service", "run_compiled"): "EventStore.run of a statement compiled by the DSL or by"
+                                                 " telltale.events.product (tenant first, bind parameters), not SQL"
+                                                 " text (the PostgreSQL store's run is listed above)",
 }
 
 # Where work spans tenants by nature (scoped.across_tenants): module -> functions.

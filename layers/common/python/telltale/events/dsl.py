@@ -18,7 +18,7 @@ Semantics (documented in docs/events.md):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -171,6 +171,9 @@ class _Builder:
             ts: datetime = value
             self.params[name] = ts.strftime("%Y-%m-%d %H:%M:%S.") + f"{ts.microsecond // 1000:03d}"
             ch_type = "DateTime64(3, 'UTC')"
+        elif kind == "DATE":
+            self.params[name] = value.isoformat()
+            ch_type = "Date"
         elif kind == "NUMBER":
             self.params[name] = float(value)
             ch_type = "Float64"
@@ -178,7 +181,7 @@ class _Builder:
             self.params[name] = str(value)
             ch_type = "String"
         if self.dialect == "postgres":
-            cast = {"TIMESTAMP": "timestamptz", "NUMBER": "double precision"}.get(kind, "text")
+            cast = {"TIMESTAMP": "timestamptz", "NUMBER": "double precision", "DATE": "date"}.get(kind, "text")
             # pg8000 binds ":name"; the cast fixes the parameter's type whatever Python type it arrives as.
             return exp.Cast(this=exp.Var(this=f":{name}"), to=exp.DataType.build(cast))
         return exp.Placeholder(this=name, kind=exp.DataType.build(ch_type, dialect="clickhouse"))
@@ -308,6 +311,35 @@ def _combined(problems: list[ValidationError]) -> ValidationError:
     return ValidationError(f"{len(problems)} problems: " + "; ".join(p.message for p in problems), errors=errors)
 
 
+def conditions(b: _Builder, tenant_id: str, event_types: list[str], start: datetime, end: datetime,
+               filters: Sequence[Filter | None], problems: list[ValidationError]) -> list[Any]:
+    """The WHERE of every statement over the events: the tenant first, then the types (none: all types),
+    the time range (inclusive) and the filters; a refused filter goes to ``problems``."""
+    from sqlglot import exp
+
+    conds: list[Any] = [exp.EQ(this=exp.column("tenant_id"), expression=b.param(tenant_id, "STRING"))]
+    if event_types:
+        conds.append(exp.In(this=exp.column("event_type"), expressions=[b.param(t, "STRING") for t in event_types]))
+    conds.append(exp.GTE(this=exp.column("occurred_at"), expression=b.param(start, "TIMESTAMP")))
+    conds.append(exp.LTE(this=exp.column("occurred_at"), expression=b.param(end, "TIMESTAMP")))
+    for i, f in enumerate(filters):
+        if f is not None:  # None: an item the request's own validation refused (parse_query)
+            with _collecting(problems):
+                conds.append(_filter_expr(b, f, i))
+    return conds
+
+
+def source(table: str, dialect: Dialect) -> Any:
+    """The events table as a statement reads it."""
+    from sqlglot import exp
+
+    src: Any = exp.to_table(table)
+    if dialect == "clickhouse":
+        # ReplacingMergeTree keeps replays until a merge; FINAL reads each (tenant, eventId) once.
+        src = exp.Final(this=src)
+    return src
+
+
 def compile_query(q: Query, tenant_id: str, *, dialect: Dialect, table: str,
                   event_types: list[str] | None = None, extra_where: list[Any] | None = None) -> Compiled:
     """Compile ``q`` for ``dialect`` over ``table`` (schema-qualified), scoped to ``tenant_id``.
@@ -318,17 +350,9 @@ def compile_query(q: Query, tenant_id: str, *, dialect: Dialect, table: str,
 
     b = _Builder(dialect)
     start, end = q.timeRange.bounds()
-    conds: list[Any] = [exp.EQ(this=exp.column("tenant_id"), expression=b.param(tenant_id, "STRING"))]
-    types = [q.eventType] if event_types is None else event_types
-    if types:
-        conds.append(exp.In(this=exp.column("event_type"), expressions=[b.param(t, "STRING") for t in types]))
-    conds.append(exp.GTE(this=exp.column("occurred_at"), expression=b.param(start, "TIMESTAMP")))
-    conds.append(exp.LTE(this=exp.column("occurred_at"), expression=b.param(end, "TIMESTAMP")))
     problems: list[ValidationError] = []
-    for i, f in enumerate(q.filters):
-        if f is not None:  # None: an item the request's own validation refused (parse_query)
-            with _collecting(problems):
-                conds.append(_filter_expr(b, f, i))
+    conds = conditions(b, tenant_id, [q.eventType] if event_types is None else event_types, start, end,
+                       q.filters, problems)
     conds.extend(extra_where or [])
 
     selects: list[Any] = []
@@ -443,11 +467,7 @@ def compile_query(q: Query, tenant_id: str, *, dialect: Dialect, table: str,
         if name not in used:
             order.append(exp.Ordered(this=b.sort_key(key.copy(), typ), desc=False, nulls_first=False))
 
-    source: Any = exp.to_table(table)
-    if dialect == "clickhouse":
-        # ReplacingMergeTree keeps replays until a merge; FINAL reads each (tenant, eventId) once.
-        source = exp.Final(this=source)
-    select = exp.Select(expressions=selects).from_(source).where(exp.and_(*conds))
+    select = exp.Select(expressions=selects).from_(source(table, dialect)).where(exp.and_(*conds))
     if group:
         select = select.group_by(*group)
     select = select.order_by(*order).limit(q.limit)

@@ -122,6 +122,12 @@ def run_query(body: Any, *, tenant_id: str) -> dict[str, Any]:
 def execute(q: dsl.Query, *, tenant_id: str, event_types: list[str] | None = None) -> dict[str, Any]:
     store = store_for(tenant_id)
     compiled = dsl.compile_query(q, tenant_id, dialect=store.dialect, table=store.table, event_types=event_types)
+    return run_compiled(store, compiled)
+
+
+def run_compiled(store: Any, compiled: dsl.Compiled) -> dict[str, Any]:
+    """Run a compiled statement on ``store``; the reply envelope of /api/analytics/query (columns, rows,
+    generatedAt, stats)."""
     generated = datetime.now(UTC)
     started = time.perf_counter()
     try:
@@ -143,3 +149,32 @@ def execute(q: dsl.Query, *, tenant_id: str, event_types: list[str] | None = Non
         "generatedAt": generated.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "stats": {"rowCount": len(rows), "queryTimeMs": took},
     }
+
+
+def run_stickiness(body: Any, *, tenant_id: str) -> dict[str, Any]:
+    """POST /api/analytics/stickiness: for n = 1..periods in the range, how many actors were active in
+    exactly n of them (docs/product-analytics.md)."""
+    from telltale.events import product
+
+    s = product.parse_stickiness(body)
+    store = store_for(tenant_id)
+    compiled = product.compile_stickiness(s, tenant_id, dialect=store.dialect, table=store.table)
+    out = run_compiled(store, compiled)
+    total = product.period_count(*s.timeRange.bounds(), s.period)
+    out["rows"] = product.stickiness_rows([r["values"] for r in out["rows"]], total)
+    out["stats"]["rowCount"] = len(out["rows"])
+    return out
+
+
+def run_rolling_active_users(tenant_id: str, start: Any, end: Any, filters: list[dsl.Filter]) -> dict[str, Any]:
+    """Per day of ``start``..``end`` (dates): DAU, WAU, MAU28, MAU30 and DAU/MAU (docs/product-analytics.md)."""
+    from telltale.events import product
+
+    store = store_for(tenant_id)
+    compiled = product.compile_rolling(tenant_id, start, end, dialect=store.dialect, table=store.table,
+                                       filters=filters)
+    out = run_compiled(store, compiled)
+    out["columns"].append(product.ROLLING_RATIO.to_json())
+    out["rows"] = product.rolling_rows([r["values"] for r in out["rows"]], start, end)
+    out["stats"]["rowCount"] = len(out["rows"])
+    return out

@@ -226,6 +226,36 @@ def active_users(tenant: str, *, type_: str | None, date_from: str | None, date_
     return {"data": data}
 
 
+def rolling_active_users(tenant: str, *, date_from: str | None, date_to: str | None,
+                         tenant_id: str | None) -> dict[str, Any]:
+    """Per day DAU, WAU, MAU28, MAU30 and DAU/MAU from the events (issue 14; docs/product-analytics.md).
+    Active means what it means for ``active_users``: an event of any type with an actorId, whose actorType
+    is set and is not SYSTEM; ``tenant_id`` narrows to one SaaS tenant (``attributes.tenant_id``)."""
+    from telltale.events import product
+    from telltale.events.service import run_rolling_active_users
+
+    problems: list[ValidationError] = []
+    start = end = None
+    with dsl._collecting(problems):
+        start = dates.day_param(date_from, "date_from")
+    with dsl._collecting(problems):
+        end = dates.day_param(date_to, "date_to")
+    if tenant_id:
+        try:
+            _uuid(tenant_id, "tenant_id")
+        except ValueError as exc:
+            problems.append(ValidationError(str(exc), errors={"tenant_id": [str(exc)]}))
+    if start is not None and end is not None:
+        with dsl._collecting(problems):
+            _range(start, end, "date_from", "date_to", max_days=product.MAX_DAYS)
+    if problems:
+        raise dsl._combined(problems)
+    assert start is not None and end is not None
+    filters = [dsl.Filter.model_validate(f) for f in [{"field": "actorType", "op": "NEQ", "value": "SYSTEM"},
+                                                       *_filters([tenant_id] if tenant_id else None)]]
+    return run_rolling_active_users(tenant, start, end, filters)
+
+
 def upsert_active_users(tenant: str, body: ActiveUsersUpsert) -> dict[str, Any]:
     if body.type == "daily":
         dates.day_param(body.date, "date")
