@@ -44,6 +44,9 @@ DYNAMIC_SQL: dict[tuple[str, str], str] = {
     ("telltale.events.stores.postgres", "PostgresEventStore.run"):
         "the DSL's compiled query: events/dsl.compile_query makes the tenant its first condition, in both dialects",
     ("telltale.platform.migrate", "apply_all"): "migrations create the tables (and run before any tenant exists)",
+    ("telltale.apianalytics.stores.postgres", "PostgresRequestStore._queries.run"):
+        "the request log's statements (apianalytics/stores/base.Queries, static text there), each sent through"
+        " the tenant's scope, which adds the tenant predicate",
     ("telltale.connectors.postgres", "PostgresConnector.session"):
         "the session preamble (SET statements) on an external PostgreSQL a tenant's secret names, never the"
         " platform database (netguard refuses it)",

@@ -178,3 +178,14 @@ def test_deleting_and_revoking_leave_nothing_on_clickhouse(api, new_key, clickho
     assert api.delete(f"/api/keys/{revoked.id}", tenant=clickhouse_request_tenant).status_code == 200
     assert counts(revoked) == (0, 0)
     assert counts(kept)[0] == 40 and len(get(kept, "/api/data").json()) == 40
+
+
+def test_a_call_past_its_time_budget_is_a_503_that_says_what_to_narrow(store_key, setting):
+    log(store_key, requests_over(2, 300, seed=9))
+    assert get(store_key, "/api/stats").json()["data"]["totals"]["requests"] == 300
+    # The budget covers every statement of a call together: a millisecond is spent after the first one.
+    setting("TELLTALE_APIANALYTICS_QUERY_BUDGET_S", "0.001")
+    r = store_key.get("/api/stats")
+    assert r.status_code == 503 and "narrow the date range" in r.json()["message"], r.text[:300]
+    setting("TELLTALE_APIANALYTICS_QUERY_BUDGET_S", "25")
+    assert get(store_key, "/api/stats").json()["data"]["totals"]["requests"] == 300

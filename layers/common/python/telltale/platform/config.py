@@ -100,6 +100,9 @@ class Settings:
     internal_pool_size: int = 8
     # An uptime check's deadline for the whole response, in seconds (telltale.apianalytics.monitors).
     apianalytics_check_timeout_s: float = 10.0
+    # What one /api/data or /api/stats call may spend in its store, all statements together: cut before API
+    # Gateway's 29 s, so the client gets a 503 that says what to narrow, not a gateway timeout.
+    apianalytics_query_budget_s: float = 25.0
 
     # Not a setting but a fact of the sandbox, read here with the rest of the environment: Lambda's runtime
     # API (host, port), from AWS_LAMBDA_RUNTIME_API, which Lambda sets; never an outbound target
@@ -137,9 +140,11 @@ _MINIMUM: dict[str, int | float] = {
     "max_page_size": 1, "db_port": 1, "clickhouse_port": 1, "queries_max_rows": 1,
     "queries_statement_timeout_s": 1, "queries_max_bytes": 1, "internal_pool_size": 1,
     "apianalytics_check_timeout_s": 0.5, "usage_sync_wait_s": 0, "event_store_cache_s": 0,
+    "apianalytics_query_budget_s": 0.001,
 }
 # An uptime check waits 0.5 s (monitors.MIN_CHECK_S) to 20 s: the bounds it was clamped to before it was a setting.
-_MAXIMUM: dict[str, int | float] = {"apianalytics_check_timeout_s": 20, "usage_sync_wait_s": 25}
+_MAXIMUM: dict[str, int | float] = {"apianalytics_check_timeout_s": 20, "usage_sync_wait_s": 25,
+                                    "apianalytics_query_budget_s": 28}
 # Fields the runtime provides under its own name, with no TELLTALE_ variable.
 _RUNTIME_FACTS = {"lambda_runtime_api": "AWS_LAMBDA_RUNTIME_API"}
 

@@ -182,6 +182,36 @@ def _renamed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{_RESULT_NAMES.get(k, k): v for k, v in r.items()} for r in rows]
 
 
+class Budget:
+    """The time one call may spend in its store, across all its statements (``apianalytics_query_budget_s``):
+    each statement gets what is left as its own timeout, and none starts once it is spent."""
+
+    def __init__(self) -> None:
+        import time
+
+        from telltale.platform.config import get_settings
+
+        self._clock = time.monotonic
+        self.deadline = self._clock() + get_settings().apianalytics_query_budget_s
+
+    def left_s(self) -> float:
+        """Seconds left; a 503 saying what to narrow when there are none."""
+        left = self.deadline - self._clock()
+        if left <= 0:
+            raise too_slow()
+        return left
+
+
+def too_slow() -> Exception:
+    from telltale.platform.config import get_settings
+    from telltale.platform.errors import ServiceUnavailable
+
+    return ServiceUnavailable(
+        f"the request log took longer than {get_settings().apianalytics_query_budget_s:g} s to answer: narrow the"
+        " date range (dateFrom, dateTo) or add filters; a key logging millions of requests belongs on the"
+        " ClickHouse store")
+
+
 def rollups_answer(f: Filters) -> bool:
     """Whether the rollups carry every filter of ``f``."""
     return f.ip_address is None and f.user_id is None

@@ -10,8 +10,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from telltale.apianalytics.stores.base import COLUMNS, Cursor, Dialect, Page, Queries
-from telltale.events.stores.base import QUERY_TIMEOUT_S, too_slow
+from telltale.apianalytics.stores.base import COLUMNS, Budget, Cursor, Dialect, Page, Queries, too_slow
 from telltale.events.stores.clickhouse import clickhouse_client, layout
 from telltale.events.stores.clickhouse_schema import REQUEST_COLUMNS, column_types
 from telltale.platform.config import get_settings
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
     from telltale.apianalytics.keys import ApiKey
     from telltale.apianalytics.query import Filters
 
-READ_SETTINGS = {"readonly": 2, "max_execution_time": QUERY_TIMEOUT_S}
+READ_SETTINGS = {"readonly": 2}
 _COLUMNS = ["tenant_id", "api_key_id", "id", *COLUMNS]
 # Given with each insert, so that clickhouse-connect need not ask the server for them first.
 _TYPES = [column_types(REQUEST_COLUMNS)[c] for c in _COLUMNS]
@@ -98,14 +97,19 @@ class ClickHouseDialect(Dialect):
 class ClickHouseRequestStore:
     dialect = ClickHouseDialect()
 
-    def _run(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        try:
-            result = clickhouse_client().query(sql, parameters=params, settings=READ_SETTINGS)
-        except Exception as exc:
-            if "TIMEOUT_EXCEEDED" in str(exc) or "Code: 159" in str(exc):
-                raise too_slow() from None
-            raise
-        return [{k: _utc(v) for k, v in zip(result.column_names, r, strict=True)} for r in result.result_rows]
+    def _runner(self) -> Queries:
+        budget = Budget()
+
+        def run(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+            settings = {**READ_SETTINGS, "max_execution_time": max(budget.left_s(), 0.001)}
+            try:
+                result = clickhouse_client().query(sql, parameters=params, settings=settings)
+            except Exception as exc:
+                if "TIMEOUT_EXCEEDED" in str(exc) or "Code: 159" in str(exc):
+                    raise too_slow() from None
+                raise
+            return [{k: _utc(v) for k, v in zip(result.column_names, r, strict=True)} for r in result.result_rows]
+        return Queries(self.dialect, run)
 
     def insert(self, key: ApiKey, rows: list[dict[str, Any]], ids: list[int] | None = None) -> int:
         """One insert (one part, and the rollups of the same block); on a cluster in the foreground, so that
@@ -121,10 +125,10 @@ class ClickHouseRequestStore:
         return len(rows)
 
     def page(self, key: ApiKey, f: Filters, cursor: Cursor | None, size: int) -> Page:
-        return Queries(self.dialect, self._run).page(key, f, cursor, size)
+        return self._runner().page(key, f, cursor, size)
 
     def stats(self, key: ApiKey, f: Filters) -> dict[str, Any]:
-        return Queries(self.dialect, self._run).stats(key, f)
+        return self._runner().stats(key, f)
 
     def delete(self, key_ids: list[str], tenant_id: str) -> int:
         if not key_ids:

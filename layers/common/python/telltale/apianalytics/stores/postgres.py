@@ -7,7 +7,16 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from telltale.apianalytics.stores.base import RESPONSE_BUCKETS, ROLLUP_DIMENSIONS, Cursor, Dialect, Page, Queries
+from telltale.apianalytics.stores.base import (
+    RESPONSE_BUCKETS,
+    ROLLUP_DIMENSIONS,
+    Budget,
+    Cursor,
+    Dialect,
+    Page,
+    Queries,
+    too_slow,
+)
 from telltale.platform import db, scoped
 
 if TYPE_CHECKING:
@@ -112,8 +121,20 @@ class PostgresRequestStore:
     dialect = PostgresDialect()
 
     def _queries(self, tenant_id: str) -> Queries:
-        scope = scoped.tenant(tenant_id)
-        return Queries(self.dialect, lambda sql, params: scope.query(sql, **params))
+        scope, budget = scoped.tenant(tenant_id), Budget()
+
+        def run(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+            timeout_ms = max(int(budget.left_s() * 1000), 1)
+            try:
+                with db.transaction() as tx:
+                    tx.run("SET TRANSACTION READ ONLY")
+                    tx.run(f"SET LOCAL statement_timeout = {timeout_ms}")
+                    return scope.run(tx, sql, **params)
+            except Exception as exc:
+                if "57014" in str(exc):  # query_canceled: the budget ran out inside the statement
+                    raise too_slow() from None
+                raise
+        return Queries(self.dialect, run)
 
     def insert(self, key: ApiKey, rows: list[dict[str, Any]]) -> int:
         """All in one transaction, rows and rollups: a batch is stored whole or, on an error, not at all."""
