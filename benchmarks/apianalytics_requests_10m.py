@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import requests
 from events_common import ROOT  # puts the layer, local/ and tests/ on sys.path
+from harness import timed
 
 PAGE = 50_000
 # One address for every row, so that a filter on it (which the rollups do not carry) asks the raw rows
@@ -50,16 +50,6 @@ SELECT 'benchch', {{{{key:String}}}}, toUInt128(number),
        ['Windows', 'Linux', 'iOS'][1 + number % 3], 'GB', concat('u', toString(number % 5000)), 'FastAPI'
 FROM numbers({{offset}}, {{n}})
 """
-
-
-def timed(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm-up (caches, connections, cold start)
-    samples = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
 
 
 def _backfill_sql() -> str:

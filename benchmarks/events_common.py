@@ -43,3 +43,12 @@ def messages(tenant: str, n: int, *, event_type: str = "contact.created", seed: 
             attributes={"source": rnd.choice(["API", "CRM", "UI"])}, source="api",
         )))
     return out
+
+
+def sqs_batches(msgs: list[str], batch: int) -> list[dict[str, Any]]:
+    """The messages as the SQS events Lambda hands the worker, ``batch`` records each."""
+    return [{"Records": [{"messageId": f"{i + j}", "receiptHandle": "x", "body": m, "attributes": {},
+                         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                         "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:EventsQueue",
+                         "awsRegion": "us-east-1"} for j, m in enumerate(msgs[i:i + batch])]}
+            for i in range(0, len(msgs), batch)]

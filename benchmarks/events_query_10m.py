@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import requests
 from events_common import ROOT  # noqa: F401 - puts the layer, local/ and tests/ on sys.path
+from harness import timed
 
 # 20 actors, 4 event types, April-May 2026: about a quarter of the rows match the example's type and window.
 PG_LOAD = """
@@ -99,16 +99,6 @@ WHERE tenant_id = 'benchch' AND event_type = 'contact.created'
   AND occurred_at <= toDateTime64('2026-04-30 23:59:59', 3, 'UTC')
 GROUP BY time_bucket, actor_id ORDER BY contacts_created DESC, time_bucket, actor_id LIMIT 50
 """
-
-
-def timed(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm-up (caches, connections, cold start)
-    samples = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import json
 import statistics
 import time
 
-from events_common import ROOT, messages, start_postgres
+from events_common import ROOT, messages, sqs_batches, start_postgres
 
 
 def main() -> None:
@@ -59,11 +59,7 @@ def main() -> None:
             return time.perf_counter() - t
 
         def worker_side(msgs: list[str]) -> float:
-            sqs = [{"Records": [{"messageId": f"{i + j}", "receiptHandle": "x", "body": m, "attributes": {},
-                                 "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                                 "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:EventsQueue",
-                                 "awsRegion": "us-east-1"} for j, m in enumerate(msgs[i:i + args.batch])]}
-                   for i in range(0, len(msgs), args.batch)]
+            sqs = sqs_batches(msgs, args.batch)
             t = time.perf_counter()
             for event in sqs:
                 out = worker.handler(event, None)

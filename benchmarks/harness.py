@@ -90,3 +90,17 @@ def percentile(values: list[float], p: float) -> float:
     s = sorted(values)
     k = max(0, min(len(s) - 1, round(p / 100 * (len(s) - 1))))
     return s[k]
+
+
+def timed(fn: Callable[[], object], runs: int) -> float:
+    """The median of ``runs`` timed calls of ``fn``, after one untimed warm-up (caches, connections, cold start)."""
+    import statistics
+    import time
+
+    fn()
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples)
