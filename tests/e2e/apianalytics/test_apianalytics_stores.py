@@ -6,7 +6,7 @@ number and by cursor agree; deletion and revocation leave nothing behind on Clic
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -189,3 +189,40 @@ def test_a_call_past_its_time_budget_is_a_503_that_says_what_to_narrow(store_key
     assert r.status_code == 503 and "narrow the date range" in r.json()["message"], r.text[:300]
     setting("TELLTALE_APIANALYTICS_QUERY_BUDGET_S", "25")
     assert get(store_key, "/api/stats").json()["data"]["totals"]["requests"] == 300
+
+
+def _forged(at: str, ident: str) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps([at, ident]).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(("at", "ident"), [
+    ("2026-03-05T00:00:00+00:00", "9" * 39),                 # past UInt128 (ClickHouse's id type)
+    ("2026-03-05T00:00:00+00:00", str(2**128)),
+    ("0001-01-01T00:00:00+00:00", "1"),                      # before ClickHouse's DateTime64 range
+    ("9999-12-31T23:59:59+00:00", "1"),                      # after it
+    ("2026-03-05T00:00:00+00:00", "\u0661\u0662"),           # Arabic-Indic digits: int() reads them
+])
+def test_a_forged_cursor_is_a_400_on_both_stores(store_key, at, ident):
+    """Cursors are not signed: what a client can forge must be a 400, never a 500 from a store that reads
+    the value differently from Python (ClickHouse's UInt128 and DateTime64 have ranges, PostgreSQL's do not)."""
+    log(store_key, requests_over(1, 3, seed=1))
+    r = store_key.get("/api/data", params={"cursor": _forged(at, ident)})
+    assert r.status_code == 400 and "cursor" in r.json()["errors"], r.text[:300]
+
+
+def test_a_cursor_in_another_offset_reads_the_same_instant(store_key):
+    rows = requests_over(1, 5, seed=2)
+    log(store_key, rows)
+    everything = get(store_key, "/api/data").json()
+    first = datetime.fromisoformat(everything[0]["created_at"].replace("Z", "+00:00"))
+    plus14 = first.astimezone(timezone(timedelta(hours=14))).isoformat()
+    after = get(store_key, "/api/data", cursor=_forged(plus14, "0")).json()
+    assert after == everything  # the same instant written at +14:00: every row at or after it
+    # An id past both stores' ids (PostgreSQL's bigint; ClickHouse's, about 2^105) is bound as one: the rows after
+    # that instant, never a 500. The first row's instant with a huge id skips just the rows of that instant.
+    huge = _forged(everything[0]["created_at"].replace("Z", "+00:00"), str(2**127))
+    skipped = get(store_key, "/api/data", cursor=huge).json()
+    assert skipped == [r for r in everything if r["created_at"] > everything[0]["created_at"]]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -71,6 +72,11 @@ class RequestStore(Protocol):
         ...
 
 
+# The instants a cursor may name: inside ClickHouse's DateTime64 (1900-2299), with room either side of
+# the log's own range (a row is at most 366 days old and a day ahead).
+CURSOR_TIMES = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
+
+
 @dataclass(frozen=True)
 class Cursor:
     """Where a page starts: after (or at, for a page number's first row) ``(created_at, id)``."""
@@ -88,7 +94,11 @@ class Cursor:
         try:
             at, ident = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
             created = datetime.fromisoformat(at)
-            if created.tzinfo is None or not ident.isdigit() or len(ident) > 40:
+            # Cursors are not signed: a forged one must be a 400 on both stores, so its values are held to
+            # what both can bind (ClickHouse's UInt128 and DateTime64 have ranges; int() reads any
+            # Unicode digit), which every real cursor is inside (rows are at most a year old).
+            if created.tzinfo is None or not CURSOR_TIMES[0] <= created < CURSOR_TIMES[1] \
+                    or not re.fullmatch(r"[0-9]{1,39}", ident) or int(ident) >= 2**128:
                 raise ValueError
             return cls(created, int(ident))
         except (ValueError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
@@ -125,6 +135,10 @@ class Dialect:
 
     def time_value(self, t: datetime) -> Any:
         return t
+
+    def id_value(self, ident: int) -> Any:
+        """A cursor's id as this store binds it."""
+        return ident
 
     def trunc(self, unit: str, column: str) -> str:
         raise NotImplementedError
@@ -257,7 +271,7 @@ class Queries:
         if cursor is not None:
             t, i = self.d.param("ct", TIME), self.d.param("ci", "UInt128")
             where += f" AND created_at >= {t} AND (created_at > {t} OR id {'>=' if cursor.inclusive else '>'} {i})"
-            params.update(ct=self.d.time_value(cursor.created_at), ci=cursor.id)
+            params.update(ct=self.d.time_value(cursor.created_at), ci=self.d.id_value(cursor.id))
         rows = self.run(
             f"SELECT {', '.join(COLUMNS)}, id FROM {raw.table} WHERE {where} ORDER BY created_at, id"
             f" LIMIT {int(size)}" + (f" OFFSET {int(offset)}" if offset else ""), params)

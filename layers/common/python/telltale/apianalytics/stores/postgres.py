@@ -86,6 +86,11 @@ class PostgresDialect(Dialect):
         # The tenant's predicate is the scope's (telltale.platform.scoped); the key is this statement's.
         return ["api_key_id = CAST(:key AS uuid)"], {"key": key.id}
 
+    def id_value(self, ident: int) -> Any:
+        # A bigserial: no row's id passes 2^63 - 1, so a larger cursor id (a ClickHouse one, after a move
+        # was undone) reads the same rows clamped, and stays a bigint the index can compare.
+        return min(ident, 2**63 - 1)
+
     def trunc(self, unit: str, column: str) -> str:
         return f"date_trunc('{unit}', {column}, 'UTC')"
 
