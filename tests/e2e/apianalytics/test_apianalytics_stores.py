@@ -226,3 +226,22 @@ def test_a_cursor_in_another_offset_reads_the_same_instant(store_key):
     huge = _forged(everything[0]["created_at"].replace("Z", "+00:00"), str(2**127))
     skipped = get(store_key, "/api/data", cursor=huge).json()
     assert skipped == [r for r in everything if r["created_at"] > everything[0]["created_at"]]
+
+
+def test_retention_clears_a_clickhouse_tenants_idle_keys(local_stack, new_key, platform_db, clickhouse_request_tenant,
+                                                         clickhouse_server):
+    from telltale.platform.config import get_settings
+
+    idle, active = new_key(tenant=clickhouse_request_tenant), new_key(tenant=clickhouse_request_tenant)
+    for k in (idle, active):
+        log(k, requests_over(1, 20, seed=4))
+    platform_db.query("UPDATE platform.api_keys SET last_used_at = now() - interval '6 months 1 day'"
+                      " WHERE id = CAST(:i AS uuid)", i=idle.id)
+    result = local_stack.runtime.invoke(local_stack.template.function("retention"), {})
+    assert result["keys_deleted"] >= 1
+    database, client = get_settings().clickhouse_database, clickhouse_server.client()
+    left = {t: int(client.query(f"SELECT count() FROM `{database}`.{t} WHERE api_key_id = {{k:String}}",
+                                parameters={"k": k.id}).result_rows[0][0])
+            for k in (idle,) for t in ("api_requests", "api_request_rollups")}
+    assert left == {"api_requests": 0, "api_request_rollups": 0}
+    assert len(get(active, "/api/data").json()) == 20
