@@ -13,14 +13,12 @@ first; /api/stats on ClickHouse <= 0.1x the raw scan on PostgreSQL.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import requests
-from events_common import ROOT  # puts the layer, local/ and tests/ on sys.path
+from events_common import ROOT, stack_with_clickhouse  # puts the layer, local/ and tests/ on sys.path
 from harness import timed
 
 PAGE = 50_000
@@ -63,21 +61,12 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="requests-10m-"))
-    os.chmod(tmp, 0o755)
-    from servers_clickhouse import start_clickhouse_server
-
-    ch_host, ch_port, ch_stop = start_clickhouse_server(tmp / "ch")
     db = "telltale_requests_bench"
-    os.environ.update({"TELLTALE_CLICKHOUSE_HOST": ch_host, "TELLTALE_CLICKHOUSE_PORT": str(ch_port),
-                       "TELLTALE_CLICKHOUSE_DATABASE": db, "TELLTALE_CLICKHOUSE_REQUEST_TENANTS": "benchch"})
-    from telltale_local import tokens
-    from telltale_local.stack import LocalStack
+    routed = {"TELLTALE_CLICKHOUSE_REQUEST_TENANTS": "benchch"}
+    with stack_with_clickhouse("requests-10m-", db, **routed) as (stack, ch_host, ch_port):
+        from telltale_local import tokens
 
-    stack = LocalStack(tmp / "stack", port=0, workers=False, scheduler=False, demo=False)
-    stack.start()
-    session = requests.Session()
-    try:
+        session = requests.Session()
         from telltale.events.stores.clickhouse import clickhouse_client
         from telltale.platform import db as pgdb
 
@@ -137,12 +126,6 @@ def main() -> None:
               f" {pg_stats * 1000:7.0f} ms with rollups, {pg_raw * 1000:7.0f} ms raw scan")
         print(f"ClickHouse vs PostgreSQL raw scan: {ch_stats / pg_raw:.3f}x (target <= 0.1x);"
               f" PostgreSQL rollups vs raw scan: {pg_stats / pg_raw:.2f}x")
-    finally:
-        stack.stop()
-        ch_stop()
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
-"""Shared pieces of the events benchmarks: a throwaway PostgreSQL and a fast event generator."""
+"""Shared pieces of the events benchmarks: a throwaway PostgreSQL, a local stack beside a ClickHouse, and a fast
+event generator."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import shutil
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,3 +56,26 @@ def sqs_batches(msgs: list[str], batch: int) -> list[dict[str, Any]]:
                          "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:EventsQueue",
                          "awsRegion": "us-east-1"} for j, m in enumerate(msgs[i:i + batch])]}
             for i in range(0, len(msgs), batch)]
+
+
+@contextlib.contextmanager
+def stack_with_clickhouse(prefix: str, database: str, **settings: str) -> Iterator[tuple[Any, str, int]]:
+    """A local stack (no workers, no scheduler) in a temp folder, pointed at a fresh ClickHouse test server
+    and ``database``, with ``settings`` (environment names) set: (stack, ClickHouse host, port)."""
+    from servers_clickhouse import start_clickhouse_server
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(tmp, 0o755)
+    host, port, stop = start_clickhouse_server(tmp / "ch")
+    os.environ.update({"TELLTALE_CLICKHOUSE_HOST": host, "TELLTALE_CLICKHOUSE_PORT": str(port),
+                       "TELLTALE_CLICKHOUSE_DATABASE": database, **settings})
+    from telltale_local.stack import LocalStack
+
+    stack = LocalStack(tmp / "stack", port=0, workers=False, scheduler=False, demo=False)
+    stack.start()
+    try:
+        yield stack, host, port
+    finally:
+        stack.stop()
+        stop()
+        shutil.rmtree(tmp, ignore_errors=True)

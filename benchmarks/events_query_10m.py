@@ -11,14 +11,11 @@ tenant "benchch" in ClickHouse (TELLTALE_CLICKHOUSE_TENANTS). The data is genera
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import requests
-from events_common import ROOT  # noqa: F401 - puts the layer, local/ and tests/ on sys.path
+from events_common import ROOT, stack_with_clickhouse  # noqa: F401 - puts the layer, local/ and tests/ on sys.path
 from harness import timed
 
 # 20 actors, 4 event types, April-May 2026: about a quarter of the rows match the example's type and window.
@@ -106,23 +103,12 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=10_000_000)
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="events-q10m-"))
-    os.chmod(tmp, 0o755)
-    from servers_clickhouse import start_clickhouse_server
-
-    ch_host, ch_port, ch_stop = start_clickhouse_server(tmp / "ch")
     db = "telltale_events_bench"
-    os.environ.update({"TELLTALE_CLICKHOUSE_HOST": ch_host, "TELLTALE_CLICKHOUSE_PORT": str(ch_port),
-                       "TELLTALE_CLICKHOUSE_DATABASE": db, "TELLTALE_CLICKHOUSE_TENANTS": "benchch"})
-    from telltale_local import tokens
-    from telltale_local.stack import LocalStack
-
-    stack = LocalStack(tmp / "stack", port=0, workers=False, scheduler=False, demo=False)
-    stack.start()
-    try:
+    with stack_with_clickhouse("events-q10m-", db, TELLTALE_CLICKHOUSE_TENANTS="benchch") as (stack, ch_host, ch_port):
         from telltale.events.stores.clickhouse import ClickHouseEventStore, clickhouse_client
         from telltale.events.stores.postgres import PostgresEventStore
         from telltale.platform import db as pgdb
+        from telltale_local import tokens
 
         # ClickHouse first (fast); chunks of a million rows keep each request well inside client timeouts.
         t = time.perf_counter()
@@ -192,12 +178,6 @@ def main() -> None:
         print(f"ClickHouse  API {ch_api * 1000:8.0f} ms  SQL {ch_sql * 1000:8.0f} ms  ratio {ch_api / ch_sql:.2f}x"
               " (target <= 1.15x)")
         print(f"ClickHouse vs PostgreSQL (API): {ch_api / pg_api:.2f}x")
-    finally:
-        stack.stop()
-        ch_stop()
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
