@@ -192,6 +192,14 @@ class Dialect:
 _RESULT_NAMES = {"n": "requests", "n_errors": "errors", "hour_of_day": "hour"}
 
 
+def _milliseconds(value: Any) -> float | None:
+    """A percentile to the thousandth of a millisecond (response times are whole milliseconds).
+
+    Both stores interpolate alike, but in different float operations, so the last bits differ
+    (6724.999999999991 against 6725.000000000037): rounding gives the same number from both."""
+    return None if value is None else round(float(value), 3)
+
+
 def _renamed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{_RESULT_NAMES.get(k, k): v for k, v in r.items()} for r in rows]
 
@@ -349,7 +357,7 @@ class Queries:
             f" {self._avg(source)} AS avg_response_time FROM {source.table} WHERE {where} GROUP BY {trunc}"
             " ORDER BY t", params)) if n else []
         raw_trunc = d.trunc(bucket, "created_at")
-        p95 = {r["t"]: r["p95"] for r in self.run(
+        p95 = {r["t"]: _milliseconds(r["p95"]) for r in self.run(
             f"SELECT {raw_trunc} AS t, {d.percentile(0.95, 'response_time')} AS p95"
             f" FROM {raw.table} WHERE {rwhere} GROUP BY {raw_trunc}", rparams)} if n else {}
         endpoints = _renamed(self.run(
@@ -366,7 +374,7 @@ class Queries:
         return {
             "totals": {"requests": n, "success_rate": counted["success_rate"],
                        "users": int(exact["users"]), "avg_response_time": counted["avg_response_time"],
-                       **{f"p{q}": exact[f"p{q}"] for q in (50, 90, 95, 99)}},
+                       **{f"p{q}": _milliseconds(exact[f"p{q}"]) for q in (50, 90, 95, 99)}},
             "first": exact["first"],
             "last": exact["last"],
             "timeline": {"bucket": bucket, "points": [{**p, "p95": p95.get(p["t"])} for p in points]},
