@@ -6,7 +6,8 @@ This function serves one route, so its handler takes API Gateway's event directl
 user waits for on their first query, and Powertools' event-handler package is one of its largest imports
 (benchmarks/README.md, "execute_query cold start", has the figures). The API docs
 (functions/api_docs/describe.py) describe the route through :func:`documented_router`, which only the
-describer calls.
+describer calls. Deployed with SnapStart, the imports every query could need happen once, before the
+snapshot (:mod:`telltale.queries.warm`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from telltale.platform.errors import NotFound
-from telltale.queries import service
+from telltale.queries import service, warm
 from telltale.web.auth import check_body_tenant, from_event
 from telltale.web.replies import envelope, event_json_body, single_route
 
@@ -37,6 +38,10 @@ def execute(event: dict[str, Any], path_parameters: dict[str, str]) -> tuple[int
 
 
 handler = single_route(execute)
+
+# With SnapStart on (template.yaml), the drivers, sqlglot and the AWS client are set up once, before the
+# version's snapshot; elsewhere this registers nothing and imports only what a route needs, as before.
+warm.register()
 
 
 def documented_router() -> APIGatewayHttpRouter:

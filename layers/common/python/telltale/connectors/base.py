@@ -51,6 +51,9 @@ class Prepared:
 
 class Connector(Protocol):
     driver: str
+    # The client modules ``execute`` imports when it first runs (not at import, so a handler loads only
+    # the driver its query needs); imported ahead of time before a SnapStart snapshot (telltale.queries.warm).
+    libraries: tuple[str, ...]
 
     def execute(self, prepared: Prepared, limits: Limits) -> Result: ...
 

@@ -68,6 +68,7 @@ def _counted(gen: Iterator[bytes], budget: RowBudget, response: Any) -> Iterator
 
 class ClickHouseConnector:
     driver = "clickhouse"
+    libraries: tuple[str, ...] = ("clickhouse_connect", "clickhouse_connect.driver.exceptions")
 
     def execute(self, prepared: Prepared, limits: Limits) -> Result:
         import clickhouse_connect

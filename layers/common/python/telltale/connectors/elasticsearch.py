@@ -100,6 +100,7 @@ def shape_aggregations(aggs: dict[str, Any]) -> dict[str, Any]:
 
 class ElasticsearchConnector:
     driver = "elasticsearch"
+    libraries: tuple[str, ...] = ("elasticsearch",)
 
     def execute(self, prepared: Prepared, limits: Limits) -> Result:
         from elastic_transport import ConnectionError as TransportConnectionError

@@ -253,6 +253,7 @@ def _end(conn: pg8000.native.Connection) -> bool:
 
 class InternalConnector:
     driver = "internal"
+    libraries: tuple[str, ...] = ("pg8000.native", "pg8000.exceptions")
 
     @contextmanager
     def session(self, tenant_id: str | None, tenant_schema: str | None, limits: Limits

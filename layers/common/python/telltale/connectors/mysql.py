@@ -55,6 +55,7 @@ def session_settings(server_info: str, timeout: int) -> str:
 
 class MySQLConnector:
     driver = "mysql"
+    libraries: tuple[str, ...] = ("pymysql", "pymysql.cursors")
 
     def _connect(self, config: dict[str, Any], limits: Limits, timeout: int) -> Any:
         import pymysql

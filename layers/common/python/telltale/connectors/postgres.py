@@ -193,6 +193,7 @@ class PostgresConnector:
     """
 
     driver = "postgres"
+    libraries: tuple[str, ...] = ("pg8000.native", "pg8000.exceptions")
     label = "PostgreSQL"
     begin = "START TRANSACTION READ ONLY"
     # PostgreSQL takes session settings in the startup packet; Redshift is not relied on for that.
